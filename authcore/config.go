@@ -1,0 +1,454 @@
+package authcore
+
+import (
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// Config is the validated filter configuration. Build it with [ParseConfig];
+// docs/config.md documents every key and docs/config.schema.json is its JSON
+// Schema.
+type Config struct {
+	// Issuer is the authorization server's issuer identifier (RFC 8414 §2):
+	// "a URL that uses the "https" scheme and has no query or fragment
+	// components". It is used byte for byte in AS metadata, in PRM
+	// authorization_servers, in the iss authorization response parameter and
+	// in the iss claim of access tokens.
+	Issuer string
+	// Resources are the protected MCP endpoints, each its own audience.
+	Resources []*Resource
+	// Keys are the token signing keys; exactly one is active.
+	Keys []*SigningKey
+	// Endpoints are the request paths of the authorization server.
+	Endpoints Endpoints
+	// Lifetimes bound tokens, codes and caches.
+	Lifetimes Lifetimes
+	// CORS controls the cross-origin headers on discovery and AS endpoints.
+	CORS CORS
+
+	issuerURL *url.URL
+	activeKey *SigningKey
+}
+
+// Resource is one protected MCP endpoint.
+type Resource struct {
+	// URI is the canonical resource identifier (RFC 8707, RFC 9728 §2), the
+	// exact value of PRM "resource" and of the access token "aud".
+	URI string
+	// Path is the request path of the MCP endpoint, the path of URI.
+	Path string
+	// Name is the human-readable resource_name.
+	Name string
+	// Scopes is the minimal baseline advertised in PRM scopes_supported and
+	// in the scope of a 401 challenge.
+	Scopes []string
+
+	origin string // scheme://host[:port] of URI
+}
+
+// Endpoints holds the request paths the authorization server answers on.
+// Defaults are the issuer's path followed by /oauth/authorize and so on.
+type Endpoints struct {
+	Authorization string
+	Token         string
+	Registration  string
+	Revocation    string
+	JWKS          string
+	Consent       string
+	Callback      string
+}
+
+// Lifetimes of issued artifacts and of cached documents.
+type Lifetimes struct {
+	AccessToken       time.Duration
+	AuthorizationCode time.Duration
+	RefreshToken      time.Duration
+	RefreshIdle       time.Duration
+	MetadataCache     time.Duration
+}
+
+// CORS settings for the discovery documents and AS endpoints.
+type CORS struct {
+	// AllowedOrigins lists origins allowed to read responses; "*" allows any.
+	AllowedOrigins []string
+}
+
+// Well-known path prefixes (RFC 9728 §3, RFC 8414 §3).
+const (
+	WellKnownPRM = "/.well-known/oauth-protected-resource"
+	WellKnownAS  = "/.well-known/oauth-authorization-server"
+)
+
+// ParseConfig parses and validates the filter JSON. Unknown keys, wrong types
+// and contradictions are errors; each names its JSON path. On error the
+// filter must refuse to start.
+func ParseConfig(data []byte) (*Config, error) {
+	if !gjson.ValidBytes(data) {
+		return nil, &ConfigError{Msg: "not valid JSON"}
+	}
+	root := gjson.ParseBytes(data)
+	p := &cfgParser{}
+	c := &Config{
+		Lifetimes: Lifetimes{
+			AccessToken:       10 * time.Minute,
+			AuthorizationCode: 2 * time.Minute,
+			RefreshToken:      30 * 24 * time.Hour,
+			RefreshIdle:       7 * 24 * time.Hour,
+			MetadataCache:     time.Hour,
+		},
+		CORS: CORS{AllowedOrigins: []string{"*"}},
+	}
+	var ep Endpoints
+	p.object("", root, map[string]func(string, gjson.Result){
+		"issuer": func(path string, v gjson.Result) {
+			p.str(&c.Issuer)(path, v)
+			if !v.Exists() {
+				p.fail(path, "required")
+			}
+		},
+		"resources": func(path string, v gjson.Result) {
+			if !v.Exists() {
+				p.fail(path, "required: at least one MCP resource")
+				return
+			}
+			p.array(path, v, func(path string, _ int, v gjson.Result) {
+				c.Resources = append(c.Resources, p.resource(path, v))
+			})
+			if v.IsArray() && len(v.Array()) == 0 {
+				p.fail(path, "must list at least one MCP resource")
+			}
+		},
+		"keys": func(path string, v gjson.Result) {
+			if !v.Exists() {
+				p.fail(path, "required: at least one signing key")
+				return
+			}
+			p.array(path, v, func(path string, _ int, v gjson.Result) {
+				if k := p.signingKey(path, v); k != nil {
+					c.Keys = append(c.Keys, k)
+				}
+			})
+			if v.IsArray() && len(v.Array()) == 0 {
+				p.fail(path, "must list at least one signing key")
+			}
+		},
+		"endpoints": func(path string, v gjson.Result) {
+			p.object(path, v, map[string]func(string, gjson.Result){
+				"authorization": p.str(&ep.Authorization),
+				"token":         p.str(&ep.Token),
+				"registration":  p.str(&ep.Registration),
+				"revocation":    p.str(&ep.Revocation),
+				"jwks":          p.str(&ep.JWKS),
+				"consent":       p.str(&ep.Consent),
+				"callback":      p.str(&ep.Callback),
+			})
+		},
+		"lifetimes": func(path string, v gjson.Result) {
+			l := &c.Lifetimes
+			p.object(path, v, map[string]func(string, gjson.Result){
+				"access_token":       p.duration(&l.AccessToken, time.Minute, 24*time.Hour),
+				"authorization_code": p.duration(&l.AuthorizationCode, 10*time.Second, 10*time.Minute),
+				"refresh_token":      p.duration(&l.RefreshToken, time.Hour, 366*24*time.Hour),
+				"refresh_idle":       p.duration(&l.RefreshIdle, time.Hour, 366*24*time.Hour),
+				"metadata_cache":     p.duration(&l.MetadataCache, 0, 24*time.Hour),
+			})
+		},
+		"cors": func(path string, v gjson.Result) {
+			p.object(path, v, map[string]func(string, gjson.Result){
+				"allowed_origins": func(path string, v gjson.Result) {
+					p.strings(&c.CORS.AllowedOrigins)(path, v)
+					for i, o := range c.CORS.AllowedOrigins {
+						if o != "*" && !validOrigin(o) {
+							p.fail(index(path, i), `must be "*" or an origin such as "https://app.example.com"`)
+						}
+					}
+				},
+			})
+		},
+	})
+	if len(p.errs) == 0 {
+		p.validate(c, ep)
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (p *cfgParser) resource(path string, v gjson.Result) *Resource {
+	r := &Resource{}
+	var explicitPath string
+	p.object(path, v, map[string]func(string, gjson.Result){
+		"resource": func(fp string, v gjson.Result) {
+			p.str(&r.URI)(fp, v)
+			if !v.Exists() {
+				p.fail(fp, "required")
+				return
+			}
+			u, msg := checkHTTPSURL(r.URI)
+			switch {
+			case msg != "":
+				p.fail(fp, "%s", msg)
+			case u.RawQuery != "" || u.ForceQuery:
+				p.fail(fp, "must not have a query (RFC 8707 §2)")
+			case u.Path == "" || u.Path == "/":
+				p.fail(fp, `must have a path such as "/mcp"`)
+			case strings.HasSuffix(u.Path, "/"):
+				p.fail(fp, "must not end with a slash (MCP canonical server URI)")
+			case u.Scheme != strings.ToLower(u.Scheme) || u.Host != strings.ToLower(u.Host):
+				p.fail(fp, "scheme and host must be lower case (canonical form)")
+			case u.EscapedPath() != u.Path:
+				p.fail(fp, "path must not need percent-encoding")
+			default:
+				r.Path = u.Path
+				r.origin = u.Scheme + "://" + u.Host
+			}
+		},
+		"path": p.str(&explicitPath),
+		"name": p.str(&r.Name),
+		"scopes": func(fp string, v gjson.Result) {
+			p.strings(&r.Scopes)(fp, v)
+			for i, s := range r.Scopes {
+				switch {
+				case !validScopeToken(s):
+					p.fail(index(fp, i), "not a valid scope token (RFC 6749 §3.3)")
+				case s == ScopeOfflineAccess:
+					p.fail(index(fp, i), "offline_access must not be a resource scope: it is never advertised in protected resource metadata (SEP-2207)")
+				}
+			}
+		},
+	})
+	if explicitPath != "" && r.Path != "" && explicitPath != r.Path {
+		p.fail(join(path, "path"), "must equal the path of %s (%q)", join(path, "resource"), r.Path)
+	}
+	return r
+}
+
+// ScopeOfflineAccess is the scope that asks for a refresh token (OpenID
+// Connect Core §11; SEP-2207). It is listed in AS metadata only.
+const ScopeOfflineAccess = "offline_access"
+
+func (p *cfgParser) signingKey(path string, v gjson.Result) *SigningKey {
+	k := &SigningKey{}
+	var alg, pemText string
+	var jwk gjson.Result
+	p.object(path, v, map[string]func(string, gjson.Result){
+		"kid": p.str(&k.Kid),
+		"alg": p.str(&alg),
+		"jwk": func(fp string, v gjson.Result) {
+			if v.Exists() && !v.IsObject() {
+				p.fail(fp, "must be a JWK object")
+				return
+			}
+			jwk = v
+		},
+		"pem":    p.str(&pemText),
+		"active": p.boolean(&k.Active),
+	})
+	if k.Kid == "" {
+		p.fail(join(path, "kid"), "required: a non-empty key id")
+	}
+	var err error
+	switch {
+	case jwk.Exists() && pemText != "":
+		p.fail(path, `give the key as "jwk" or as "pem", not both`)
+		return nil
+	case jwk.Exists():
+		p.object(join(path, "jwk"), jwk, map[string]func(string, gjson.Result){
+			"kty": func(string, gjson.Result) {}, "crv": func(string, gjson.Result) {},
+			"x": func(string, gjson.Result) {}, "y": func(string, gjson.Result) {},
+			"d": func(string, gjson.Result) {}, "use": func(string, gjson.Result) {},
+			"alg": func(string, gjson.Result) {}, "kid": func(fp string, v gjson.Result) {
+				if v.Exists() && v.String() != k.Kid {
+					p.fail(fp, "must equal %s", join(path, "kid"))
+				}
+			},
+		})
+		k.Public, k.Private, k.Alg, err = parseJWK(jwk)
+		if err != nil {
+			p.fail(join(path, "jwk"), "%s", err.Error())
+			return nil
+		}
+		if a := jwk.Get("alg"); a.Exists() && a.String() != k.Alg {
+			p.fail(join(path, "jwk.alg"), "must be %q for this key", k.Alg)
+		}
+	case pemText != "":
+		k.Public, k.Private, k.Alg, err = parsePEM(pemText)
+		if err != nil {
+			p.fail(join(path, "pem"), "%s", err.Error())
+			return nil
+		}
+	default:
+		p.fail(path, `required: the key as "jwk" or as "pem"`)
+		return nil
+	}
+	if alg != "" && alg != k.Alg {
+		p.fail(join(path, "alg"), "is %q but the key is a %s key", alg, k.Alg)
+	}
+	return k
+}
+
+// validate checks what spans several keys: uniqueness, the active key,
+// endpoint paths against each other.
+func (p *cfgParser) validate(c *Config, ep Endpoints) {
+	u, msg := checkHTTPSURL(c.Issuer)
+	switch {
+	case msg != "":
+		p.fail("issuer", "%s", msg)
+		return
+	case u.RawQuery != "" || u.ForceQuery:
+		p.fail("issuer", "must not have a query (RFC 8414 §2)")
+		return
+	case strings.HasSuffix(c.Issuer, "/"):
+		p.fail("issuer", "must not end with a slash: clients compare the issuer byte for byte")
+		return
+	case u.Scheme != strings.ToLower(u.Scheme) || u.Host != strings.ToLower(u.Host):
+		p.fail("issuer", "scheme and host must be lower case")
+		return
+	case u.EscapedPath() != u.Path:
+		p.fail("issuer", "path must not need percent-encoding")
+		return
+	}
+	c.issuerURL = u
+
+	// Keys: unique kids, exactly one active key that can sign.
+	kids := map[string]bool{}
+	for i, k := range c.Keys {
+		if kids[k.Kid] {
+			p.fail(index("keys", i)+".kid", "duplicate kid %q", k.Kid)
+		}
+		kids[k.Kid] = true
+		if k.Active {
+			if c.activeKey != nil {
+				p.fail(index("keys", i)+".active", "only one key may be active")
+			}
+			c.activeKey = k
+		}
+	}
+	if c.activeKey == nil && len(c.Keys) == 1 {
+		c.activeKey = c.Keys[0]
+		c.activeKey.Active = true
+	}
+	if c.activeKey == nil && len(c.Keys) > 1 {
+		p.fail("keys", `with several keys, mark exactly one "active": true`)
+	}
+	if c.activeKey != nil && c.activeKey.Private == nil {
+		p.fail("keys", "the active key %q has no private part, so it cannot sign", c.activeKey.Kid)
+	}
+
+	// Endpoints default under the issuer's path.
+	base := strings.TrimSuffix(u.Path, "/")
+	def := func(v *string, s string) {
+		if *v == "" {
+			*v = base + s
+		}
+	}
+	def(&ep.Authorization, "/oauth/authorize")
+	def(&ep.Token, "/oauth/token")
+	def(&ep.Registration, "/oauth/register")
+	def(&ep.Revocation, "/oauth/revoke")
+	def(&ep.JWKS, "/oauth/jwks")
+	def(&ep.Consent, "/oauth/consent")
+	def(&ep.Callback, "/oauth/callback")
+	c.Endpoints = ep
+
+	owned := map[string]string{}
+	claim := func(jsonPath, reqPath string) {
+		if !strings.HasPrefix(reqPath, "/") || strings.ContainsAny(reqPath, "?# ") {
+			p.fail(jsonPath, `must be a path starting with "/", without query or fragment`)
+			return
+		}
+		if strings.HasPrefix(reqPath, "/.well-known/") {
+			p.fail(jsonPath, "must not be under /.well-known/")
+			return
+		}
+		if other, dup := owned[reqPath]; dup {
+			p.fail(jsonPath, "path %q is already used by %s", reqPath, other)
+			return
+		}
+		owned[reqPath] = jsonPath
+	}
+	for i, r := range c.Resources {
+		if r.Path != "" {
+			claim(index("resources", i)+".resource", r.Path)
+		}
+	}
+	claim("endpoints.authorization", ep.Authorization)
+	claim("endpoints.token", ep.Token)
+	claim("endpoints.registration", ep.Registration)
+	claim("endpoints.revocation", ep.Revocation)
+	claim("endpoints.jwks", ep.JWKS)
+	claim("endpoints.consent", ep.Consent)
+	claim("endpoints.callback", ep.Callback)
+}
+
+// checkHTTPSURL parses an absolute URL that must use https, or http on a
+// loopback host, and has no fragment or userinfo. It returns a message for
+// the first problem found.
+func checkHTTPSURL(s string) (*url.URL, string) {
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return nil, "must be an absolute URL"
+	}
+	switch {
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return nil, "must not have a fragment"
+	case u.User != nil:
+		return nil, "must not contain userinfo"
+	case strings.EqualFold(u.Scheme, "https"):
+	case strings.EqualFold(u.Scheme, "http") && isLoopbackHost(u.Hostname()):
+	case strings.EqualFold(u.Scheme, "http"):
+		return nil, "must use https (http is allowed only for loopback hosts)"
+	default:
+		return nil, "must use https"
+	}
+	return u, ""
+}
+
+// isLoopbackHost reports whether host names the local machine: "localhost",
+// an address in 127.0.0.0/8, or ::1.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+func validOrigin(o string) bool {
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
+}
+
+// validScopeToken reports whether s is a scope-token of RFC 6749 §3.3:
+// 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// ActiveKey returns the key new tokens are signed with.
+func (c *Config) ActiveKey() *SigningKey { return c.activeKey }
+
+// resourceByPath returns the resource served at path, or nil.
+func (c *Config) resourceByPath(path string) *Resource {
+	for _, r := range c.Resources {
+		if r.Path == path {
+			return r
+		}
+	}
+	return nil
+}

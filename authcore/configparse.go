@@ -1,0 +1,196 @@
+package authcore
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// ConfigError reports one problem in the filter configuration, naming the
+// JSON path of the offending value (for example "resources[1].resource").
+type ConfigError struct {
+	Path string
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Path == "" {
+		return "authcore: config: " + e.Msg
+	}
+	return "authcore: config: " + e.Path + ": " + e.Msg
+}
+
+// cfgParser walks a gjson document strictly: unknown keys, duplicate keys and
+// wrong types are all errors, each reported with its JSON path.
+type cfgParser struct {
+	errs []error
+}
+
+func (p *cfgParser) fail(path, format string, args ...any) {
+	p.errs = append(p.errs, &ConfigError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *cfgParser) err() error {
+	if len(p.errs) == 0 {
+		return nil
+	}
+	return errors.Join(p.errs...)
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+
+// object checks that v is a JSON object whose keys all appear in fields and
+// calls each field's function with the value found (or a non-existent
+// result when absent). Fields are visited in sorted order so that errors are
+// reported deterministically.
+func (p *cfgParser) object(path string, v gjson.Result, fields map[string]func(path string, v gjson.Result)) {
+	if !v.Exists() {
+		v = gjson.Result{}
+	} else if !v.IsObject() {
+		p.fail(path, "must be an object")
+		return
+	}
+	seen := map[string]gjson.Result{}
+	v.ForEach(func(k, val gjson.Result) bool {
+		key := k.String()
+		if _, dup := seen[key]; dup {
+			p.fail(join(path, key), "duplicate key")
+			return true
+		}
+		seen[key] = val
+		if _, ok := fields[key]; !ok {
+			p.fail(join(path, key), "unknown key (known keys: %s)", strings.Join(sortedKeys(fields), ", "))
+		}
+		return true
+	})
+	for _, key := range sortedKeys(fields) {
+		fields[key](join(path, key), seen[key])
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// str stores a string value in dst; absent leaves dst unchanged.
+func (p *cfgParser) str(dst *string) func(string, gjson.Result) {
+	return func(path string, v gjson.Result) {
+		if !v.Exists() {
+			return
+		}
+		if v.Type != gjson.String {
+			p.fail(path, "must be a string")
+			return
+		}
+		*dst = v.Str
+	}
+}
+
+// boolean stores a boolean value in dst; absent leaves dst unchanged.
+func (p *cfgParser) boolean(dst *bool) func(string, gjson.Result) {
+	return func(path string, v gjson.Result) {
+		if !v.Exists() {
+			return
+		}
+		if !v.IsBool() {
+			p.fail(path, "must be true or false")
+			return
+		}
+		*dst = v.Bool()
+	}
+}
+
+// integer stores a whole number within [min, max] in dst.
+func (p *cfgParser) integer(dst *int, min, max int) func(string, gjson.Result) {
+	return func(path string, v gjson.Result) {
+		if !v.Exists() {
+			return
+		}
+		if v.Type != gjson.Number || v.Num != float64(int64(v.Num)) {
+			p.fail(path, "must be a whole number")
+			return
+		}
+		n := int(v.Num)
+		if n < min || n > max {
+			p.fail(path, "must be between %d and %d", min, max)
+			return
+		}
+		*dst = n
+	}
+}
+
+// duration stores a Go duration string ("90s", "10m", "720h") within
+// [min, max] in dst.
+func (p *cfgParser) duration(dst *time.Duration, min, max time.Duration) func(string, gjson.Result) {
+	return func(path string, v gjson.Result) {
+		if !v.Exists() {
+			return
+		}
+		if v.Type != gjson.String {
+			p.fail(path, `must be a duration string such as "10m"`)
+			return
+		}
+		d, err := time.ParseDuration(v.Str)
+		if err != nil {
+			p.fail(path, `must be a duration string such as "10m"`)
+			return
+		}
+		if d < min || d > max {
+			p.fail(path, "must be between %s and %s", min, max)
+			return
+		}
+		*dst = d
+	}
+}
+
+// strings stores an array of strings in dst; absent leaves dst unchanged.
+func (p *cfgParser) strings(dst *[]string) func(string, gjson.Result) {
+	return func(path string, v gjson.Result) {
+		if !v.Exists() {
+			return
+		}
+		if !v.IsArray() {
+			p.fail(path, "must be an array of strings")
+			return
+		}
+		out := []string{}
+		for i, e := range v.Array() {
+			if e.Type != gjson.String {
+				p.fail(index(path, i), "must be a string")
+				continue
+			}
+			out = append(out, e.Str)
+		}
+		*dst = out
+	}
+}
+
+// array calls each for every element of a JSON array.
+func (p *cfgParser) array(path string, v gjson.Result, each func(path string, i int, v gjson.Result)) {
+	if !v.Exists() {
+		return
+	}
+	if !v.IsArray() {
+		p.fail(path, "must be an array")
+		return
+	}
+	for i, e := range v.Array() {
+		each(index(path, i), i, e)
+	}
+}

@@ -1,0 +1,202 @@
+package authcore
+
+import (
+	"crypto/rand"
+	"io"
+	"strings"
+	"time"
+)
+
+// Options inject the engine's dependencies. The zero value uses the real
+// clock and crypto/rand: fakes are for tests and must be asked for.
+type Options struct {
+	// Now returns the current time; default time.Now.
+	Now func() time.Time
+	// Rand is the source of randomness; default crypto/rand.Reader.
+	Rand io.Reader
+	// Log receives diagnostics that are never sent to clients.
+	Log func(level LogLevel, msg string)
+}
+
+// LogLevel orders log messages.
+type LogLevel int
+
+// Log levels, matching proxy-wasm's.
+const (
+	LogDebug LogLevel = 1
+	LogInfo  LogLevel = 2
+	LogWarn  LogLevel = 3
+	LogError LogLevel = 4
+)
+
+// Engine is the mcpgate request processor for one configuration. It holds
+// only immutable, precomputed state plus bounded caches, and is used from
+// one goroutine at a time per proxy-wasm VM (natively it is safe for
+// concurrent use).
+type Engine struct {
+	cfg  *Config
+	now  func() time.Time
+	rand io.Reader
+	log  func(LogLevel, string)
+
+	// routes maps exact request paths owned by the filter to handlers.
+	routes map[string]*route
+	// resources maps a resource path to its resource, for the guard.
+	resources map[string]*Resource
+}
+
+// route is one path the engine answers itself.
+type route struct {
+	methods string // e.g. "GET, HEAD"
+	// handle answers the request; it is never called for OPTIONS.
+	handle func(req *Request) Outcome
+}
+
+// New builds an engine for cfg, precomputing every discovery document.
+func New(cfg *Config, opts Options) (*Engine, error) {
+	e := &Engine{
+		cfg:       cfg,
+		now:       opts.Now,
+		rand:      opts.Rand,
+		log:       opts.Log,
+		routes:    map[string]*route{},
+		resources: map[string]*Resource{},
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.rand == nil {
+		e.rand = rand.Reader
+	}
+	if e.log == nil {
+		e.log = func(LogLevel, string) {}
+	}
+	for _, r := range cfg.Resources {
+		e.resources[r.Path] = r
+	}
+	e.addDiscoveryRoutes()
+	e.addASMetadataRoute()
+	return e, nil
+}
+
+// Config returns the engine's configuration.
+func (e *Engine) Config() *Config { return e.cfg }
+
+// Handle processes one request (headers only; a handler that needs the
+// body returns [ReadBody]) and returns what the host must do next.
+func (e *Engine) Handle(req *Request) Outcome {
+	path, _ := req.splitPath()
+	if rt := e.routes[path]; rt != nil {
+		if req.Method == "OPTIONS" {
+			return e.preflight(req, rt.methods)
+		}
+		if !methodAllowed(rt.methods, req.Method) {
+			return e.withCORS(req, jsonError(newError(ErrCodeInvalidRequest, 405, "method %s not allowed", req.Method), Header{{"allow", rt.methods}}))
+		}
+		return rt.handle(req)
+	}
+	if strings.HasPrefix(path, "/.well-known/") {
+		// Discovery paths are never challenged; unknown ones are 404.
+		return e.notFound(req)
+	}
+	if r := e.guardedResource(req); r != nil {
+		return e.guard(req, r)
+	}
+	return Forward{}
+}
+
+// guardedResource returns the resource whose path, after percent-decoding
+// and dot-segment removal, equals the request path or is a prefix of it at
+// a "/" boundary. Decoding first means "/%6Dcp" cannot slip past the guard
+// to an upstream that decodes it to "/mcp". A path that cannot be decoded
+// is matched conservatively: it is guarded by the first resource, so it is
+// refused rather than passed through.
+func (e *Engine) guardedResource(req *Request) *Resource {
+	path, _ := req.splitPath()
+	if r := e.resources[path]; r != nil {
+		return r
+	}
+	norm, ok := normalizePath(path)
+	if !ok {
+		return e.cfg.Resources[0]
+	}
+	for _, r := range e.cfg.Resources {
+		if norm == r.Path || strings.HasPrefix(norm, r.Path+"/") {
+			return r
+		}
+	}
+	return nil
+}
+
+// normalizePath percent-decodes path, merges slashes and removes dot
+// segments (RFC 3986 §5.2.4). ok is false for undecodable input.
+func normalizePath(p string) (string, bool) {
+	if strings.IndexByte(p, '%') >= 0 {
+		var b strings.Builder
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if c != '%' {
+				b.WriteByte(c)
+				continue
+			}
+			if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+				return "", false
+			}
+			b.WriteByte(unhex(p[i+1])<<4 | unhex(p[i+2]))
+			i += 2
+		}
+		p = b.String()
+	}
+	if strings.IndexByte(p, '\\') >= 0 {
+		p = strings.ReplaceAll(p, "\\", "/")
+	}
+	var out []string
+	for _, seg := range strings.Split(p, "/") {
+		switch seg {
+		case "", ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, seg)
+		}
+	}
+	return "/" + strings.Join(out, "/"), true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+func methodAllowed(methods, m string) bool {
+	for _, x := range strings.Split(methods, ", ") {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// Intercepts reports whether the engine has anything to do with a request
+// for this request target (path and optional query). When it returns false
+// the host can let the request through without building a [Request]: this
+// is the cheap path for traffic mcpgate does not own.
+func (e *Engine) Intercepts(target string) bool {
+	path, _, _ := strings.Cut(target, "?")
+	if e.routes[path] != nil || e.resources[path] != nil || strings.HasPrefix(path, "/.well-known/") {
+		return true
+	}
+	r := &Request{Path: path}
+	return e.guardedResource(r) != nil
+}

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/mcpgate/mcpgate/authcore"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+type vmContext struct{ types.DefaultVMContext }
+
+// NewPluginContext implements types.VMContext.
+func (*vmContext) NewPluginContext(uint32) types.PluginContext { return &pluginContext{} }
+
+// pluginContext holds the engine built from the plugin configuration. One
+// exists per VM (Envoy worker thread).
+type pluginContext struct {
+	types.DefaultPluginContext
+	engine *authcore.Engine
+}
+
+// OnPluginStart parses the configuration. On any error the plugin refuses
+// to start (fail closed) and logs why, naming the JSON path.
+func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
+	defer func() {
+		if r := recover(); r != nil {
+			proxywasm.LogCriticalf("mcpgate: panic while starting: %v\n%s", r, debug.Stack())
+			status = types.OnPluginStartStatusFailed
+		}
+	}()
+	data, err := proxywasm.GetPluginConfiguration()
+	if err != nil {
+		proxywasm.LogCriticalf("mcpgate: refusing to start: cannot read plugin configuration: %v", err)
+		return types.OnPluginStartStatusFailed
+	}
+	cfg, err := authcore.ParseConfig(data)
+	if err != nil {
+		proxywasm.LogCriticalf("mcpgate: refusing to start: %v", err)
+		return types.OnPluginStartStatusFailed
+	}
+	engine, err := authcore.New(cfg, authcore.Options{Log: logToHost})
+	if err != nil {
+		proxywasm.LogCriticalf("mcpgate: refusing to start: %v", err)
+		return types.OnPluginStartStatusFailed
+	}
+	p.engine = engine
+	proxywasm.LogInfof("mcpgate: started: issuer %s, %d resource(s)", cfg.Issuer, len(cfg.Resources))
+	return types.OnPluginStartStatusOK
+}
+
+// NewHttpContext implements types.PluginContext.
+func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
+	return &httpContext{engine: p.engine}
+}
+
+func logToHost(level authcore.LogLevel, msg string) {
+	switch level {
+	case authcore.LogDebug:
+		proxywasm.LogDebug(msg)
+	case authcore.LogInfo:
+		proxywasm.LogInfo(msg)
+	case authcore.LogWarn:
+		proxywasm.LogWarn(msg)
+	default:
+		proxywasm.LogError(msg)
+	}
+}
+
+// httpContext carries one request through the engine's outcomes.
+type httpContext struct {
+	types.DefaultHttpContext
+	engine *authcore.Engine
+	req    *authcore.Request
+	// readBody is set while the engine waits for the request body.
+	readBody *authcore.ReadBody
+	// done is set once a local reply was sent.
+	done bool
+}
+
+// OnHttpRequestHeaders implements types.HttpContext.
+func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action types.Action) {
+	defer h.recoverTo(&action)
+	path, err := proxywasm.GetHttpRequestHeader(":path")
+	if err != nil || !h.engine.Intercepts(path) {
+		return types.ActionContinue
+	}
+	headers, err := proxywasm.GetHttpRequestHeaders()
+	if err != nil {
+		return h.fail(fmt.Errorf("reading request headers: %w", err))
+	}
+	req := &authcore.Request{Headers: make(authcore.Header, 0, len(headers))}
+	for _, kv := range headers {
+		switch kv[0] {
+		case ":method":
+			req.Method = kv[1]
+		case ":scheme":
+			req.Scheme = kv[1]
+		case ":authority":
+			req.Authority = kv[1]
+		case ":path":
+			req.Path = kv[1]
+		default:
+			req.Headers = append(req.Headers, kv)
+		}
+	}
+	if src, err := proxywasm.GetProperty([]string{"source", "address"}); err == nil {
+		req.Source = string(src)
+	}
+	h.req = req
+	return h.apply(h.engine.Handle(req), endOfStream, false)
+}
+
+// OnHttpRequestBody implements types.HttpContext: it buffers the body while
+// the engine waits for it.
+func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action types.Action) {
+	defer h.recoverTo(&action)
+	if h.readBody == nil || h.done {
+		return types.ActionContinue
+	}
+	if bodySize > h.readBody.Limit {
+		return h.reply(authcore.PayloadTooLarge(h.readBody.Limit))
+	}
+	if !endOfStream {
+		return types.ActionPause // Envoy keeps buffering.
+	}
+	body, err := proxywasm.GetHttpRequestBody(0, bodySize)
+	if err != nil && bodySize > 0 {
+		return h.fail(fmt.Errorf("reading request body: %w", err))
+	}
+	rb := h.readBody
+	h.readBody = nil
+	return h.apply(rb.Resume(body), true, true)
+}
+
+// apply carries out an outcome. inBody tells whether the headers phase is
+// already over (the stream was paused and must be resumed explicitly when
+// the outcome comes from a callout).
+func (h *httpContext) apply(o authcore.Outcome, endOfStream, inBody bool) types.Action {
+	switch o := o.(type) {
+	case authcore.Reply:
+		return h.reply(o)
+	case authcore.Forward:
+		if err := applyForward(o); err != nil {
+			return h.fail(err)
+		}
+		return types.ActionContinue
+	case authcore.ReadBody:
+		if endOfStream && !inBody {
+			return h.apply(o.Resume(nil), true, false)
+		}
+		h.readBody = &o
+		return types.ActionPause
+	case authcore.Call:
+		if err := h.dispatch(o); err != nil {
+			return h.fail(err)
+		}
+		return types.ActionPause
+	}
+	return h.fail(fmt.Errorf("unknown outcome %T", o))
+}
+
+func applyForward(f authcore.Forward) error {
+	for _, name := range f.Remove {
+		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
+			return fmt.Errorf("removing header %s: %w", name, err)
+		}
+	}
+	for _, kv := range f.Set {
+		if err := proxywasm.ReplaceHttpRequestHeader(kv[0], kv[1]); err != nil {
+			return fmt.Errorf("setting header %s: %w", kv[0], err)
+		}
+	}
+	return nil
+}
+
+// dispatch performs an outbound call; the response resumes the flow.
+func (h *httpContext) dispatch(c authcore.Call) error {
+	headers := [][2]string{{":method", c.Method}, {":path", c.Path}, {":authority", c.Authority}}
+	headers = append(headers, c.Headers...)
+	timeout := uint32(c.Timeout / time.Millisecond)
+	if timeout == 0 {
+		timeout = 5000
+	}
+	_, err := proxywasm.DispatchHttpCall(c.Cluster, headers, c.Body, nil, timeout, func(numHeaders, bodySize, _ int) {
+		var action types.Action
+		defer func() {
+			if action == types.ActionContinue && !h.done {
+				_ = proxywasm.ResumeHttpRequest()
+			}
+		}()
+		defer h.recoverTo(&action)
+		res := authcore.CallResult{}
+		if numHeaders == 0 {
+			res.Err = fmt.Errorf("callout to %s failed (timeout or connection error)", c.Cluster)
+		} else {
+			hs, err := proxywasm.GetHttpCallResponseHeaders()
+			if err != nil {
+				res.Err = err
+			}
+			for _, kv := range hs {
+				if kv[0] == ":status" {
+					res.Status, _ = strconv.Atoi(kv[1])
+					continue
+				}
+				res.Headers = append(res.Headers, kv)
+			}
+			if bodySize > 0 {
+				res.Body, err = proxywasm.GetHttpCallResponseBody(0, bodySize)
+				if err != nil {
+					res.Err = err
+				}
+			}
+		}
+		action = h.apply(c.Resume(res), true, true)
+	})
+	return err
+}
+
+// reply sends a local response and stops the stream.
+func (h *httpContext) reply(r authcore.Reply) types.Action {
+	h.done = true
+	if err := proxywasm.SendHttpResponse(uint32(r.Status), r.Headers, r.Body, -1); err != nil {
+		proxywasm.LogErrorf("mcpgate: sending local reply: %v", err)
+	}
+	return types.ActionPause
+}
+
+// fail answers 500 server_error and logs the cause.
+func (h *httpContext) fail(err error) types.Action {
+	proxywasm.LogErrorf("mcpgate: %v", err)
+	return h.reply(authcore.ServerError())
+}
+
+// recoverTo turns a panic in a callback into a 500 server_error reply, so
+// the VM stays alive for the next request.
+func (h *httpContext) recoverTo(action *types.Action) {
+	if r := recover(); r != nil {
+		proxywasm.LogCriticalf("mcpgate: panic: %v\n%s", r, debug.Stack())
+		if !h.done {
+			*action = h.reply(authcore.ServerError())
+		} else {
+			*action = types.ActionPause
+		}
+	}
+}
