@@ -29,6 +29,11 @@ type Config struct {
 	Lifetimes Lifetimes
 	// CORS controls the cross-origin headers on discovery and AS endpoints.
 	CORS CORS
+	// AS configures the authorization server: clients, registration, user
+	// identity, consent, refresh tokens (config_as.go).
+	AS ASConfig
+	// CIMD configures Client ID Metadata Document fetching (config_cimd.go).
+	CIMD CIMDConfig
 
 	issuerURL *url.URL
 	activeKey *SigningKey
@@ -157,6 +162,8 @@ func ParseConfig(data []byte) (*Config, error) {
 				"metadata_cache":     p.duration(&l.MetadataCache, 0, 24*time.Hour),
 			})
 		},
+		"authorization_server": func(path string, v gjson.Result) { p.asConfig(path, v, &c.AS) },
+		"cimd":                 func(path string, v gjson.Result) { p.cimdConfig(path, v, &c.CIMD) },
 		"cors": func(path string, v gjson.Result) {
 			p.object(path, v, map[string]func(string, gjson.Result){
 				"allowed_origins": func(path string, v gjson.Result) {
@@ -172,6 +179,10 @@ func ParseConfig(data []byte) (*Config, error) {
 	})
 	if len(p.errs) == 0 {
 		p.validate(c, ep)
+	}
+	if len(p.errs) == 0 {
+		p.validateAS(c)
+		p.validateCIMD(c)
 	}
 	if err := p.err(); err != nil {
 		return nil, err

@@ -16,6 +16,9 @@ type Options struct {
 	Rand io.Reader
 	// Log receives diagnostics that are never sent to clients.
 	Log func(level LogLevel, msg string)
+	// Store holds shared records (codes, refresh families, revocations).
+	// Default: a per-engine memory store, fine for a single process.
+	Store Store
 }
 
 // LogLevel orders log messages.
@@ -34,10 +37,11 @@ const (
 // one goroutine at a time per proxy-wasm VM (natively it is safe for
 // concurrent use).
 type Engine struct {
-	cfg  *Config
-	now  func() time.Time
-	rand io.Reader
-	log  func(LogLevel, string)
+	cfg   *Config
+	now   func() time.Time
+	rand  io.Reader
+	log   func(LogLevel, string)
+	store Store
 
 	// routes maps exact request paths owned by the filter to handlers.
 	routes map[string]*route
@@ -59,6 +63,7 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 		now:       opts.Now,
 		rand:      opts.Rand,
 		log:       opts.Log,
+		store:     opts.Store,
 		routes:    map[string]*route{},
 		resources: map[string]*Resource{},
 	}
