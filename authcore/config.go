@@ -34,6 +34,9 @@ type Config struct {
 	AS ASConfig
 	// CIMD configures Client ID Metadata Document fetching (config_cimd.go).
 	CIMD CIMDConfig
+	// IdentityHeaders name the request headers through which the verified
+	// identity reaches the MCP server (config_guard.go).
+	IdentityHeaders IdentityHeaders
 
 	issuerURL *url.URL
 	activeKey *SigningKey
@@ -49,8 +52,17 @@ type Resource struct {
 	// Name is the human-readable resource_name.
 	Name string
 	// Scopes is the minimal baseline advertised in PRM scopes_supported and
-	// in the scope of a 401 challenge.
+	// in the scope of a 401 challenge. Every request to the resource needs
+	// all of them.
 	Scopes []string
+	// Rules demand extra scopes for JSON-RPC methods and tools
+	// (config_guard.go).
+	Rules []ScopeRule
+	// Implies maps a scope to the scopes it includes ("mcp:admin" implies
+	// "mcp:tools"); the closure is precomputed.
+	Implies map[string][]string
+	// MaxBodyBytes caps a request body buffered for rule checks (413 above).
+	MaxBodyBytes int
 
 	origin string // scheme://host[:port] of URI
 }
@@ -105,7 +117,8 @@ func ParseConfig(data []byte) (*Config, error) {
 			RefreshIdle:       7 * 24 * time.Hour,
 			MetadataCache:     time.Hour,
 		},
-		CORS: CORS{AllowedOrigins: []string{"*"}},
+		CORS:            CORS{AllowedOrigins: []string{"*"}},
+		IdentityHeaders: defaultIdentityHeaders(),
 	}
 	var ep Endpoints
 	p.object("", root, map[string]func(string, gjson.Result){
@@ -163,6 +176,7 @@ func ParseConfig(data []byte) (*Config, error) {
 			})
 		},
 		"authorization_server": func(path string, v gjson.Result) { p.asConfig(path, v, &c.AS) },
+		"identity_headers":     func(path string, v gjson.Result) { p.identityHeaders(path, v, &c.IdentityHeaders) },
 		"cimd":                 func(path string, v gjson.Result) { p.cimdConfig(path, v, &c.CIMD) },
 		"cors": func(path string, v gjson.Result) {
 			p.object(path, v, map[string]func(string, gjson.Result){
@@ -219,8 +233,11 @@ func (p *cfgParser) resource(path string, v gjson.Result) *Resource {
 				r.origin = u.Scheme + "://" + u.Host
 			}
 		},
-		"path": p.str(&explicitPath),
-		"name": p.str(&r.Name),
+		"path":           p.str(&explicitPath),
+		"name":           p.str(&r.Name),
+		"rules":          func(string, gjson.Result) {}, // config_guard.go
+		"implies":        func(string, gjson.Result) {}, // config_guard.go
+		"max_body_bytes": func(string, gjson.Result) {}, // config_guard.go
 		"scopes": func(fp string, v gjson.Result) {
 			p.strings(&r.Scopes)(fp, v)
 			for i, s := range r.Scopes {
@@ -233,6 +250,7 @@ func (p *cfgParser) resource(path string, v gjson.Result) *Resource {
 			}
 		},
 	})
+	p.guardConfig(path, v, r)
 	if explicitPath != "" && r.Path != "" && explicitPath != r.Path {
 		p.fail(join(path, "path"), "must equal the path of %s (%q)", join(path, "resource"), r.Path)
 	}

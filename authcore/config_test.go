@@ -37,8 +37,8 @@ func TestParseConfigExamples(t *testing.T) {
 }
 
 const (
-	jwkA = `{"kty":"EC","crv":"P-256","x":"RNCgsmybWLnOr06xitH4WEgAbt87zmBB-v_kAPQ8fnI","y":"4SaDJStRANOJm7cUggF3K4Crv2OTbRXRVM5gjzH4Dkc","d":"mjhUbCkaI1g3scbqBzsCOOJqE7HyJFloueIXIRM4k-k"}`
-	jwkB = `{"kty":"OKP","crv":"Ed25519","x":"wuJ9G9USydJB5XUvTNRgU2p-ioqIeMavF2ZykbVI5_U","d":"_XXJOkaK6mEwodbkVVVBFdYoleUrM0Tg5vkvJQN-bo8"}`
+	jwkA       = `{"kty":"EC","crv":"P-256","x":"RNCgsmybWLnOr06xitH4WEgAbt87zmBB-v_kAPQ8fnI","y":"4SaDJStRANOJm7cUggF3K4Crv2OTbRXRVM5gjzH4Dkc","d":"mjhUbCkaI1g3scbqBzsCOOJqE7HyJFloueIXIRM4k-k"}`
+	jwkB       = `{"kty":"OKP","crv":"Ed25519","x":"wuJ9G9USydJB5XUvTNRgU2p-ioqIeMavF2ZykbVI5_U","d":"_XXJOkaK6mEwodbkVVVBFdYoleUrM0Tg5vkvJQN-bo8"}`
 	jwkBPublic = `{"kty":"OKP","crv":"Ed25519","x":"wuJ9G9USydJB5XUvTNRgU2p-ioqIeMavF2ZykbVI5_U"}`
 )
 

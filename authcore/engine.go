@@ -16,6 +16,8 @@ type Options struct {
 	Rand io.Reader
 	// Log receives diagnostics that are never sent to clients.
 	Log func(level LogLevel, msg string)
+	// Count increments a named counter (proxy-wasm metrics in the filter).
+	Count func(name string)
 	// Store holds shared records (codes, refresh families, revocations).
 	// Default: a per-engine memory store, fine for a single process.
 	Store Store
@@ -43,6 +45,12 @@ type Engine struct {
 	log   func(LogLevel, string)
 	store Store
 
+	counter func(string)
+	tokens  tokenCache
+	// stripHeaders are removed from every forwarded request to a resource:
+	// the client's Authorization and any copy of the identity headers.
+	stripHeaders []string
+
 	// routes maps exact request paths owned by the filter to handlers.
 	routes map[string]*route
 	// resources maps a resource path to its resource, for the guard.
@@ -64,6 +72,8 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 		rand:      opts.Rand,
 		log:       opts.Log,
 		store:     opts.Store,
+		counter:   opts.Count,
+		tokens:    tokenCache{max: tokenCacheSize},
 		routes:    map[string]*route{},
 		resources: map[string]*Resource{},
 	}
@@ -78,6 +88,12 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 	}
 	for _, r := range cfg.Resources {
 		e.resources[r.Path] = r
+	}
+	e.stripHeaders = []string{"authorization"}
+	for _, h := range []string{cfg.IdentityHeaders.Subject, cfg.IdentityHeaders.ClientID, cfg.IdentityHeaders.Scope} {
+		if h != "" {
+			e.stripHeaders = append(e.stripHeaders, h)
+		}
 	}
 	e.addDiscoveryRoutes()
 	e.addASMetadataRoute()

@@ -1,6 +1,478 @@
 package authcore
 
-// guard enforces bearer-token authorization on a request to resource r.
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// Guard outcomes, for metrics: the engine counts each under
+// "mcpgate.guard.allowed" or "mcpgate.guard.denied.<reason>".
+const (
+	denyNoToken           = "no_token"
+	denyInvalidRequest    = "invalid_request"
+	denyInvalidToken      = "invalid_token"
+	denyWrongAudience     = "wrong_audience"
+	denyExpired           = "expired"
+	denyRevoked           = "revoked"
+	denyInsufficientScope = "insufficient_scope"
+	denyBadBody           = "bad_body"
+)
+
+// guard enforces bearer-token authorization on a request to resource r
+// (RFC 6750, RFC 9068 §4, MCP 2026-07-28 "Token Handling": "MCP servers
+// MUST validate access tokens before processing the request").
 func (e *Engine) guard(req *Request, r *Resource) Outcome {
-	return Forward{}
+	if req.Method == "OPTIONS" {
+		// A CORS preflight carries no credentials and is never challenged.
+		return e.preflight(req, "GET, POST, DELETE")
+	}
+	// RFC 6750 §2.3 query tokens are forbidden by MCP ("Access tokens MUST
+	// NOT be included in the URI query string").
+	_, query := req.splitPath()
+	if queryHasParam(query, "access_token") {
+		return e.deny(req, r, denyInvalidRequest, 400, ErrCodeInvalidRequest, "access tokens must not be sent in the query string", nil)
+	}
+	token, errDesc := bearerToken(req.Headers)
+	if errDesc != "" {
+		return e.deny(req, r, denyInvalidRequest, 400, ErrCodeInvalidRequest, errDesc, nil)
+	}
+	if token == "" {
+		// RFC 6750 §3.1: "If the request lacks any authentication
+		// information ..., the resource server SHOULD NOT include an error
+		// code or other error information."
+		return e.deny(req, r, denyNoToken, 401, "", "", nil)
+	}
+	claims, reason := e.verifyCached(token)
+	if reason == "" {
+		if err := claims.checkTime(e.now()); err != nil {
+			reason = denyExpired
+		} else if !claims.hasAudience(r.URI) {
+			// RFC 8707 / MCP: "MUST validate that access tokens were
+			// issued specifically for them as the intended audience".
+			reason = denyWrongAudience
+		}
+	}
+	if reason != "" {
+		return e.deny(req, r, reason, 401, ErrCodeInvalidToken, "the access token is invalid or expired", nil)
+	}
+	if claims.GrantID == "" || e.store == nil {
+		return e.authorize(req, r, claims)
+	}
+	return e.store.Get(revokedGrantKey(claims.GrantID), func(_ []byte, _ uint32, err error) Outcome {
+		switch err {
+		case ErrNotFound:
+			return e.authorize(req, r, claims)
+		case nil:
+			return e.deny(req, r, denyRevoked, 401, ErrCodeInvalidToken, "the access token is invalid or expired", nil)
+		}
+		e.log(LogError, "mcpgate: revocation lookup failed: "+err.Error())
+		return ServerError()
+	})
+}
+
+// revokedGrantKey is the Store key that marks a grant (an authorization
+// code and every token derived from it) as revoked.
+func revokedGrantKey(gid string) string { return "grant-revoked/" + gid }
+
+// authorize checks scopes, reading the body first when a rule needs it.
+func (e *Engine) authorize(req *Request, r *Resource, claims *AccessTokenClaims) Outcome {
+	granted := expandScopes(claims.Scope, r.Implies)
+	if missing := missingScopes(r.Scopes, granted); len(missing) > 0 {
+		return e.insufficientScope(req, r, r.Scopes, claims.Scope)
+	}
+	if len(r.Rules) == 0 || req.Method != "POST" {
+		return e.allow(r, claims)
+	}
+	return ReadBody{Limit: r.MaxBodyBytes, Resume: func(body []byte) Outcome {
+		ops, bad := jsonRPCOperations(body)
+		if bad != "" {
+			e.count("mcpgate.guard.denied." + denyBadBody)
+			return jsonRPCError(400, -32700, bad)
+		}
+		if msg := checkMCPHeaders(req.Headers, ops); msg != "" {
+			e.count("mcpgate.guard.denied." + denyBadBody)
+			return jsonRPCError(400, -32001, msg)
+		}
+		need := r.Scopes
+		for _, op := range ops {
+			need = appendUnique(need, r.requiredScopes(op)...)
+		}
+		if len(missingScopes(need, granted)) > 0 {
+			return e.insufficientScope(req, r, need, claims.Scope)
+		}
+		return e.allow(r, claims)
+	}}
+}
+
+// allow forwards the request without the client's token (MCP: "MUST NOT
+// pass through the token it received from the MCP client") and with the
+// verified identity in the configured headers, after removing any copy a
+// client sent.
+func (e *Engine) allow(r *Resource, claims *AccessTokenClaims) Outcome {
+	e.count("mcpgate.guard.allowed")
+	h := e.cfg.IdentityHeaders
+	f := Forward{Remove: e.stripHeaders}
+	if h.Subject != "" {
+		f.Set = append(f.Set, [2]string{h.Subject, claims.Subject})
+	}
+	if h.ClientID != "" {
+		f.Set = append(f.Set, [2]string{h.ClientID, claims.ClientID})
+	}
+	if h.Scope != "" {
+		f.Set = append(f.Set, [2]string{h.Scope, strings.Join(claims.Scope, " ")})
+	}
+	return f
+}
+
+// insufficientScope answers 403 with the scopes this operation needs
+// together with those already granted, never offline_access: both the
+// 2025-11-25 advice (include granted scopes) and the 2026-07-28 rule
+// (list every scope the operation needs; the client unites) are met.
+func (e *Engine) insufficientScope(req *Request, r *Resource, need, granted []string) Outcome {
+	scopes := appendUnique(nil, need...)
+	for _, s := range granted {
+		if s != ScopeOfflineAccess && validScopeToken(s) {
+			scopes = appendUnique(scopes, s)
+		}
+	}
+	return e.deny(req, r, denyInsufficientScope, 403, ErrCodeInsufficientScope, "the access token lacks a scope this request needs", scopes)
+}
+
+// deny renders a challenge. Every value in WWW-Authenticate comes from
+// configuration or from a token mcpgate signed, never from request headers.
+func (e *Engine) deny(req *Request, r *Resource, reason string, status int, code, desc string, scopes []string) Outcome {
+	e.count("mcpgate.guard.denied." + reason)
+	if scopes == nil && (status == 401) {
+		scopes = r.Scopes
+	}
+	var b strings.Builder
+	b.WriteString("Bearer ")
+	if code != "" {
+		b.WriteString(`error="` + code + `", `)
+	}
+	if len(scopes) > 0 {
+		b.WriteString(`scope="` + strings.Join(scopes, " ") + `", `)
+	}
+	b.WriteString(`resource_metadata="` + r.PRMURL() + `"`)
+	if desc != "" {
+		b.WriteString(`, error_description="` + desc + `"`)
+	}
+	reply := Reply{Status: status, Headers: Header{{"www-authenticate", b.String()}, {"cache-control", "no-store"}}}
+	if code != "" {
+		reply = jsonError(&Error{Code: code, Description: desc, Status: status}, reply.Headers[:1])
+	} else {
+		reply.Headers = append(reply.Headers, Header{{"content-type", "application/json"}}...)
+		reply.Body = []byte(`{"error":"unauthorized","error_description":"a bearer access token is required"}` + "\n")
+	}
+	return e.withCORS(req, reply)
+}
+
+// bearerToken extracts the token of "Authorization: Bearer <token>" (RFC
+// 6750 §2.1; the scheme is case-insensitive). errDesc is set for a
+// malformed request: several Authorization fields, or a Bearer credential
+// that is not a b64token. A request without Bearer credentials yields "".
+func bearerToken(h Header) (token, errDesc string) {
+	var vals []string
+	for _, kv := range h {
+		if kv[0] == "authorization" {
+			vals = append(vals, kv[1])
+		}
+	}
+	switch len(vals) {
+	case 0:
+		return "", ""
+	case 1:
+	default:
+		return "", "more than one Authorization header"
+	}
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(vals[0]), " ")
+	if !strings.EqualFold(scheme, "bearer") {
+		return "", ""
+	}
+	rest = strings.TrimLeft(rest, " ")
+	if rest == "" || !isB64Token(rest) {
+		return "", "malformed Bearer credentials"
+	}
+	return rest, ""
+}
+
+// isB64Token reports whether s matches RFC 6750 §2.1's b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// queryHasParam reports whether a raw query has a parameter named name,
+// also when percent-encoded.
+func queryHasParam(query, name string) bool {
+	for query != "" {
+		var part string
+		part, query, _ = strings.Cut(query, "&")
+		k, _, _ := strings.Cut(part, "=")
+		if k == name {
+			return true
+		}
+		if strings.IndexByte(k, '%') >= 0 || strings.IndexByte(k, '+') >= 0 {
+			if d, ok := normalizeQueryKey(k); ok && d == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func normalizeQueryKey(k string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(k); i++ {
+		switch c := k[i]; {
+		case c == '+':
+			b.WriteByte(' ')
+		case c == '%':
+			if i+2 >= len(k) || !isHex(k[i+1]) || !isHex(k[i+2]) {
+				return "", false
+			}
+			b.WriteByte(unhex(k[i+1])<<4 | unhex(k[i+2]))
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), true
+}
+
+// expandScopes returns granted plus every scope it implies.
+func expandScopes(granted []string, implies map[string][]string) []string {
+	if len(implies) == 0 {
+		return granted
+	}
+	out := append([]string(nil), granted...)
+	for _, s := range granted {
+		out = appendUnique(out, implies[s]...)
+	}
+	return out
+}
+
+func missingScopes(need, have []string) []string {
+	var missing []string
+	for _, n := range need {
+		found := false
+		for _, h := range have {
+			if h == n {
+				found = true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, n)
+		}
+	}
+	return missing
+}
+
+func appendUnique(dst []string, ss ...string) []string {
+outer:
+	for _, s := range ss {
+		for _, d := range dst {
+			if d == s {
+				continue outer
+			}
+		}
+		dst = append(dst, s)
+	}
+	return dst
+}
+
+// rpcOp is what the guard reads of one JSON-RPC message.
+type rpcOp struct{ method, name string }
+
+// jsonRPCOperations extracts method and target name of a JSON-RPC message
+// or of each element of a batch. bad describes an unusable body.
+func jsonRPCOperations(body []byte) (ops []rpcOp, bad string) {
+	if !gjson.ValidBytes(body) {
+		return nil, "request body is not valid JSON"
+	}
+	v := gjson.ParseBytes(body)
+	if v.IsArray() {
+		arr := v.Array()
+		if len(arr) == 0 {
+			return nil, "empty JSON-RPC batch"
+		}
+		for _, el := range arr {
+			op, bad := oneOperation(el)
+			if bad != "" {
+				return nil, bad
+			}
+			ops = append(ops, op)
+		}
+		return ops, ""
+	}
+	op, bad := oneOperation(v)
+	if bad != "" {
+		return nil, bad
+	}
+	return []rpcOp{op}, ""
+}
+
+func oneOperation(v gjson.Result) (rpcOp, string) {
+	if !v.IsObject() {
+		return rpcOp{}, "JSON-RPC message is not an object"
+	}
+	m := v.Get("method")
+	if !m.Exists() {
+		// A response or notification result from the client: no method,
+		// nothing to authorize beyond the baseline.
+		return rpcOp{}, ""
+	}
+	if m.Type != gjson.String {
+		return rpcOp{}, "JSON-RPC method is not a string"
+	}
+	op := rpcOp{method: m.Str}
+	field := "params.name"
+	switch m.Str {
+	case "resources/read", "resources/subscribe", "resources/unsubscribe":
+		field = "params.uri"
+	case "tools/call", "prompts/get":
+	default:
+		return op, ""
+	}
+	n := v.Get(field)
+	if n.Exists() && n.Type != gjson.String {
+		return rpcOp{}, "JSON-RPC " + field + " is not a string"
+	}
+	op.name = n.Str
+	return op, ""
+}
+
+// checkMCPHeaders enforces MCP 2026-07-28: the Mcp-Method and Mcp-Name
+// headers, when present, must agree with the body; a mismatch is rejected.
+func checkMCPHeaders(h Header, ops []rpcOp) string {
+	hm, hn := h.Values("mcp-method"), h.Values("mcp-name")
+	if len(hm) == 0 && len(hn) == 0 {
+		return ""
+	}
+	if len(hm) > 1 || len(hn) > 1 || len(ops) != 1 {
+		return "HeaderMismatch: Mcp-Method/Mcp-Name must be single and the body a single request"
+	}
+	if len(hm) == 1 && hm[0] != ops[0].method {
+		return "HeaderMismatch: Mcp-Method does not match the request body"
+	}
+	if len(hn) == 1 && hn[0] != ops[0].name {
+		return "HeaderMismatch: Mcp-Name does not match the request body"
+	}
+	return ""
+}
+
+// requiredScopes unites the scopes of every rule matching op.
+func (r *Resource) requiredScopes(op rpcOp) []string {
+	var need []string
+	for _, rule := range r.Rules {
+		if matchPattern(rule.Method, op.method) && matchPattern(rule.Name, op.name) {
+			need = appendUnique(need, rule.Scopes...)
+		}
+	}
+	return need
+}
+
+func matchPattern(pattern, s string) bool {
+	if pattern == "" {
+		return true
+	}
+	if p, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(s, p)
+	}
+	return pattern == s
+}
+
+func jsonRPCError(status, code int, msg string) Reply {
+	b := []byte(`{"jsonrpc":"2.0","id":null,"error":{"code":`)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, "}}\n"...)
+	return Reply{Status: status, Headers: Header{{"content-type", "application/json"}, {"cache-control", "no-store"}}, Body: b}
+}
+
+// tokenCache remembers verified tokens, keyed by the exact token string,
+// so a token pays signature verification once per VM. It is bounded and
+// its entries expire with their token. It lives in the Engine, which is
+// rebuilt on every configuration change, so no entry outlives the keys it
+// was verified with.
+type tokenCache struct {
+	mu      sync.Mutex
+	entries map[string]*AccessTokenClaims
+	max     int
+}
+
+const tokenCacheSize = 4096
+
+func (c *tokenCache) get(token string) *AccessTokenClaims {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.entries[token]
+}
+
+func (c *tokenCache) put(token string, claims *AccessTokenClaims, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]*AccessTokenClaims{}
+	}
+	if len(c.entries) >= c.max {
+		for k, v := range c.entries {
+			if !now.Before(v.Expiry.Add(clockSkew)) {
+				delete(c.entries, k)
+			}
+		}
+		// Still full: drop an arbitrary eighth (map order is random).
+		for k := range c.entries {
+			if len(c.entries) < c.max-c.max/8 {
+				break
+			}
+			delete(c.entries, k)
+		}
+	}
+	c.entries[token] = claims
+}
+
+// verifyCached returns the claims of a token whose signature and form are
+// valid, from the cache when it was seen before. reason is set otherwise.
+func (e *Engine) verifyCached(token string) (*AccessTokenClaims, string) {
+	if c := e.tokens.get(token); c != nil {
+		return c, ""
+	}
+	c, err := e.parseAccessToken(token)
+	if err != nil {
+		e.log(LogDebug, err.Error())
+		return nil, denyInvalidToken
+	}
+	if e.now().Before(c.Expiry.Add(clockSkew)) {
+		e.tokens.put(token, c, e.now())
+	}
+	return c, ""
+}
+
+// count increments a named counter through the host, if one is wired.
+func (e *Engine) count(name string) {
+	if e.counter != nil {
+		e.counter(name)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -65,3 +66,5 @@ func mustReply(t *testing.T, o Outcome) Reply {
 	}
 	return r
 }
+
+func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }
