@@ -68,3 +68,12 @@ func mustReply(t *testing.T, o Outcome) Reply {
 }
 
 func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

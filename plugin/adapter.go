@@ -20,7 +20,38 @@ func (*vmContext) NewPluginContext(uint32) types.PluginContext { return &pluginC
 // exists per VM (Envoy worker thread).
 type pluginContext struct {
 	types.DefaultPluginContext
-	engine *authcore.Engine
+	engine  *authcore.Engine
+	store   *sharedStore
+	metrics map[string]proxywasm.MetricCounter
+}
+
+// tickPeriod is how often expired shared-data records are blanked.
+const tickPeriod = 10 * time.Second
+
+// OnTick implements types.PluginContext.
+func (p *pluginContext) OnTick() {
+	defer func() {
+		if r := recover(); r != nil {
+			proxywasm.LogCriticalf("mcpgate: panic in tick: %v", r)
+		}
+	}()
+	if p.store != nil {
+		p.store.sweep()
+	}
+}
+
+// count increments the proxy-wasm counter called name, defining it on
+// first use (Envoy shows it as a stat under the filter's namespace).
+func (p *pluginContext) count(name string) {
+	m, ok := p.metrics[name]
+	if !ok {
+		if p.metrics == nil {
+			p.metrics = map[string]proxywasm.MetricCounter{}
+		}
+		m = proxywasm.DefineCounterMetric(name)
+		p.metrics[name] = m
+	}
+	m.Increment(1)
 }
 
 // OnPluginStart parses the configuration. On any error the plugin refuses
@@ -42,12 +73,16 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		proxywasm.LogCriticalf("mcpgate: refusing to start: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	engine, err := authcore.New(cfg, authcore.Options{Log: logToHost})
+	p.store = newSharedStore(cfg.Issuer)
+	engine, err := authcore.New(cfg, authcore.Options{Log: logToHost, Count: p.count, Store: p.store})
 	if err != nil {
 		proxywasm.LogCriticalf("mcpgate: refusing to start: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
 	p.engine = engine
+	if err := proxywasm.SetTickPeriodMilliSeconds(uint32(tickPeriod / time.Millisecond)); err != nil {
+		proxywasm.LogWarnf("mcpgate: no tick, expired records will not be swept: %v", err)
+	}
 	proxywasm.LogInfof("mcpgate: started: issuer %s, %d resource(s)", cfg.Issuer, len(cfg.Resources))
 	return types.OnPluginStartStatusOK
 }
