@@ -57,6 +57,7 @@ func (e *Engine) asMetadata() AuthorizationServerMetadata {
 	for _, r := range c.Resources {
 		m.ProtectedResources = append(m.ProtectedResources, r.URI)
 	}
+	e.addASMetadata(&m) // as.go
 	return m
 }
 

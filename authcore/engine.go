@@ -47,6 +47,11 @@ type Engine struct {
 
 	counter func(string)
 	tokens  tokenCache
+	// as is the authorization server's per-engine state (as.go).
+	as asState
+	// cimd is the Client ID Metadata Document cache, fetch rate limits and
+	// in-flight fetches (cimd_inflight.go); its zero value is ready.
+	cimd cimdState
 	// stripHeaders are removed from every forwarded request to a resource:
 	// the client's Authorization and any copy of the identity headers.
 	stripHeaders []string
@@ -86,6 +91,9 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 	if e.log == nil {
 		e.log = func(LogLevel, string) {}
 	}
+	if e.store == nil {
+		e.store = NewMemoryStore(e.now)
+	}
 	for _, r := range cfg.Resources {
 		e.resources[r.Path] = r
 	}
@@ -96,6 +104,7 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 		}
 	}
 	e.addDiscoveryRoutes()
+	e.addASRoutes()
 	e.addASMetadataRoute()
 	return e, nil
 }

@@ -1,0 +1,100 @@
+package authcore
+
+import "time"
+
+// asState is the authorization server's mutable per-engine state: rate
+// limiters and the upstream JWKS cache. All of it is bounded, and all of
+// it is per proxy-wasm VM; anything that must be shared goes to the Store.
+type asState struct {
+	// registrations counts registrations per source address per minute.
+	registrations *limiter
+	// authFailures counts failed client authentications per client id per
+	// minute (O21 §2.4.1: "MUST protect ... against brute force").
+	authFailures *limiter
+	// jwks caches the upstream OpenID provider's keys (identity_oidc.go).
+	jwks jwksCache
+}
+
+// maxAuthFailures is how many failed client authentications a client id
+// may have per minute and per VM before every attempt is refused.
+const maxAuthFailures = 20
+
+// addASRoutes registers the authorization server endpoints that the
+// configuration switches on (config_as.go): authorization, consent, token
+// and revocation when an identity source is configured; registration when
+// it is enabled; the upstream login callback in oidc mode.
+func (e *Engine) addASRoutes() {
+	a := &e.cfg.AS
+	e.as.registrations = newLimiter(max(a.Registration.RateLimit, 1), time.Minute, 4096)
+	e.as.authFailures = newLimiter(maxAuthFailures, time.Minute, 4096)
+	if !a.Enabled() {
+		return
+	}
+	ep := &e.cfg.Endpoints
+	e.routes[ep.Authorization] = &route{methods: "GET", handle: e.handleAuthorize}
+	e.routes[ep.Consent] = &route{methods: "POST", handle: e.handleConsent}
+	e.routes[ep.Token] = &route{methods: "POST", handle: e.handleToken}
+	e.routes[ep.Revocation] = &route{methods: "POST", handle: e.handleRevoke}
+	if a.Registration.Enabled {
+		e.routes[ep.Registration] = &route{methods: "POST", handle: e.handleRegister}
+	}
+	if a.Identity.Mode == IdentityOIDC {
+		e.routes[ep.Callback] = &route{methods: "GET", handle: e.handleCallback}
+	}
+	if a.Identity.Mode == IdentityDev {
+		e.log(LogWarn, "mcpgate: identity mode \"dev\": every user is "+a.Identity.DevSubject+"; never use this outside a local trial")
+	}
+}
+
+// addASMetadata fills the RFC 8414 §2 fields of what addASRoutes switched
+// on, so the metadata lists exactly what is served.
+func (e *Engine) addASMetadata(m *AuthorizationServerMetadata) {
+	a := &e.cfg.AS
+	if !a.Enabled() {
+		return
+	}
+	c := e.cfg
+	m.AuthorizationEndpoint = c.url(c.Endpoints.Authorization)
+	m.TokenEndpoint = c.url(c.Endpoints.Token)
+	if a.Registration.Enabled {
+		m.RegistrationEndpoint = c.url(c.Endpoints.Registration)
+	}
+	m.RevocationEndpoint = c.url(c.Endpoints.Revocation)
+	// RFC 8414 §2: the grant_types_supported default includes "implicit",
+	// so the list is always explicit.
+	m.GrantTypesSupported = []string{GrantAuthorizationCode}
+	if a.Refresh.Policy != RefreshNever {
+		m.GrantTypesSupported = append(m.GrantTypesSupported, GrantRefreshToken)
+	}
+	m.ResponseModesSupported = []string{"query"}
+	// MCP 2026-07-28: clients refuse to proceed without
+	// code_challenge_methods_supported (CHECKLIST 9); plain is not offered.
+	m.CodeChallengeMethodsSupported = []string{"S256"}
+	auth := []string{AuthMethodNone}
+	if a.Registration.Enabled || a.hasConfidentialClient() {
+		auth = append(auth, AuthMethodSecretBasic, AuthMethodSecretPost)
+	}
+	m.TokenEndpointAuthMethodsSupported = auth
+	m.RevocationEndpointAuthMethodsSupported = auth
+	var scopes []string
+	for _, r := range c.Resources {
+		scopes = appendUnique(scopes, r.AllScopes()...)
+	}
+	if a.Refresh.usesOfflineAccess() {
+		// SEP-2207: offline_access is listed in AS metadata only, never in
+		// protected resource metadata or challenges.
+		scopes = appendUnique(scopes, ScopeOfflineAccess)
+	}
+	m.ScopesSupported = scopes
+	// RFC 9207 §3: every authorization response, error or not, carries iss.
+	m.AuthorizationResponseIssParameterSupported = true
+}
+
+func (a *ASConfig) hasConfidentialClient() bool {
+	for _, c := range a.Clients {
+		if !c.public() {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,223 @@
+package authcore
+
+import (
+	"bytes"
+	"html/template"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The authorization server's HTML: the consent page and the error page.
+// Both are server-rendered, need no JavaScript, load nothing, and cannot be
+// framed.
+
+// pageCSP is the Content-Security-Policy of every page: nothing may load
+// but inline style, no one may frame the page (clickjacking on the
+// "Allow" button), and forms post only to this origin.
+const pageCSP = "frame-ancestors 'none'; default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
+
+// consentView is what the consent page shows (MCP 2026-07-28 security
+// considerations: the client's name, the redirect URI's host, a warning
+// when every redirect URI is loopback; CIMD §6.4: the client_id host).
+type consentView struct {
+	ClientName   string
+	ClientID     string
+	Source       ClientSource
+	SourceHost   string
+	RedirectHost string
+	AllLoopback  bool
+	Subject      string
+	ResourceName string
+	ResourceURI  string
+	Scopes       []string
+	Action       string
+	Ticket       string
+	CSRF         string
+	Remember     string
+}
+
+// consentPage renders the consent page. Its CSP's form-action also allows
+// the redirect URI's origin: browsers apply form-action to the redirects
+// that follow a form submission, and the consent post answers with a 303
+// to the client.
+func (e *Engine) consentPage(v consentView, redirectURI string, extra Header) Reply {
+	var buf bytes.Buffer
+	if err := consentTemplate.Execute(&buf, v); err != nil {
+		return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error").withCause(err))
+	}
+	csp := pageCSP
+	if src := cspSource(redirectURI); src != "" {
+		csp += " " + src
+	}
+	return htmlReply(200, csp, buf.Bytes(), extra)
+}
+
+// errorPage renders an authorization error for the user, for the cases that
+// must not be redirected (O21 §4.1.2.1: "the authorization server SHOULD
+// inform the resource owner of the error"). No Location header, ever.
+func (e *Engine) errorPage(status int, oe *Error) Reply {
+	if oe.Cause != nil {
+		e.log(LogInfo, "mcpgate: authorization error page: "+oe.Error())
+	}
+	if status == 0 {
+		status = 400
+	}
+	var buf bytes.Buffer
+	desc := oe.Description
+	if oe.Code == ErrCodeServerError {
+		desc = "Something went wrong on the server. Try again later."
+	}
+	errorTemplate.Execute(&buf, struct{ Code, Description string }{oe.Code, desc})
+	return htmlReply(status, pageCSP, buf.Bytes(), nil)
+}
+
+func htmlReply(status int, csp string, body []byte, extra Header) Reply {
+	h := Header{
+		{"content-type", "text/html; charset=utf-8"},
+		{"cache-control", "no-store"},
+		{"content-security-policy", csp},
+		{"x-frame-options", "DENY"},
+		{"x-content-type-options", "nosniff"},
+		{"referrer-policy", "no-referrer"},
+	}
+	return Reply{Status: status, Headers: append(h, extra...), Body: body}
+}
+
+// cspSource returns the CSP source expression of a redirect URI's origin
+// ("https://app.example.com", "http://127.0.0.1:5432", "com.example.app:"),
+// or "" when it cannot be written safely.
+func cspSource(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return ""
+	}
+	var s string
+	if u.Host != "" {
+		s = u.Scheme + "://" + u.Host
+	} else {
+		s = u.Scheme + ":"
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(".-+:/[]", c) >= 0) {
+			return ""
+		}
+	}
+	return s
+}
+
+// redirectHost is what the user is told the browser will go back to: the
+// host (and port) of an http(s) redirect URI, or the private-use scheme.
+func redirectHost(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return uri
+	}
+	if u.Host != "" {
+		return u.Host
+	}
+	return u.Scheme + ":"
+}
+
+// hostOf returns the host of a URL client id, or "".
+func hostOf(id string) string {
+	u, err := url.Parse(id)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// humanDuration renders d for a sentence: "30 days", "12 hours", "".
+func humanDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return ""
+	case d >= 48*time.Hour:
+		return strconv.Itoa(int(d/(24*time.Hour))) + " days"
+	case d >= 2*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + " hours"
+	}
+	return strconv.Itoa(int(d/time.Minute)) + " minutes"
+}
+
+const pageStyle = `
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;background:#f4f5f7;color:#1d2330;margin:0;padding:2rem 1rem}
+main{max-width:34rem;margin:0 auto;background:#fff;border-radius:10px;padding:1.5rem 1.75rem;box-shadow:0 1px 4px rgba(0,0,0,.12)}
+h1{font-size:1.3rem;margin:0 0 .75rem}
+.src{color:#505a6b;margin:.25rem 0 1rem}
+.unverified{color:#8a3c00;font-weight:600}
+.warn{background:#fff4e0;border:1px solid #f0b35a;border-radius:6px;padding:.6rem .8rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.4rem 1rem;margin:1rem 0}
+dt{color:#505a6b}dd{margin:0;overflow-wrap:anywhere}
+ul{margin:0;padding-left:1.1rem}
+code{font-size:.9em}
+.buttons{display:flex;gap:.75rem;margin-top:1.25rem}
+button{font-size:1rem;padding:.55rem 1.3rem;border-radius:6px;border:1px solid #b8bfcc;background:#fff;cursor:pointer}
+button.allow{background:#1f5fd6;border-color:#1f5fd6;color:#fff}
+.note{color:#505a6b;font-size:.9rem}
+`
+
+var consentTemplate = template.Must(template.New("consent").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>Allow access?</title>
+<style>` + pageStyle + `</style>
+</head>
+<body>
+<main>
+<h1>Allow {{if .ClientName}}&ldquo;{{.ClientName}}&rdquo;{{else}}an unnamed application{{end}} to access {{if .ResourceName}}{{.ResourceName}}{{else}}this server{{end}}?</h1>
+{{- if eq .Source 1}}
+<p class="src">This application was registered by the operator of this server.</p>
+{{- else if eq .Source 2}}
+<p class="src">This application is identified by a document published at <strong>{{.SourceHost}}</strong>.</p>
+{{- else}}
+<p class="src unverified">Unverified: this application registered itself. Its name was not checked; continue only if you started it.</p>
+{{- end}}
+{{- if .AllLoopback}}
+<p class="warn">This application receives the access on your own computer ({{.RedirectHost}}). Any program on this computer could be listening there: allow only if you just started this application yourself.</p>
+{{- end}}
+<dl>
+<dt>Signed in as</dt><dd>{{.Subject}}</dd>
+<dt>Resource</dt><dd><code>{{.ResourceURI}}</code></dd>
+<dt>Access</dt><dd>{{if .Scopes}}<ul>{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>{{else}}basic access{{end}}</dd>
+<dt>Returns to</dt><dd><strong>{{.RedirectHost}}</strong></dd>
+</dl>
+<form method="post" action="{{.Action}}">
+<input type="hidden" name="ticket" value="{{.Ticket}}">
+<input type="hidden" name="csrf" value="{{.CSRF}}">
+<div class="buttons">
+<button class="allow" type="submit" name="action" value="approve">Allow</button>
+<button type="submit" name="action" value="deny">Deny</button>
+</div>
+</form>
+{{- if .Remember}}
+<p class="note">If you allow, you will not be asked again for this application for {{.Remember}}.</p>
+{{- end}}
+</main>
+</body>
+</html>
+`))
+
+var errorTemplate = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Authorization error</title>
+<style>` + pageStyle + `</style>
+</head>
+<body>
+<main>
+<h1>The authorization request cannot be completed</h1>
+<p>{{.Description}}</p>
+<p class="note">Error: <code>{{.Code}}</code>. You can close this window.</p>
+</main>
+</body>
+</html>
+`))

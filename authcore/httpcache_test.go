@@ -1,0 +1,93 @@
+package authcore
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCacheFreshness(t *testing.T) {
+	now := time.Date(2026, 7, 28, 12, 0, 0, 0, time.UTC)
+	date := func(d time.Duration) string { return now.Add(d).Format("Mon, 02 Jan 2006 15:04:05 GMT") }
+	const min, max = time.Minute, 24 * time.Hour
+	cases := []struct {
+		name  string
+		h     Header
+		store bool
+		ttl   time.Duration
+		why   string
+	}{
+		{"max-age", Header{{"cache-control", "max-age=600"}}, true, 10 * time.Minute, "max-age"},
+		{"max-age, case and spaces", Header{{"cache-control", " Public , MAX-AGE=600 "}}, true, 10 * time.Minute, "max-age"},
+		{"max-age quoted", Header{{"cache-control", `max-age="600"`}}, true, 10 * time.Minute, "max-age"},
+		{"max-age across lines", Header{{"cache-control", "public"}, {"cache-control", "max-age=600"}}, true, 10 * time.Minute, "max-age"},
+		{"no-store", Header{{"cache-control", "max-age=600, no-store"}}, false, 0, "no-store"},
+		{"no-store on its own line", Header{{"cache-control", "max-age=600"}, {"cache-control", "No-Store"}}, false, 0, "no-store"},
+		{"no-cache", Header{{"cache-control", "no-cache"}}, false, 0, "no-cache"},
+		{"qualified no-cache", Header{{"cache-control", `no-cache="set-cookie", max-age=600`}}, false, 0, "no-cache"},
+		{"no-store inside a quoted string is not a directive", Header{{"cache-control", `private="x, no-store", max-age=600`}}, true, 10 * time.Minute, "max-age"},
+		{"private is fine for the AS's own cache", Header{{"cache-control", "private, max-age=600"}}, true, 10 * time.Minute, "max-age"},
+		{"s-maxage ignored", Header{{"cache-control", "s-maxage=5, max-age=600"}}, true, 10 * time.Minute, "max-age"},
+		{"s-maxage alone is no lifetime", Header{{"cache-control", "s-maxage=7200"}}, true, min, "no explicit lifetime"},
+		{"vary star", Header{{"cache-control", "max-age=600"}, {"vary", "accept, *"}}, false, 0, "vary"},
+		{"vary accept is fine", Header{{"cache-control", "max-age=600"}, {"vary", "accept"}}, true, 10 * time.Minute, "max-age"},
+		{"max-age clamped up", Header{{"cache-control", "max-age=5"}}, true, min, "raised to cache_min"},
+		{"max-age=0 clamped up", Header{{"cache-control", "max-age=0"}}, true, min, "raised to cache_min"},
+		{"max-age clamped down", Header{{"cache-control", "max-age=31536000"}}, true, max, "lowered to cache_max"},
+		{"huge max-age", Header{{"cache-control", "max-age=99999999999999999999999"}}, true, max, "lowered"},
+		{"max-age minus Age", Header{{"cache-control", "max-age=600"}, {"age", "100"}}, true, 500 * time.Second, "max-age"},
+		{"max-age minus apparent age", Header{{"cache-control", "max-age=600"}, {"date", date(-200 * time.Second)}}, true, 400 * time.Second, "max-age"},
+		{"larger of Age and apparent age", Header{{"cache-control", "max-age=600"}, {"date", date(-200 * time.Second)}, {"age", "300"}}, true, 300 * time.Second, "max-age"},
+		{"Date in the future is age 0", Header{{"cache-control", "max-age=600"}, {"date", date(time.Hour)}}, true, 10 * time.Minute, "max-age"},
+		{"invalid Age ignored", Header{{"cache-control", "max-age=600"}, {"age", "-5"}}, true, 10 * time.Minute, "max-age"},
+		{"max-age beats Expires", Header{{"cache-control", "max-age=600"}, {"date", date(0)}, {"expires", date(time.Hour)}}, true, 10 * time.Minute, "max-age"},
+		{"Expires minus Date", Header{{"date", date(0)}, {"expires", date(2 * time.Hour)}}, true, 2 * time.Hour, "expires"},
+		{"Expires without Date", Header{{"expires", date(2 * time.Hour)}}, true, 2 * time.Hour, "expires"},
+		{"Expires relative to a skewed Date", Header{{"date", date(-time.Hour)}, {"expires", date(0)}}, true, min, "expires"},
+		{"Expires RFC 850", Header{{"date", date(0)}, {"expires", now.Add(3 * time.Hour).Format("Monday, 02-Jan-06 15:04:05 GMT")}}, true, 3 * time.Hour, "expires"},
+		{"Expires asctime", Header{{"date", date(0)}, {"expires", now.Add(3 * time.Hour).Format("Mon Jan _2 15:04:05 2006")}}, true, 3 * time.Hour, "expires"},
+		{"Expires in the past", Header{{"date", date(0)}, {"expires", date(-time.Hour)}}, true, min, "raised to cache_min"},
+		{"Expires 0 is stale", Header{{"expires", "0"}}, true, min, "invalid"},
+		{"conflicting Expires are stale", Header{{"date", date(0)}, {"expires", date(time.Hour)}, {"expires", date(2 * time.Hour)}}, true, min, "conflicting"},
+		{"repeated max-age is stale", Header{{"cache-control", "max-age=600, max-age=700"}}, true, min, "repeated max-age"},
+		{"invalid max-age is stale", Header{{"cache-control", "max-age=10m"}}, true, min, "invalid max-age"},
+		{"negative max-age is stale", Header{{"cache-control", "max-age=-1"}}, true, min, "invalid max-age"},
+		{"nothing: heuristic cache_min", Header{}, true, min, "no explicit lifetime"},
+		{"pragma no-cache is ignored", Header{{"pragma", "no-cache"}}, true, min, "no explicit lifetime"},
+	}
+	for _, tc := range cases {
+		f := cacheFreshness(tc.h, now, min, max)
+		if f.Store != tc.store || f.TTL != tc.ttl || !strings.Contains(f.Why, tc.why) {
+			t.Errorf("%s: got %+v, want store=%v ttl=%v why~%q", tc.name, f, tc.store, tc.ttl, tc.why)
+		}
+	}
+	// cache_min 0 honours stale responses literally: not stored.
+	if f := cacheFreshness(Header{{"cache-control", "max-age=0"}}, now, 0, max); f.Store {
+		t.Errorf("max-age=0 with cache_min 0: %+v", f)
+	}
+	if f := cacheFreshness(Header{}, now, 0, max); f.Store {
+		t.Errorf("no lifetime with cache_min 0: %+v", f)
+	}
+}
+
+// FuzzCacheFreshness: any header values give a decision within bounds.
+func FuzzCacheFreshness(f *testing.F) {
+	f.Add("max-age=600", "", "", "")
+	f.Add(`no-cache="a,b", max-age=1`, "Tue, 28 Jul 2026 12:00:00 GMT", "Tue, 28 Jul 2026 13:00:00 GMT", "5")
+	f.Fuzz(func(t *testing.T, cc, date, expires, age string) {
+		now := time.Date(2026, 7, 28, 12, 0, 0, 0, time.UTC)
+		h := Header{{"cache-control", cc}, {"date", date}, {"expires", expires}, {"age", age}}
+		d := cacheFreshness(h, now, time.Minute, time.Hour)
+		if d.Store && (d.TTL < time.Minute || d.TTL > time.Hour) || !d.Store && d.TTL != 0 {
+			t.Fatalf("%+v", d)
+		}
+		if !strings.Contains(cc, `"`) && d.Store {
+			for _, dir := range strings.Split(cc, ",") {
+				name, _, _ := strings.Cut(dir, "=")
+				if n := strings.ToLower(strings.TrimSpace(name)); n == "no-store" || n == "no-cache" {
+					t.Fatalf("%s stored: %q", n, cc)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,440 @@
+package authcore
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// Upstream login (identity mode "oidc"): the OpenID Connect authorization
+// code flow with PKCE and nonce (OpenID Connect Core 1.0 §3.1), with
+// mcpgate as the relying party.
+//
+//  1. /authorize sends the browser to the provider's authorization
+//     endpoint. The pending authorization request, the nonce and the PKCE
+//     verifier travel sealed in the upstream "state" (no store write), with
+//     the hash of a browser cookie: the callback is accepted only from the
+//     browser that started the login, which defeats login CSRF and state
+//     replay from elsewhere.
+//  2. The callback exchanges the code at the provider's token endpoint by
+//     an outbound [Call] on the configured cluster.
+//  3. The ID token is verified (§3.1.3.7): signature with the provider's
+//     JWKS (fetched by [Call], cached per engine), iss, aud, azp, exp, iat
+//     and nonce. The configured claim becomes the user's subject.
+//  4. Consent follows (consent.go).
+
+// upstreamStateTTL bounds the upstream login (CHECKLIST 23: "about 10
+// minutes").
+const upstreamStateTTL = 10 * time.Minute
+
+// upstreamState is sealed into the upstream state parameter.
+type upstreamState struct {
+	AR       authzRequest `json:"r"`
+	Nonce    string       `json:"n"`
+	Verifier string       `json:"v"`
+	Bind     string       `json:"b"`
+	Exp      int64        `json:"e"`
+}
+
+// startUpstreamLogin redirects the browser to the upstream provider.
+func (e *Engine) startUpstreamLogin(req *Request, c *Client, ar *authzRequest) Outcome {
+	o := e.cfg.AS.Identity.OIDC
+	var extra Header
+	bid := readCookie(req.Headers, e.cfg.cookieName(browserCookie))
+	if !validBrowserID(bid) {
+		var err error
+		if bid, err = e.randomString(32); err != nil {
+			return e.errorPage(500, asError(err))
+		}
+		extra = Header{{"set-cookie", e.cfg.setCookie(browserCookie, bid, 0)}}
+	}
+	nonce, err1 := e.randomString(16)
+	verifier, err2 := e.randomString(32)
+	if err1 != nil || err2 != nil {
+		return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error"))
+	}
+	st := upstreamState{AR: *ar, Nonce: nonce, Verifier: verifier, Bind: hashKey(bid), Exp: e.now().Add(upstreamStateTTL).Unix()}
+	plain, _ := json.Marshal(st)
+	sealed, err := e.seal(sealUpstreamState, "", plain)
+	if err != nil {
+		return e.errorPage(500, asError(err))
+	}
+	loc := appendQuery(o.AuthorizationEndpoint, [][2]string{
+		{"response_type", "code"},
+		{"client_id", o.ClientID},
+		{"redirect_uri", e.cfg.url(e.cfg.Endpoints.Callback)},
+		{"scope", strings.Join(o.Scopes, " ")},
+		{"state", sealed},
+		{"nonce", nonce},
+		{"code_challenge", pkceS256(verifier)},
+		{"code_challenge_method", "S256"},
+	})
+	e.count("mcpgate.login.started")
+	h := Header{{"location", loc}, {"cache-control", "no-store"}, {"referrer-policy", "no-referrer"}}
+	return Reply{Status: 302, Headers: append(h, extra...)}
+}
+
+// handleCallback receives the browser back from the upstream provider.
+func (e *Engine) handleCallback(req *Request) Outcome {
+	o := e.cfg.AS.Identity.OIDC
+	_, query := req.splitPath()
+	f, err := parseForm(query)
+	if err != nil {
+		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the sign-in response is malformed"))
+	}
+	plain, _, err := e.unseal(sealUpstreamState, "", f["state"])
+	var st upstreamState
+	if err != nil || json.Unmarshal(plain, &st) != nil {
+		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the sign-in response is not one this server started; start again from the application"))
+	}
+	if !e.now().Before(time.Unix(st.Exp, 0)) {
+		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the sign-in took too long; start again from the application"))
+	}
+	bid := readCookie(req.Headers, e.cfg.cookieName(browserCookie))
+	if !validBrowserID(bid) || !equalSecret(hashKey(bid), st.Bind) {
+		e.count("mcpgate.login.browser_mismatch")
+		return e.errorPage(403, newError(ErrCodeAccessDenied, 403, "the sign-in was started in another browser; start again from the application"))
+	}
+	// RFC 9207 §2.4: a client that receives iss must compare it with the
+	// issuer it sent the request to, by simple string comparison.
+	if iss, ok := f["iss"]; ok && iss != o.Issuer {
+		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the sign-in response came from an unexpected issuer"))
+	}
+	ar := &st.AR
+	if upstreamErr, ok := f["error"]; ok {
+		e.log(LogInfo, "mcpgate: upstream login failed: "+truncate(upstreamErr, 64))
+		return e.errorPage(403, newError(ErrCodeAccessDenied, 403, "sign-in at the identity provider did not succeed"))
+	}
+	code := f["code"]
+	if code == "" {
+		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the sign-in response has no code"))
+	}
+	params := [][2]string{
+		{"grant_type", "authorization_code"},
+		{"code", code},
+		{"redirect_uri", e.cfg.url(e.cfg.Endpoints.Callback)},
+		{"code_verifier", st.Verifier},
+	}
+	headers := Header{{"content-type", "application/x-www-form-urlencoded"}, {"accept", "application/json"}}
+	switch o.TokenEndpointAuthMethod {
+	case AuthMethodSecretBasic:
+		cred := url.QueryEscape(o.ClientID) + ":" + url.QueryEscape(o.ClientSecret)
+		headers = append(headers, [2]string{"authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(cred))})
+	case AuthMethodSecretPost:
+		params = append(params, [2]string{"client_id", o.ClientID}, [2]string{"client_secret", o.ClientSecret})
+	default:
+		params = append(params, [2]string{"client_id", o.ClientID})
+	}
+	body := strings.TrimPrefix(appendQuery("", params), "?")
+	return Call{
+		Cluster:   o.Cluster,
+		Method:    "POST",
+		Authority: o.tokenURL.Host,
+		Path:      o.tokenURL.RequestURI(),
+		Headers:   headers,
+		Body:      []byte(body),
+		Timeout:   o.Timeout,
+		Resume: func(res CallResult) Outcome {
+			idToken, err := idTokenFromResponse(res)
+			if err != nil {
+				e.log(LogError, "mcpgate: upstream token exchange failed: "+err.Error())
+				return e.errorPage(502, newError(ErrCodeTemporarilyUnavailable, 502, "the identity provider could not complete the sign-in; try again"))
+			}
+			return e.verifyIDToken(idToken, st.Nonce, func(sub string, err error) Outcome {
+				if err != nil {
+					e.log(LogWarn, "mcpgate: upstream ID token refused: "+err.Error())
+					return e.errorPage(403, newError(ErrCodeAccessDenied, 403, "the identity provider's answer could not be verified"))
+				}
+				e.count("mcpgate.login.ok")
+				return e.resolveClient(ar.ClientID, func(c *Client, oe *Error) Outcome {
+					if oe != nil {
+						return e.errorPage(400, oe)
+					}
+					return e.consent(req, c, ar, sub)
+				})
+			})
+		},
+	}
+}
+
+// idTokenFromResponse reads id_token from a token endpoint response.
+func idTokenFromResponse(res CallResult) (string, error) {
+	switch {
+	case res.Err != nil:
+		return "", res.Err
+	case res.Status != 200:
+		return "", errors.New("status " + strconv.Itoa(res.Status) + ": " + truncate(string(res.Body), 200))
+	case !gjson.ValidBytes(res.Body):
+		return "", errors.New("response is not JSON")
+	}
+	v := gjson.GetBytes(res.Body, "id_token")
+	if v.Type != gjson.String || v.Str == "" {
+		return "", errors.New("response has no id_token")
+	}
+	return v.Str, nil
+}
+
+// verifyIDToken verifies an ID token (OpenID Connect Core 1.0 §3.1.3.7) and
+// returns the configured subject claim. It may need the provider's JWKS,
+// fetched by a [Call].
+func (e *Engine) verifyIDToken(tok, nonce string, then func(sub string, err error) Outcome) Outcome {
+	if len(tok) > 16<<10 {
+		return then("", errors.New("ID token too long"))
+	}
+	h, rest, ok1 := strings.Cut(tok, ".")
+	p, s, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.IndexByte(s, '.') >= 0 {
+		return then("", errors.New("ID token is not a JWS"))
+	}
+	hb, err := b64.DecodeString(h)
+	if err != nil || !gjson.ValidBytes(hb) {
+		return then("", errors.New("malformed ID token header"))
+	}
+	hdr := gjson.ParseBytes(hb)
+	alg, kid := hdr.Get("alg").String(), hdr.Get("kid").String()
+	if hdr.Get("crit").Exists() {
+		return then("", errors.New("crit header not supported"))
+	}
+	switch alg {
+	case "RS256", AlgES256, AlgEdDSA:
+	default:
+		return then("", errors.New("ID token alg "+truncate(alg, 16)+" not accepted"))
+	}
+	sig, err := b64.DecodeString(s)
+	if err != nil {
+		return then("", errors.New("malformed ID token signature"))
+	}
+	return e.upstreamKey(kid, alg, func(key *upstreamKey, err error) Outcome {
+		if err != nil {
+			return then("", err)
+		}
+		if !key.verify(tok[:len(h)+1+len(p)], sig) {
+			return then("", errors.New("bad ID token signature"))
+		}
+		sub, err := e.checkIDTokenClaims(p, nonce)
+		return then(sub, err)
+	})
+}
+
+// checkIDTokenClaims checks the claims of a signature-verified ID token.
+func (e *Engine) checkIDTokenClaims(payload, nonce string) (string, error) {
+	o := e.cfg.AS.Identity.OIDC
+	pb, err := b64.DecodeString(payload)
+	if err != nil || !gjson.ValidBytes(pb) {
+		return "", errors.New("malformed ID token claims")
+	}
+	cl := gjson.ParseBytes(pb)
+	if !cl.IsObject() {
+		return "", errors.New("malformed ID token claims")
+	}
+	now := e.now()
+	if iss, _ := claimString(cl, "iss"); iss != o.Issuer {
+		return "", errors.New("ID token iss is not the configured issuer")
+	}
+	var auds []string
+	switch aud := cl.Get("aud"); {
+	case aud.Type == gjson.String:
+		auds = []string{aud.Str}
+	case aud.IsArray():
+		for _, a := range aud.Array() {
+			auds = append(auds, a.String())
+		}
+	}
+	if !containsString(auds, o.ClientID) {
+		return "", errors.New("ID token aud does not contain the client id")
+	}
+	// §3.1.3.7 items 4 and 5: with several audiences azp should be there,
+	// and when there it must be our client id.
+	if azp, ok := claimString(cl, "azp"); (ok && azp != o.ClientID) || (!ok && len(auds) > 1) {
+		return "", errors.New("ID token azp is not the client id")
+	}
+	exp, ok := claimTime(cl, "exp")
+	if !ok || !now.Before(exp.Add(clockSkew)) {
+		return "", errors.New("ID token expired")
+	}
+	if iat, ok := claimTime(cl, "iat"); ok && now.Add(clockSkew).Before(iat) {
+		return "", errors.New("ID token issued in the future")
+	}
+	if n, _ := claimString(cl, "nonce"); !equalSecret(n, nonce) {
+		return "", errors.New("ID token nonce does not match")
+	}
+	sub, ok := claimString(cl, o.SubjectClaim)
+	if !ok || sub == "" || len(sub) > maxSubjectLen || hasControl(sub) {
+		return "", errors.New("ID token lacks a usable " + o.SubjectClaim + " claim")
+	}
+	return sub, nil
+}
+
+// upstreamKey is one verification key of the upstream provider.
+type upstreamKey struct {
+	alg string
+	pub crypto.PublicKey
+}
+
+func (k *upstreamKey) verify(signed string, sig []byte) bool {
+	switch pub := k.pub.(type) {
+	case *rsa.PublicKey:
+		h := sha256.Sum256([]byte(signed))
+		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, h[:], sig) == nil
+	default:
+		return verifySignature(&SigningKey{Public: k.pub, Alg: k.alg}, signed, sig)
+	}
+}
+
+// jwksCache holds the upstream provider's keys for one engine. A fetch
+// happens when the cache is empty or older than jwksMaxAge, or when a
+// token names an unknown kid (key rotation) and the last fetch is older
+// than jwksMinRefetch, which bounds the fetches a stream of forged kids
+// can cause.
+type jwksCache struct {
+	mu      sync.Mutex
+	keys    map[string]*upstreamKey
+	fetched time.Time
+}
+
+const (
+	jwksMaxAge     = time.Hour
+	jwksMinRefetch = 30 * time.Second
+	maxJWKSBody    = 64 << 10
+)
+
+// lookup returns the key for kid and alg. A token without kid matches the
+// only key of its algorithm.
+func (c *jwksCache) lookup(kid, alg string) *upstreamKey {
+	if kid != "" {
+		if k := c.keys[kid]; k != nil && k.alg == alg {
+			return k
+		}
+		return nil
+	}
+	var found *upstreamKey
+	for _, k := range c.keys {
+		if k.alg == alg {
+			if found != nil {
+				return nil
+			}
+			found = k
+		}
+	}
+	return found
+}
+
+// upstreamKey finds the verification key for kid, fetching the JWKS when
+// the cache cannot answer.
+func (e *Engine) upstreamKey(kid, alg string, then func(*upstreamKey, error) Outcome) Outcome {
+	c := &e.as.jwks
+	now := e.now()
+	c.mu.Lock()
+	fresh := c.keys != nil && now.Sub(c.fetched) < jwksMaxAge
+	k := c.lookup(kid, alg)
+	mayFetch := c.keys == nil || now.Sub(c.fetched) >= jwksMinRefetch
+	c.mu.Unlock()
+	if k != nil && fresh {
+		return then(k, nil)
+	}
+	if !mayFetch {
+		if k != nil {
+			return then(k, nil)
+		}
+		return then(nil, errors.New("no upstream key for kid "+truncate(kid, 64)))
+	}
+	o := e.cfg.AS.Identity.OIDC
+	return Call{
+		Cluster:   o.Cluster,
+		Method:    "GET",
+		Authority: o.jwksURL.Host,
+		Path:      o.jwksURL.RequestURI(),
+		Headers:   Header{{"accept", "application/json"}},
+		Timeout:   o.Timeout,
+		Resume: func(res CallResult) Outcome {
+			keys, err := parseUpstreamJWKS(res)
+			c.mu.Lock()
+			if err == nil {
+				c.keys, c.fetched = keys, e.now()
+			} else if c.keys != nil {
+				// Do not refetch at once after a failure either.
+				c.fetched = e.now().Add(-jwksMaxAge + jwksMinRefetch)
+			}
+			k := c.lookup(kid, alg)
+			c.mu.Unlock()
+			if err != nil {
+				e.log(LogError, "mcpgate: fetching upstream JWKS failed: "+err.Error())
+			}
+			if k == nil {
+				return then(nil, errors.New("no upstream key for kid "+truncate(kid, 64)))
+			}
+			return then(k, nil)
+		},
+	}
+}
+
+// parseUpstreamJWKS reads a JWK Set (RFC 7517 §5), keeping the signature
+// keys mcpgate can verify: RSA of 2048 to 8192 bits (RS256), EC P-256
+// (ES256) and Ed25519 (EdDSA). Other keys are skipped, not fatal.
+func parseUpstreamJWKS(res CallResult) (map[string]*upstreamKey, error) {
+	switch {
+	case res.Err != nil:
+		return nil, res.Err
+	case res.Status != 200:
+		return nil, errors.New("JWKS status " + strconv.Itoa(res.Status))
+	case len(res.Body) > maxJWKSBody:
+		return nil, errors.New("JWKS too large")
+	case !gjson.ValidBytes(res.Body):
+		return nil, errors.New("JWKS is not JSON")
+	}
+	keys := map[string]*upstreamKey{}
+	n := 0
+	gjson.GetBytes(res.Body, "keys").ForEach(func(_, v gjson.Result) bool {
+		if n++; n > 100 {
+			return false
+		}
+		if use := v.Get("use"); use.Exists() && use.String() != "sig" {
+			return true
+		}
+		k := parseUpstreamJWK(v)
+		if k == nil {
+			return true
+		}
+		if a := v.Get("alg"); a.Exists() && a.String() != k.alg {
+			return true
+		}
+		keys[v.Get("kid").String()] = k
+		return true
+	})
+	if len(keys) == 0 {
+		return nil, errors.New("JWKS has no usable key")
+	}
+	return keys, nil
+}
+
+func parseUpstreamJWK(v gjson.Result) *upstreamKey {
+	if v.Get("kty").String() != "RSA" {
+		pub, _, alg, err := parseJWK(v)
+		if err != nil {
+			return nil
+		}
+		return &upstreamKey{alg: alg, pub: pub}
+	}
+	nb, err1 := b64.DecodeString(v.Get("n").String())
+	eb, err2 := b64.DecodeString(v.Get("e").String())
+	if err1 != nil || err2 != nil || len(eb) == 0 || len(eb) > 4 {
+		return nil
+	}
+	n := new(big.Int).SetBytes(nb)
+	exp := int(new(big.Int).SetBytes(eb).Int64())
+	if bits := n.BitLen(); bits < 2048 || bits > 8192 || exp < 3 || exp%2 == 0 {
+		return nil
+	}
+	return &upstreamKey{alg: "RS256", pub: &rsa.PublicKey{N: n, E: exp}}
+}

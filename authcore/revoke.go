@@ -1,0 +1,69 @@
+package authcore
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+)
+
+// handleRevoke serves the revocation endpoint (RFC 7009 §2). The client
+// authenticates as at the token endpoint. Then:
+//
+//   - a refresh token of this client revokes its grant: the refresh family
+//     and the access tokens derived from it (§2.1: the server "MAY revoke
+//     the respective access tokens as well");
+//   - an access token of this client (a JWT mcpgate signed, with a grant
+//     id) revokes its grant the same way, since a JWT cannot be revoked
+//     alone;
+//   - anything else, including a token of another client, changes nothing.
+//     The answer is 200 in every case: "invalid tokens do not cause an
+//     error response since the client cannot handle such an error in a
+//     reasonable way" (§2.2), and a uniform answer tells a client nothing
+//     about tokens that are not its own.
+//
+// token_type_hint is accepted and ignored: mcpgate recognises both kinds.
+func (e *Engine) handleRevoke(req *Request) Outcome {
+	if !isFormContentType(req.Headers.Get("content-type")) {
+		return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "the request must be application/x-www-form-urlencoded"))
+	}
+	return ReadBody{Limit: maxTokenBody, Resume: func(body []byte) Outcome {
+		f, err := parseForm(string(body))
+		if err != nil {
+			var fe *formError
+			if errors.As(err, &fe) && fe.Param != "" {
+				return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "the parameter %s was sent more than once", fe.Param))
+			}
+			return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "the request body is malformed"))
+		}
+		token := f["token"]
+		if token == "" {
+			return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "token is missing"))
+		}
+		return e.authenticateClient(req, f, func(ca clientAuth, oe *Error) Outcome {
+			if oe != nil {
+				return e.tokenError(req, ca.basic, oe)
+			}
+			done := func() Outcome {
+				return e.withCORS(req, Reply{Status: 200, Headers: Header{{"cache-control", "no-store"}, {"pragma", "no-cache"}}})
+			}
+			if gid, _, ok := parseRefreshToken(token); ok {
+				return e.store.Get(grantKey(gid), func(val []byte, _ uint32, err error) Outcome {
+					var g grantRecord
+					if err != nil || json.Unmarshal(val, &g) != nil || g.ClientID != ca.client.ID || g.State == grantRevoked {
+						return done()
+					}
+					e.count("mcpgate.revoke.refresh_token")
+					return e.revokeGrant(gid, "revoked by the client", done)
+				})
+			}
+			if strings.Count(token, ".") == 2 {
+				claims, err := e.parseAccessToken(token)
+				if err == nil && claims.ClientID == ca.client.ID && claims.GrantID != "" {
+					e.count("mcpgate.revoke.access_token")
+					return e.revokeGrant(claims.GrantID, "revoked by the client", done)
+				}
+			}
+			return done()
+		})
+	}}
+}
