@@ -1,0 +1,123 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpgate/mcpgate/authcore"
+)
+
+// mint signs an access token the target accepts.
+func (tg *target) mint(t testing.TB, aud string, scopes ...string) string {
+	t.Helper()
+	now := time.Now()
+	tok, err := tg.engine.MintAccessToken(authcore.AccessTokenClaims{
+		Issuer: tg.base, Subject: "alice", Audience: []string{aud}, ClientID: "test-client",
+		Scope: scopes, IssuedAt: now, Expiry: now.Add(5 * time.Minute), JTI: "jti-" + now.Format(time.RFC3339Nano),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+
+func mcpHeaders(token string, extra ...string) http.Header {
+	h := http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json, text/event-stream"}}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		h.Add(extra[i], extra[i+1])
+	}
+	return h
+}
+
+// TestGuardConformance runs CHECKLIST section F over HTTP against the
+// native engine and the compiled wasm, with golden WWW-Authenticate values.
+func TestGuardConformance(t *testing.T) {
+	forEachKind(t, func(t *testing.T, kind string) {
+		tg := startTarget(t, kind, readConfig(t, "conformance.json"), targetOptions{})
+		b := tg.base
+		prm := `resource_metadata="` + b + `/.well-known/oauth-protected-resource/mcp"`
+		tools := tg.mint(t, b+"/mcp", "mcp:tools")
+		admin := tg.mint(t, b+"/mcp", "mcp:tools", "mcp:admin")
+		teamB := tg.mint(t, b+"/team-b/mcp", "mcp:tools")
+		callAdmin := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"admin_stats","arguments":{}}}`
+		cases := []struct {
+			name, path, body string
+			header           http.Header
+			status           int
+			www              string
+		}{
+			{"no token: 401 without error", "/mcp", initializeBody, mcpHeaders(""), 401, `Bearer scope="mcp:tools", ` + prm},
+			{"garbage token: invalid_token", "/mcp", initializeBody, mcpHeaders("a.b.c"), 401,
+				`Bearer error="invalid_token", scope="mcp:tools", ` + prm + `, error_description="the access token is invalid or expired"`},
+			{"token in query: 400", "/mcp?access_token=" + tools, initializeBody, mcpHeaders(""), 400,
+				`Bearer error="invalid_request", ` + prm + `, error_description="access tokens must not be sent in the query string"`},
+			{"token for another resource", "/mcp", initializeBody, mcpHeaders(teamB), 401, ""},
+			{"team-b token works at team-b", "/team-b/mcp", initializeBody, mcpHeaders(teamB), 200, ""},
+			{"valid token reaches the MCP server", "/mcp", initializeBody, mcpHeaders(tools), 200, ""},
+			{"tool needing admin: 403 with accumulated scope", "/mcp", callAdmin, mcpHeaders(tools), 403,
+				`Bearer error="insufficient_scope", scope="mcp:tools mcp:admin", ` + prm + `, error_description="the access token lacks a scope this request needs"`},
+			{"Mcp-Method header mismatch", "/mcp", callAdmin, mcpHeaders(admin, "Mcp-Method", "tools/list"), 400, ""},
+			{"unparsable body", "/mcp", `{"jsonrpc"`, mcpHeaders(tools), 400, ""},
+			{"encoded path still guarded", "/%6Dcp", initializeBody, mcpHeaders(""), 401, ""},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				st, h, body := do(t, "POST", b+tc.path, strings.NewReader(tc.body), tc.header)
+				if st != tc.status {
+					t.Fatalf("status %d, want %d: %s", st, tc.status, body)
+				}
+				if tc.www != "" && h.Get("WWW-Authenticate") != tc.www {
+					t.Errorf("WWW-Authenticate\n got %s\nwant %s", h.Get("WWW-Authenticate"), tc.www)
+				}
+				if st == 401 || st == 403 {
+					if !strings.Contains(h.Get("Access-Control-Expose-Headers"), "www-authenticate") {
+						t.Errorf("WWW-Authenticate not exposed to browsers: %v", h)
+					}
+				}
+			})
+		}
+		t.Run("upstream never sees the token or forged identity", func(t *testing.T) {
+			tg.demo.Main.ResetSeen()
+			st, _, body := do(t, "POST", b+"/mcp", strings.NewReader(initializeBody),
+				mcpHeaders(tools, "X-Mcpgate-Subject", "mallory", "X-Mcpgate-Client-Id", "forged"))
+			if st != 200 {
+				t.Fatalf("%d %s", st, body)
+			}
+			seen := tg.demo.Main.Seen()
+			if len(seen) == 0 {
+				t.Fatal("request did not reach the MCP server")
+			}
+			for _, r := range seen {
+				if r.Header.Get("Authorization") != "" {
+					t.Errorf("MCP server received Authorization: %q", r.Header.Get("Authorization"))
+				}
+				if got := r.Header.Values("X-Mcpgate-Subject"); len(got) != 1 || got[0] != "alice" {
+					t.Errorf("identity header = %q, want [alice]", got)
+				}
+				if got := r.Header.Values("X-Mcpgate-Client-Id"); len(got) != 1 || got[0] != "test-client" {
+					t.Errorf("client id header = %q", got)
+				}
+			}
+		})
+		if kind == wasm {
+			t.Run("metrics count allowed and denied", func(t *testing.T) {
+				if n, ok := tg.host.Metric("mcpgate.guard.allowed"); !ok || n == 0 {
+					t.Errorf("allowed counter = %d, %v", n, ok)
+				}
+				if n, ok := tg.host.Metric("mcpgate.guard.denied.no_token"); !ok || n == 0 {
+					t.Errorf("no_token counter = %d, %v", n, ok)
+				}
+				if n, ok := tg.host.Metric("mcpgate.guard.denied.insufficient_scope"); !ok || n == 0 {
+					t.Errorf("insufficient_scope counter = %d, %v", n, ok)
+				}
+			})
+		}
+	})
+}
