@@ -70,6 +70,30 @@ func (e *Engine) startUpstreamLogin(req *Request, c *Client, ar *authzRequest) O
 	if err != nil {
 		return e.errorPage(500, asError(err))
 	}
+	// CHECKLIST 23: the upstream state is single-use. A pending record under
+	// a fresh random key (one writer) is consumed by compare-and-swap on the
+	// callback, which is atomic across VMs.
+	return e.store.Put(loginStateKey(nonce), []byte(loginPending), 0, upstreamStateTTL, func(err error) Outcome {
+		if err != nil {
+			e.log(LogError, "mcpgate: recording login state: "+err.Error())
+			return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error"))
+		}
+		return e.redirectUpstream(o, sealed, nonce, verifier, extra)
+	})
+}
+
+// Values of the login-state record.
+const (
+	loginPending = "pending"
+	loginUsed    = "used"
+)
+
+// loginStateKey is the Store key of one upstream login, by its nonce.
+func loginStateKey(nonce string) string { return "login-state/" + hashKey(nonce) }
+
+// redirectUpstream sends the browser to the upstream authorization
+// endpoint with PKCE, nonce and the sealed state.
+func (e *Engine) redirectUpstream(o *OIDCConfig, sealed, nonce, verifier string, extra Header) Outcome {
 	loc := appendQuery(o.AuthorizationEndpoint, [][2]string{
 		{"response_type", "code"},
 		{"client_id", o.ClientID},
@@ -111,7 +135,6 @@ func (e *Engine) handleCallback(req *Request) Outcome {
 	if iss, ok := f["iss"]; ok && iss != o.Issuer {
 		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the sign-in response came from an unexpected issuer"))
 	}
-	ar := &st.AR
 	if upstreamErr, ok := f["error"]; ok {
 		e.log(LogInfo, "mcpgate: upstream login failed: "+truncate(upstreamErr, 64))
 		return e.errorPage(403, newError(ErrCodeAccessDenied, 403, "sign-in at the identity provider did not succeed"))
@@ -120,6 +143,41 @@ func (e *Engine) handleCallback(req *Request) Outcome {
 	if code == "" {
 		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the sign-in response has no code"))
 	}
+	return e.consumeLoginState(st.Nonce, func() Outcome { return e.exchangeUpstreamCode(req, o, &st, code) })
+}
+
+// consumeLoginState marks the login as used, exactly once across VMs; a
+// second callback with the same state is refused.
+func (e *Engine) consumeLoginState(nonce string, then func() Outcome) Outcome {
+	key := loginStateKey(nonce)
+	replay := func() Outcome {
+		e.count("mcpgate.login.replay")
+		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this sign-in response was already used; start again from the application"))
+	}
+	return e.store.Get(key, func(v []byte, version uint32, err error) Outcome {
+		if err == ErrNotFound || (err == nil && string(v) != loginPending) {
+			return replay()
+		}
+		if err != nil {
+			e.log(LogError, "mcpgate: reading login state: "+err.Error())
+			return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error"))
+		}
+		return e.store.Put(key, []byte(loginUsed), version, upstreamStateTTL, func(err error) Outcome {
+			if err == ErrConflict {
+				return replay()
+			}
+			if err != nil {
+				e.log(LogError, "mcpgate: consuming login state: "+err.Error())
+				return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error"))
+			}
+			return then()
+		})
+	})
+}
+
+// exchangeUpstreamCode redeems the upstream code and verifies the ID token.
+func (e *Engine) exchangeUpstreamCode(req *Request, o *OIDCConfig, st *upstreamState, code string) Outcome {
+	ar := &st.AR
 	params := [][2]string{
 		{"grant_type", "authorization_code"},
 		{"code", code},
@@ -149,6 +207,11 @@ func (e *Engine) handleCallback(req *Request) Outcome {
 			idToken, err := idTokenFromResponse(res)
 			if err != nil {
 				e.log(LogError, "mcpgate: upstream token exchange failed: "+err.Error())
+				if res.Err == nil && res.Status >= 400 && res.Status < 500 {
+					// The provider refused the code (invalid_grant...):
+					// retrying this response can never work.
+					return e.errorPage(400, newError(ErrCodeAccessDenied, 400, "the identity provider refused the sign-in; start again from the application"))
+				}
 				return e.errorPage(502, newError(ErrCodeTemporarilyUnavailable, 502, "the identity provider could not complete the sign-in; try again"))
 			}
 			return e.verifyIDToken(idToken, st.Nonce, func(sub string, err error) Outcome {

@@ -264,7 +264,8 @@ func TestOIDCLoginFailures(t *testing.T) {
 		{"alg swapped", func(p *fakeIdP) { p.header = map[string]any{"alg": "ES256"} }, 403},
 		{"crit header", func(p *fakeIdP) { p.header = map[string]any{"crit": []string{"x"}} }, 403},
 		{"unknown kid", func(p *fakeIdP) { p.kid = "nope" }, 403},
-		{"token endpoint error", func(p *fakeIdP) { p.tokenStatus, p.tokenBody = 400, `{"error":"invalid_grant"}` }, 502},
+		{"token endpoint refuses the code", func(p *fakeIdP) { p.tokenStatus, p.tokenBody = 400, `{"error":"invalid_grant"}` }, 400},
+		{"token endpoint fails", func(p *fakeIdP) { p.tokenStatus, p.tokenBody = 503, `{"error":"temporarily_unavailable"}` }, 502},
 		{"no id_token", func(p *fakeIdP) { p.tokenBody = `{"access_token":"x"}` }, 502},
 		{"not JSON", func(p *fakeIdP) { p.tokenBody = `<html>` }, 502},
 	}

@@ -73,14 +73,14 @@ func TestSchemaRejects(t *testing.T) {
 	schema := loadSchema(t)
 	base := `{"issuer":"https://a.example","resources":[{"resource":"https://a.example/mcp"}],"keys":[{"kid":"k","jwk":{"kty":"OKP","crv":"Ed25519","x":"wuJ9G9USydJB5XUvTNRgU2p-ioqIeMavF2ZykbVI5_U","d":"_XXJOkaK6mEwodbkVVVBFdYoleUrM0Tg5vkvJQN-bo8"}}]`
 	for name, doc := range map[string]string{
-		"unknown key":        base + `,"isuser":"x"}`,
-		"issuer slash":       strings.Replace(base, `"https://a.example"`, `"https://a.example/"`, 1) + `}`,
-		"bad scope":          strings.Replace(base, `"https://a.example/mcp"}`, `"https://a.example/mcp","scopes":["a b"]}`, 1) + `}`,
-		"bad duration":       base + `,"lifetimes":{"access_token":"ten"}}`,
-		"bad identity mode":  base + `,"authorization_server":{"identity":{"mode":"magic"}}}`,
-		"missing resources":  `{"issuer":"https://a.example","keys":[]}`,
-		"cimd unknown":       base + `,"cimd":{"enable":true}}`,
-		"both jwk and pem":   strings.Replace(base, `"kid":"k",`, `"kid":"k","pem":"x",`, 1) + `}`,
+		"unknown key":       base + `,"isuser":"x"}`,
+		"issuer slash":      strings.Replace(base, `"https://a.example"`, `"https://a.example/"`, 1) + `}`,
+		"bad scope":         strings.Replace(base, `"https://a.example/mcp"}`, `"https://a.example/mcp","scopes":["a b"]}`, 1) + `}`,
+		"bad duration":      base + `,"lifetimes":{"access_token":"ten"}}`,
+		"bad identity mode": base + `,"authorization_server":{"identity":{"mode":"magic"}}}`,
+		"missing resources": `{"issuer":"https://a.example","keys":[]}`,
+		"cimd unknown":      base + `,"cimd":{"enable":true}}`,
+		"both jwk and pem":  strings.Replace(base, `"kid":"k",`, `"kid":"k","pem":"x",`, 1) + `}`,
 	} {
 		v, err := jsonschema.UnmarshalJSON(strings.NewReader(doc))
 		if err != nil {
