@@ -129,7 +129,7 @@ func (e *Engine) Handle(req *Request) Outcome {
 		// Discovery paths are never challenged; unknown ones are 404.
 		return e.notFound(req)
 	}
-	if r := e.guardedResource(req); r != nil {
+	if r := e.guardedResource(path); r != nil {
 		return e.guard(req, r)
 	}
 	return Forward{}
@@ -141,21 +141,30 @@ func (e *Engine) Handle(req *Request) Outcome {
 // to an upstream that decodes it to "/mcp". A path that cannot be decoded
 // is matched conservatively: it is guarded by the first resource, so it is
 // refused rather than passed through.
-func (e *Engine) guardedResource(req *Request) *Resource {
-	path, _ := req.splitPath()
+func (e *Engine) guardedResource(path string) *Resource {
 	if r := e.resources[path]; r != nil {
 		return r
 	}
-	norm, ok := normalizePath(path)
-	if !ok {
-		return e.cfg.Resources[0]
+	norm := path
+	if needsNormalizing(path) {
+		var ok bool
+		if norm, ok = normalizePath(path); !ok {
+			return e.cfg.Resources[0]
+		}
 	}
 	for _, r := range e.cfg.Resources {
-		if norm == r.Path || strings.HasPrefix(norm, r.Path+"/") {
+		if norm == r.Path || len(norm) > len(r.Path) && norm[len(r.Path)] == '/' && strings.HasPrefix(norm, r.Path) {
 			return r
 		}
 	}
 	return nil
+}
+
+// needsNormalizing reports whether path could mean something else once
+// decoded or resolved: percent-encoding, backslashes, empty or dot segments.
+func needsNormalizing(path string) bool {
+	return strings.IndexByte(path, '%') >= 0 || strings.IndexByte(path, '\\') >= 0 ||
+		strings.Contains(path, "//") || strings.Contains(path, "/.")
 }
 
 // normalizePath percent-decodes path, merges slashes and removes dot
@@ -227,6 +236,5 @@ func (e *Engine) Intercepts(target string) bool {
 	if e.routes[path] != nil || e.resources[path] != nil || strings.HasPrefix(path, "/.well-known/") {
 		return true
 	}
-	r := &Request{Path: path}
-	return e.guardedResource(r) != nil
+	return e.guardedResource(path) != nil
 }

@@ -176,20 +176,22 @@ func (e *Engine) deny(req *Request, r *Resource, reason string, status int, code
 // malformed request: several Authorization fields, or a Bearer credential
 // that is not a b64token. A request without Bearer credentials yields "".
 func bearerToken(h Header) (token, errDesc string) {
-	var vals []string
+	var val string
+	n := 0
 	for _, kv := range h {
 		if kv[0] == "authorization" {
-			vals = append(vals, kv[1])
+			val = kv[1]
+			n++
 		}
 	}
-	switch len(vals) {
+	switch n {
 	case 0:
 		return "", ""
 	case 1:
 	default:
 		return "", "more than one Authorization header"
 	}
-	scheme, rest, _ := strings.Cut(strings.TrimSpace(vals[0]), " ")
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(val), " ")
 	if !strings.EqualFold(scheme, "bearer") {
 		return "", ""
 	}
@@ -200,15 +202,30 @@ func bearerToken(h Header) (token, errDesc string) {
 	return rest, ""
 }
 
+// b64tokenChars marks the characters of RFC 6750 §2.1's b64token before
+// its "=" padding: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/".
+var b64tokenChars = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~+/" {
+		t[c] = true
+	}
+	return t
+}()
+
 // isB64Token reports whether s matches RFC 6750 §2.1's b64token:
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func isB64Token(s string) bool {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
-			break
-		}
+	for i < len(s) && b64tokenChars[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false
