@@ -114,6 +114,10 @@ type httpContext struct {
 	readBody *authcore.ReadBody
 	// done is set once a local reply was sent.
 	done bool
+	// calling is set while an outbound call is in flight: Envoy lets a
+	// paused request through when a body callback returns Continue, so the
+	// body must be held until the call's outcome is known.
+	calling bool
 }
 
 // OnHttpRequestHeaders implements types.HttpContext.
@@ -153,6 +157,9 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 // the engine waits for it.
 func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action types.Action) {
 	defer h.recoverTo(&action)
+	if h.calling {
+		return types.ActionPause
+	}
 	if h.readBody == nil || h.done {
 		return types.ActionContinue
 	}
@@ -220,7 +227,9 @@ func (h *httpContext) dispatch(c authcore.Call) error {
 	if timeout == 0 {
 		timeout = 5000
 	}
+	h.calling = true
 	_, err := proxywasm.DispatchHttpCall(c.Cluster, headers, c.Body, nil, timeout, func(numHeaders, bodySize, _ int) {
+		h.calling = false
 		var action types.Action
 		defer func() {
 			if action == types.ActionContinue && !h.done {
@@ -252,6 +261,9 @@ func (h *httpContext) dispatch(c authcore.Call) error {
 		}
 		action = h.apply(c.Resume(res), true, true)
 	})
+	if err != nil {
+		h.calling = false
+	}
 	return err
 }
 

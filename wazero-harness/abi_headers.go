@@ -1,0 +1,176 @@
+package harness
+
+// proxy-wasm header map types.
+const (
+	mapRequestHeaders       = 0
+	mapRequestTrailers      = 1
+	mapResponseHeaders      = 2
+	mapResponseTrailers     = 3
+	mapGrpcInitialMetadata  = 4
+	mapGrpcTrailingMetadata = 5
+	mapHTTPCallHeaders      = 6
+	mapHTTPCallTrailers     = 7
+)
+
+// headerMapFor returns the header map of type t in the effective context,
+// following Envoy's availability rules (an unavailable map makes the value
+// and edit calls BadArgument, and reads as empty through
+// proxy_get_header_map_pairs):
+//   - request (response) headers are available from proxy_on_request_headers
+//     (proxy_on_response_headers) until the filter lets them through, by
+//     returning Continue or calling proxy_continue_stream; after that Envoy
+//     has forwarded them and answers BadArgument;
+//   - during proxy_on_log both are readable (not writable);
+//   - the callout response maps only during proxy_on_http_call_response
+//     of a successful callout;
+//   - trailers are never delivered: BadArgument (NotFound during
+//     proxy_on_log).
+func (vm *VM) headerMapFor(t uint32, write bool) (*headerMap, uint32) {
+	switch t {
+	case mapHTTPCallHeaders, mapHTTPCallTrailers:
+		if vm.callout == nil {
+			return nil, statusBadArgument
+		}
+		if t == mapHTTPCallHeaders {
+			return &vm.callout.headers, statusOK
+		}
+		return &vm.callout.trailers, statusOK
+	case mapGrpcInitialMetadata, mapGrpcTrailingMetadata:
+		return nil, statusBadArgument
+	case mapRequestHeaders, mapRequestTrailers, mapResponseHeaders, mapResponseTrailers:
+	default:
+		return nil, statusBadArgument
+	}
+	s := vm.stream()
+	if s == nil {
+		return nil, statusBadArgument
+	}
+	d := &s.req
+	if t == mapResponseHeaders || t == mapResponseTrailers {
+		d = &s.resp
+	}
+	if s.inLog {
+		if write {
+			return nil, statusBadArgument
+		}
+		if t == mapRequestTrailers || t == mapResponseTrailers {
+			return nil, statusNotFound
+		}
+		if !d.active {
+			return nil, statusNotFound
+		}
+		if d.released {
+			return &d.fwdHeaders, statusOK
+		}
+		return &d.headers, statusOK
+	}
+	if t == mapRequestTrailers || t == mapResponseTrailers {
+		return nil, statusBadArgument
+	}
+	if !d.headersOpen {
+		return nil, statusBadArgument
+	}
+	return &d.headers, statusOK
+}
+
+// proxyGetHeaderMapValue implements proxy_get_header_map_value(type,
+// key_ptr, key_size, value_ptr_ptr, value_size_ptr): the first value of
+// the key, as Envoy returns.
+func proxyGetHeaderMapValue(vm *VM, stack []uint64) uint32 {
+	m, st := vm.headerMapFor(u32(stack, 0), false)
+	if st != statusOK {
+		return st
+	}
+	key, ok := vm.readString(u32(stack, 1), u32(stack, 2))
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	v, found := m.get(key)
+	if !found {
+		return statusNotFound
+	}
+	return vm.returnBytes([]byte(v), u32(stack, 3), u32(stack, 4))
+}
+
+// headerKV reads the key and value arguments of the add/replace calls.
+func headerKV(vm *VM, stack []uint64) (string, string, bool) {
+	k, ok1 := vm.readString(u32(stack, 1), u32(stack, 2))
+	v, ok2 := vm.readString(u32(stack, 3), u32(stack, 4))
+	return k, v, ok1 && ok2
+}
+
+// proxyAddHeaderMapValue implements proxy_add_header_map_value.
+func proxyAddHeaderMapValue(vm *VM, stack []uint64) uint32 {
+	m, st := vm.headerMapFor(u32(stack, 0), true)
+	if st != statusOK {
+		return st
+	}
+	k, v, ok := headerKV(vm, stack)
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	m.add(k, v)
+	return statusOK
+}
+
+// proxyReplaceHeaderMapValue implements proxy_replace_header_map_value.
+func proxyReplaceHeaderMapValue(vm *VM, stack []uint64) uint32 {
+	m, st := vm.headerMapFor(u32(stack, 0), true)
+	if st != statusOK {
+		return st
+	}
+	k, v, ok := headerKV(vm, stack)
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	m.replace(k, v)
+	return statusOK
+}
+
+// proxyRemoveHeaderMapValue implements proxy_remove_header_map_value.
+func proxyRemoveHeaderMapValue(vm *VM, stack []uint64) uint32 {
+	m, st := vm.headerMapFor(u32(stack, 0), true)
+	if st != statusOK {
+		return st
+	}
+	k, ok := vm.readString(u32(stack, 1), u32(stack, 2))
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	m.remove(k)
+	return statusOK
+}
+
+// proxyGetHeaderMapPairs implements proxy_get_header_map_pairs(type,
+// ptr_ptr, size_ptr). As in Envoy, a map that is not available now is not
+// an error: it reads as an empty map.
+func proxyGetHeaderMapPairs(vm *VM, stack []uint64) uint32 {
+	t := u32(stack, 0)
+	if t > mapHTTPCallTrailers {
+		return statusBadArgument
+	}
+	var pairs headerMap
+	if m, st := vm.headerMapFor(t, false); st == statusOK {
+		pairs = *m
+	}
+	return vm.returnBytes(encodePairs(pairs), u32(stack, 1), u32(stack, 2))
+}
+
+// proxySetHeaderMapPairs implements proxy_set_header_map_pairs(type, ptr,
+// size): the map is replaced.
+func proxySetHeaderMapPairs(vm *VM, stack []uint64) uint32 {
+	m, st := vm.headerMapFor(u32(stack, 0), true)
+	if st != statusOK {
+		return st
+	}
+	raw, ok := vm.read(u32(stack, 1), u32(stack, 2))
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	pairs, err := decodePairs(raw)
+	if err != nil {
+		return statusBadArgument
+	}
+	m.set(pairs)
+	return statusOK
+}
