@@ -36,7 +36,7 @@ func (e *Engine) guard(req *Request, r *Resource) Outcome {
 	if queryHasParam(query, "access_token") {
 		return e.deny(req, r, denyInvalidRequest, 400, ErrCodeInvalidRequest, "access tokens must not be sent in the query string", nil)
 	}
-	token, errDesc := bearerToken(req.Headers)
+	token, errDesc := bearerCredential(req.Headers)
 	if errDesc != "" {
 		return e.deny(req, r, denyInvalidRequest, 400, ErrCodeInvalidRequest, errDesc, nil)
 	}
@@ -46,7 +46,16 @@ func (e *Engine) guard(req *Request, r *Resource) Outcome {
 		// code or other error information."
 		return e.deny(req, r, denyNoToken, 401, "", "", nil)
 	}
-	claims, reason := e.verifyCached(token)
+	claims := e.tokens.get(token)
+	reason := ""
+	if claims == nil {
+		// The b64token syntax is checked only for tokens not seen before:
+		// a cached token was checked when it was first verified.
+		if !isB64Token(token) {
+			return e.deny(req, r, denyInvalidRequest, 400, ErrCodeInvalidRequest, "malformed Bearer credentials", nil)
+		}
+		claims, reason = e.verifyCached(token)
+	}
 	if reason == "" {
 		if err := claims.checkTime(e.now()); err != nil {
 			reason = denyExpired
@@ -115,7 +124,7 @@ func (e *Engine) authorize(req *Request, r *Resource, claims *AccessTokenClaims)
 func (e *Engine) allow(r *Resource, claims *AccessTokenClaims) Outcome {
 	e.count("mcpgate.guard.allowed")
 	h := e.cfg.IdentityHeaders
-	f := Forward{Remove: e.stripHeaders}
+	f := Forward{Remove: e.stripHeaders, Set: make(Header, 0, 3)}
 	if h.Subject != "" {
 		f.Set = append(f.Set, [2]string{h.Subject, claims.Subject})
 	}
@@ -123,7 +132,7 @@ func (e *Engine) allow(r *Resource, claims *AccessTokenClaims) Outcome {
 		f.Set = append(f.Set, [2]string{h.ClientID, claims.ClientID})
 	}
 	if h.Scope != "" {
-		f.Set = append(f.Set, [2]string{h.Scope, strings.Join(claims.Scope, " ")})
+		f.Set = append(f.Set, [2]string{h.Scope, claims.scopeString})
 	}
 	return f
 }
@@ -176,6 +185,15 @@ func (e *Engine) deny(req *Request, r *Resource, reason string, status int, code
 // malformed request: several Authorization fields, or a Bearer credential
 // that is not a b64token. A request without Bearer credentials yields "".
 func bearerToken(h Header) (token, errDesc string) {
+	token, errDesc = bearerCredential(h)
+	if token != "" && !isB64Token(token) {
+		return "", "malformed Bearer credentials"
+	}
+	return token, errDesc
+}
+
+// bearerCredential is bearerToken without the b64token syntax check.
+func bearerCredential(h Header) (token, errDesc string) {
 	var val string
 	n := 0
 	for _, kv := range h {
@@ -196,7 +214,7 @@ func bearerToken(h Header) (token, errDesc string) {
 		return "", ""
 	}
 	rest = strings.TrimLeft(rest, " ")
-	if rest == "" || !isB64Token(rest) {
+	if rest == "" {
 		return "", "malformed Bearer credentials"
 	}
 	return rest, ""

@@ -28,6 +28,9 @@ type AccessTokenClaims struct {
 	// GrantID links the token to its authorization grant (the code or
 	// refresh family) so a revoked grant can be recognised.
 	GrantID string
+
+	// scopeString is the "scope" claim as received, for the identity header.
+	scopeString string
 }
 
 // Limits of what the token parser accepts.
@@ -185,6 +188,7 @@ func (e *Engine) parseAccessToken(token string) (*AccessTokenClaims, error) {
 	c.GrantID, _ = claimString(claims, "gid")
 	if sc, ok := claimString(claims, "scope"); ok {
 		c.Scope = strings.Fields(sc)
+		c.scopeString = strings.Join(c.Scope, " ")
 	}
 	switch aud := claims.Get("aud"); {
 	case aud.Type == gjson.String:

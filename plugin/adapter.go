@@ -146,8 +146,12 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 			req.Headers = append(req.Headers, kv)
 		}
 	}
-	if src, err := proxywasm.GetProperty([]string{"source", "address"}); err == nil {
-		req.Source = string(src)
+	if !h.engine.Protects(req.Path) {
+		// The peer address feeds the AS's rate limits; the guard's hot
+		// path does not pay the host call.
+		if src, err := proxywasm.GetProperty([]string{"source", "address"}); err == nil {
+			req.Source = string(src)
+		}
 	}
 	h.req = req
 	return h.apply(h.engine.Handle(req), endOfStream, false)
@@ -186,7 +190,7 @@ func (h *httpContext) apply(o authcore.Outcome, endOfStream, inBody bool) types.
 	case authcore.Reply:
 		return h.reply(o)
 	case authcore.Forward:
-		if err := applyForward(o); err != nil {
+		if err := h.applyForward(o); err != nil {
 			return h.fail(err)
 		}
 		return types.ActionContinue
@@ -205,8 +209,14 @@ func (h *httpContext) apply(o authcore.Outcome, endOfStream, inBody bool) types.
 	return h.fail(fmt.Errorf("unknown outcome %T", o))
 }
 
-func applyForward(f authcore.Forward) error {
+// applyForward edits the request headers. Each edit is a host call, so a
+// header is removed only when the request carries it (the client's
+// Authorization, usually alone); Set replaces or adds.
+func (h *httpContext) applyForward(f authcore.Forward) error {
 	for _, name := range f.Remove {
+		if h.req != nil && h.req.Headers.Count(name) == 0 {
+			continue
+		}
 		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
 			return fmt.Errorf("removing header %s: %w", name, err)
 		}

@@ -169,7 +169,7 @@ func (s *stream) serve(w http.ResponseWriter) outcome {
 	}
 
 	if hasBody && !stop {
-		cr := chunkReader{r: body}
+		cr := chunkReader{r: body, hint: s.r.ContentLength}
 		for {
 			chunk, eos, rerr := cr.next()
 			if rerr != nil {
@@ -408,6 +408,9 @@ type chunkReader struct {
 	pending []byte
 	have    bool
 	eof     bool
+	// hint is the bytes still expected (Content-Length), or -1: it sizes
+	// the buffers of small bodies, which are most requests.
+	hint int64
 }
 
 // next returns the next chunk and whether it ends the body.
@@ -436,8 +439,15 @@ func (c *chunkReader) next() ([]byte, bool, error) {
 }
 
 func (c *chunkReader) fill() ([]byte, bool, error) {
-	buf := make([]byte, bodyChunkSize)
+	size := bodyChunkSize
+	if c.hint >= 0 && c.hint < int64(size) {
+		size = int(c.hint) + 1 // one more byte to see the end
+	}
+	buf := make([]byte, size)
 	n, err := io.ReadFull(c.r, buf)
+	if c.hint >= 0 {
+		c.hint = max(c.hint-int64(n), 0)
+	}
 	switch {
 	case err == nil:
 		return buf[:n], false, nil
