@@ -76,6 +76,9 @@ type target struct {
 type targetOptions struct {
 	vms      int
 	clusters map[string]string
+	// harnessClusters are wasm-only cluster kinds (original-dst, TLS);
+	// they win over clusters of the same name.
+	harnessClusters map[string]harness.Cluster
 }
 
 // startTarget starts the demo MCP servers and a gateway of the given kind
@@ -116,6 +119,9 @@ func startTarget(t testing.TB, kind, configTemplate string, o targetOptions) *ta
 		clusters := map[string]harness.Cluster{}
 		for k, v := range o.clusters {
 			clusters[k] = harness.Cluster{URL: v}
+		}
+		for k, v := range o.harnessClusters {
+			clusters[k] = v
 		}
 		vms := o.vms
 		if vms == 0 {

@@ -30,7 +30,8 @@ type calloutResponse struct {
 // delivered with proxy_on_http_call_response(root, id, ...) even if the
 // stream that made it is gone; a failure or timeout is delivered with zero
 // headers, body and trailers. Redirects are not followed. Timeout 0 means
-// no timeout. Trailers are not sent.
+// no timeout. Trailers are not sent. An original-dst cluster connects to
+// the address in x-envoy-original-dst-host (cluster.go).
 func proxyHTTPCall(vm *VM, stack []uint64) uint32 {
 	name, ok1 := vm.readString(u32(stack, 0), u32(stack, 1))
 	rawHeaders, ok2 := vm.read(u32(stack, 2), u32(stack, 3))
@@ -69,7 +70,10 @@ func proxyHTTPCall(vm *VM, stack []uint64) uint32 {
 	go func() {
 		defer vm.h.bg.finish()
 		resp, err := c.do(vm.h.bgCtx, hm, body, timeout)
-		if err != nil {
+		switch {
+		case err != nil && resp != nil:
+			vm.h.log(vm.index, LevelDebug, fmt.Sprintf("harness: callout %d to cluster %q: local reply %s: %v", id, name, resp.headers[0][1], err))
+		case err != nil:
 			vm.h.log(vm.index, LevelDebug, fmt.Sprintf("harness: callout %d to cluster %q failed: %v", id, name, err))
 		}
 		vm.deliverCallout(id, resp)
@@ -170,18 +174,33 @@ func appendHeaders(hm headerMap, h http.Header) headerMap {
 	return hm
 }
 
-// do performs a callout and reads its response.
+// do performs a callout and reads its response. A nil response is a
+// failure (delivered with 0 headers); a response with an error is a local
+// reply from the emulated Envoy, the error saying why.
 func (c *cluster) do(ctx context.Context, hm headerMap, body []byte, timeout time.Duration) (*calloutResponse, error) {
+	client, base := c.client, c.base
+	if c.originalDst {
+		hm = hm.clone()
+		values := hm.values(originalDstHeader)
+		hm.remove(originalDstHeader)
+		dst, err := parseOriginalDst(values)
+		if err != nil {
+			return noHealthyUpstream(), err
+		}
+		authority, _ := hm.get(":authority")
+		client = c.pinnedClient(dst, authorityHost(authority))
+		base = &url.URL{Scheme: c.base.Scheme, Host: dst.String()}
+	}
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	req, err := newOutboundRequest(ctx, c.base, hm, body)
+	req, err := newOutboundRequest(ctx, base, hm, body)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ func BenchmarkDirectUpstream(b *testing.B) {
 // the cost of the wasm host.
 func BenchmarkProxyWithoutFilter(b *testing.B) {
 	up := benchUpstream(b)
-	client := newHTTPClient(nil)
+	client := newHTTPClient(nil, nil)
 	srv := serve(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := client.Get(up.URL + r.URL.RequestURI())
 		if err != nil {

@@ -55,6 +55,18 @@ type Cluster struct {
 	// TLS is an optional client TLS configuration (RootCAs, ServerName) for
 	// https clusters.
 	TLS *tls.Config
+	// OriginalDst makes the cluster an Envoy ORIGINAL_DST cluster with
+	// original_dst_lb_config.use_http_header, and for https auto_sni and
+	// auto_san_validation: each callout connects to the address in its
+	// x-envoy-original-dst-host header ("ip:port", "[ipv6]:port"), which is
+	// removed before the request is sent. URL then only gives the scheme
+	// ("https://" or "http://"; any host in it is ignored). Over https the
+	// TLS server name (SNI) is the :authority host without its port and the
+	// certificate is verified for that name against TLS.RootCAs (TLS.ServerName
+	// is ignored). A callout without the header, or whose first value is not an
+	// IP literal with a port, gets Envoy's local reply: 503 "no healthy
+	// upstream", with no connection attempted. See README.md.
+	OriginalDst bool
 }
 
 // Options configures a Host.
@@ -138,7 +150,14 @@ type Host struct {
 type cluster struct {
 	name   string
 	base   *url.URL
-	client *http.Client
+	client *http.Client // nil for an original-dst cluster
+	// originalDst: pinned clients per destination and server name.
+	originalDst bool
+	tls         *tls.Config
+
+	mu     sync.Mutex
+	dialed []string
+	pinned map[pinKey]*http.Client
 }
 
 var (
@@ -185,14 +204,14 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 			return nil, fmt.Errorf("harness: Options.Upstream: %w", err)
 		}
 		h.upstream = u
-		h.upClient = newHTTPClient(opts.UpstreamTLS)
+		h.upClient = newHTTPClient(opts.UpstreamTLS, nil)
 	}
 	for name, c := range opts.Clusters {
-		u, err := parseBaseURL(c.URL)
+		cl, err := newCluster(name, c)
 		if err != nil {
 			return nil, fmt.Errorf("harness: cluster %q: %w", name, err)
 		}
-		h.clusters[name] = &cluster{name: name, base: u, client: newHTTPClient(c.TLS)}
+		h.clusters[name] = cl
 	}
 
 	cache := processCache()
@@ -291,12 +310,23 @@ func parseBaseURL(s string) (*url.URL, error) {
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
 }
 
+// dialFunc is the signature of http.Transport.DialContext.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// baseDialer is the dialer of every client (Envoy's default connect_timeout
+// is 5 s).
+var baseDialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+
 // newHTTPClient returns a client that follows no redirects, does not
-// decompress, ignores proxy environment variables and uses tlsConf.
-func newHTTPClient(tlsConf *tls.Config) *http.Client {
+// decompress, ignores proxy environment variables, uses tlsConf and dials
+// with dial (default baseDialer).
+func newHTTPClient(tlsConf *tls.Config, dial dialFunc) *http.Client {
+	if dial == nil {
+		dial = baseDialer.DialContext
+	}
 	tr := &http.Transport{
 		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dial,
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       60 * time.Second,
@@ -371,7 +401,7 @@ func (h *Host) close(ctx context.Context) error {
 		}
 	}
 	for _, c := range h.clusters {
-		c.client.CloseIdleConnections()
+		c.closeIdle()
 	}
 	if h.upClient != nil {
 		h.upClient.CloseIdleConnections()

@@ -185,6 +185,7 @@ func (s *stream) OnHttpRequestHeaders(numHeaders int, endOfStream bool) types.Ac
 	case "/body-pause-headers", "/body-edit":
 		return types.ActionPause
 	case "/callout":
+		// ?cluster=&path=[&method=&body=&timeout=ms&authority=&hdr=name:value...]
 		return s.callout(q)
 	case "/shared":
 		return sharedData(q)
@@ -339,11 +340,20 @@ func (s *stream) callout(q url.Values) types.Action {
 	if method == "" {
 		method = "GET"
 	}
+	authority := q.Get("authority")
+	if authority == "" {
+		authority = "callout.test"
+	}
 	headers := [][2]string{
 		{":method", method},
 		{":path", q.Get("path")},
-		{":authority", "callout.test"},
+		{":authority", authority},
 		{"x-from", "kitchen"},
+	}
+	// hdr=name:value adds a header to the callout (repeatable, in order).
+	for _, h := range q["hdr"] {
+		name, value, _ := strings.Cut(h, ":")
+		headers = append(headers, [2]string{name, value})
 	}
 	var body []byte
 	if b := q.Get("body"); b != "" {
