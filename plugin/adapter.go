@@ -23,10 +23,38 @@ type pluginContext struct {
 	engine  *authcore.Engine
 	store   *sharedStore
 	metrics map[string]proxywasm.MetricCounter
+	// waiting maps a parked request's ticket (authcore.Wait) to its
+	// stream, until the engine wakes it.
+	waiting map[uint64]*httpContext
+	ticks   int
 }
 
-// tickPeriod is how often expired shared-data records are blanked.
-const tickPeriod = 10 * time.Second
+// wake resumes every parked request the engine says can continue, each in
+// its own stream. It runs after every callout's outcome and on the tick.
+func (p *pluginContext) wake() {
+	for _, t := range p.engine.Woken() {
+		h := p.waiting[t]
+		delete(p.waiting, t)
+		if h == nil || h.done {
+			p.engine.Cancel(t)
+			continue
+		}
+		h.ticket = 0
+		if err := proxywasm.SetEffectiveContext(h.id); err != nil {
+			p.engine.Cancel(t)
+			continue
+		}
+		h.resume(func() authcore.Outcome { return p.engine.Continue(t) })
+	}
+}
+
+// tickPeriod is how often parked requests are checked (a shared fetch whose
+// leader vanished is given up); every sweepTicks ticks, expired
+// shared-data records are blanked.
+const (
+	tickPeriod = time.Second
+	sweepTicks = 10
+)
 
 // OnTick implements types.PluginContext.
 func (p *pluginContext) OnTick() {
@@ -35,7 +63,11 @@ func (p *pluginContext) OnTick() {
 			proxywasm.LogCriticalf("mcpgate: panic in tick: %v", r)
 		}
 	}()
-	if p.store != nil {
+	if p.engine != nil {
+		p.wake()
+	}
+	p.ticks++
+	if p.store != nil && p.ticks%sweepTicks == 0 {
 		p.store.sweep()
 	}
 }
@@ -88,8 +120,8 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 }
 
 // NewHttpContext implements types.PluginContext.
-func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
-	return &httpContext{engine: p.engine}
+func (p *pluginContext) NewHttpContext(id uint32) types.HttpContext {
+	return &httpContext{engine: p.engine, plugin: p, id: id}
 }
 
 func logToHost(level authcore.LogLevel, msg string) {
@@ -109,6 +141,10 @@ func logToHost(level authcore.LogLevel, msg string) {
 type httpContext struct {
 	types.DefaultHttpContext
 	engine *authcore.Engine
+	plugin *pluginContext
+	id     uint32
+	// ticket is set while the request is parked (authcore.Wait).
+	ticket uint64
 	req    *authcore.Request
 	// readBody is set while the engine waits for the request body.
 	readBody *authcore.ReadBody
@@ -161,7 +197,7 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 // the engine waits for it.
 func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action types.Action) {
 	defer h.recoverTo(&action)
-	if h.calling {
+	if h.calling || h.ticket != 0 {
 		return types.ActionPause
 	}
 	if h.readBody == nil || h.done {
@@ -205,6 +241,14 @@ func (h *httpContext) apply(o authcore.Outcome, endOfStream, inBody bool) types.
 			return h.fail(err)
 		}
 		return types.ActionPause
+	case authcore.Wait:
+		// Parked until another request's fetch completes (wake).
+		h.ticket = o.Ticket
+		if h.plugin.waiting == nil {
+			h.plugin.waiting = map[uint64]*httpContext{}
+		}
+		h.plugin.waiting[o.Ticket] = h
+		return types.ActionPause
 	}
 	return h.fail(fmt.Errorf("unknown outcome %T", o))
 }
@@ -240,41 +284,64 @@ func (h *httpContext) dispatch(c authcore.Call) error {
 	h.calling = true
 	_, err := proxywasm.DispatchHttpCall(c.Cluster, headers, c.Body, nil, timeout, func(numHeaders, bodySize, _ int) {
 		h.calling = false
-		var action types.Action
-		defer func() {
-			if action == types.ActionContinue && !h.done {
-				_ = proxywasm.ResumeHttpRequest()
-			}
-		}()
-		defer h.recoverTo(&action)
-		res := authcore.CallResult{}
-		if numHeaders == 0 {
-			res.Err = fmt.Errorf("callout to %s failed (timeout or connection error)", c.Cluster)
-		} else {
-			hs, err := proxywasm.GetHttpCallResponseHeaders()
-			if err != nil {
-				res.Err = err
-			}
-			for _, kv := range hs {
-				if kv[0] == ":status" {
-					res.Status, _ = strconv.Atoi(kv[1])
-					continue
-				}
-				res.Headers = append(res.Headers, kv)
-			}
-			if bodySize > 0 {
-				res.Body, err = proxywasm.GetHttpCallResponseBody(0, bodySize)
-				if err != nil {
-					res.Err = err
-				}
-			}
-		}
-		action = h.apply(c.Resume(res), true, true)
+		h.resume(func() authcore.Outcome { return c.Resume(callResult(c.Cluster, numHeaders, bodySize)) })
+		// A completed fetch may have woken requests parked on it.
+		h.plugin.wake()
 	})
 	if err != nil {
 		h.calling = false
 	}
 	return err
+}
+
+// resume applies an outcome computed outside the request's own callbacks
+// (a callout response, a wake-up) and resumes the paused stream when the
+// outcome lets it through.
+func (h *httpContext) resume(next func() authcore.Outcome) {
+	var action types.Action
+	defer func() {
+		if action == types.ActionContinue && !h.done {
+			_ = proxywasm.ResumeHttpRequest()
+		}
+	}()
+	defer h.recoverTo(&action)
+	action = h.apply(next(), true, true)
+}
+
+// callResult reads a callout's response as the engine wants it.
+func callResult(cluster string, numHeaders, bodySize int) authcore.CallResult {
+	res := authcore.CallResult{}
+	if numHeaders == 0 {
+		res.Err = fmt.Errorf("callout to %s failed (timeout or connection error)", cluster)
+		return res
+	}
+	hs, err := proxywasm.GetHttpCallResponseHeaders()
+	if err != nil {
+		res.Err = err
+	}
+	for _, kv := range hs {
+		if kv[0] == ":status" {
+			res.Status, _ = strconv.Atoi(kv[1])
+			continue
+		}
+		res.Headers = append(res.Headers, kv)
+	}
+	if bodySize > 0 {
+		if res.Body, err = proxywasm.GetHttpCallResponseBody(0, bodySize); err != nil {
+			res.Err = err
+		}
+	}
+	return res
+}
+
+// OnHttpStreamDone implements types.HttpContext: a request still parked
+// (client gone, stream timeout) is forgotten.
+func (h *httpContext) OnHttpStreamDone() {
+	if h.ticket != 0 {
+		delete(h.plugin.waiting, h.ticket)
+		h.engine.Cancel(h.ticket)
+		h.ticket = 0
+	}
 }
 
 // reply sends a local response and stops the stream.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore"
@@ -27,6 +28,64 @@ type Handler struct {
 	// Client performs outbound calls; default a client that follows no
 	// redirects.
 	Client *http.Client
+
+	mu      sync.Mutex
+	parked  map[uint64]chan struct{} // tickets of requests waiting (authcore.Wait)
+	readied map[uint64]bool          // woken before their request parked
+}
+
+// wake signals every parked request the engine says can continue.
+func (h *Handler) wake() {
+	tickets := h.Engine.Woken()
+	if len(tickets) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range tickets {
+		if ch, ok := h.parked[t]; ok {
+			delete(h.parked, t)
+			close(ch)
+			continue
+		}
+		if h.readied == nil {
+			h.readied = map[uint64]bool{}
+		}
+		h.readied[t] = true
+	}
+}
+
+// park blocks until ticket is woken (or the request ends), polling the
+// engine periodically so that a fetch whose leader vanished is given up.
+func (h *Handler) park(ctx context.Context, ticket uint64) bool {
+	h.mu.Lock()
+	if h.readied[ticket] {
+		delete(h.readied, ticket)
+		h.mu.Unlock()
+		return true
+	}
+	ch := make(chan struct{})
+	if h.parked == nil {
+		h.parked = map[uint64]chan struct{}{}
+	}
+	h.parked[ticket] = ch
+	h.mu.Unlock()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ch:
+			return true
+		case <-tick.C:
+			h.wake()
+		case <-ctx.Done():
+			h.mu.Lock()
+			delete(h.parked, ticket)
+			h.mu.Unlock()
+			h.Engine.Cancel(ticket)
+			return false
+		}
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -84,6 +143,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			o = out.Resume(b)
 		case authcore.Call:
 			o = out.Resume(h.call(r.Context(), out))
+			h.wake()
+		case authcore.Wait:
+			if !h.park(r.Context(), out.Ticket) {
+				return
+			}
+			o = h.Engine.Continue(out.Ticket)
 		default:
 			writeReply(w, authcore.ServerError())
 			return
