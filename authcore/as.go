@@ -88,6 +88,9 @@ func (e *Engine) addASMetadata(m *AuthorizationServerMetadata) {
 	m.ScopesSupported = scopes
 	// RFC 9207 §3: every authorization response, error or not, carries iss.
 	m.AuthorizationResponseIssParameterSupported = true
+	// CIMD §5 / MCP 2026-07-28: advertise that client ids may be metadata
+	// document URLs, only when fetching them is switched on.
+	m.ClientIDMetadataDocumentSupported = c.CIMD.Enabled
 }
 
 func (a *ASConfig) hasConfidentialClient() bool {

@@ -33,7 +33,9 @@ func isCIMDURL(clientID string) bool {
 // checkClientSecret (token.go) refuses them, and a client_assertion is
 // invalid_client.
 //
-// Until issue 5 lands, metadata documents are not supported.
+// With "cimd" disabled every such client id is invalid_client. The fetch
+// may also return a [Wait] when another request is already fetching the
+// same document (cimd_inflight.go).
 func (e *Engine) resolveCIMD(clientID string, then func(*Client, *Error) Outcome) Outcome {
-	return then(nil, newError(ErrCodeInvalidClient, 401, "client metadata documents are not supported by this server"))
+	return e.resolveCIMDClient(clientID, then)
 }

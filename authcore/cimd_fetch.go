@@ -54,7 +54,7 @@ func cimdUnavailable(desc string, cause error) *Error {
 	return &Error{Code: ErrCodeTemporarilyUnavailable, Status: 503, Description: desc, Cause: cause}
 }
 
-// cimdFlightBudget is how long a fetch may take before its waiters give up
+// flightBudget is how long a fetch may take before its waiters give up
 // on its leader: every call's timeout, plus grace.
 func (c *CIMDConfig) flightBudget() time.Duration {
 	calls := 3 // DoH A, DoH AAAA, the document
@@ -181,14 +181,9 @@ func (e *Engine) egressGetJSON(u *vettedURL, what string, maxBytes int, then fun
 				e.log(LogWarn, "cimd: TEST-ONLY allow_loopback_for_tests: "+u.Host+" resolves to loopback "+a.String()+"; fetching "+u.Raw+" anyway")
 			}
 		}
-		pick := r.Use[0]
-		for _, a := range r.Use {
-			if a.Is4() {
-				pick = a
-				break
-			}
-		}
-		dst := netip.AddrPortFrom(pick, uint16(u.Port)).String()
+		// Use lists the A answers before the AAAA ones: IPv4 is preferred,
+		// as most egress paths have it.
+		dst := netip.AddrPortFrom(r.Use[0], uint16(u.Port)).String()
 		return e.egressCall(cfg.EgressCluster, u, Header{{"x-envoy-original-dst-host", dst}}, what, maxBytes, then)
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -13,7 +15,7 @@ import (
 // cimdClock is a settable clock.
 type cimdClock struct{ t time.Time }
 
-func (c *cimdClock) now() time.Time           { return c.t }
+func (c *cimdClock) now() time.Time          { return c.t }
 func (c *cimdClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 // cimdNet plays Envoy and the outside world for the fetch flow: a DoH
@@ -361,7 +363,7 @@ func TestFetchCIMDResolutionFailures(t *testing.T) {
 	// Resolver transport failures.
 	for _, res := range []CallResult{
 		{Err: fmt.Errorf("reset")},
-		{Status: 503, Headers: Header{{"content-type", "application/dns-message"}}},
+		{Status: 503, Headers: Header{{"content-type", "application/dns-message"}}, Body: dnsTestResponse("client.example.com", dnsTypeA, 0, testRR{name: "client.example.com", typ: dnsTypeA, ttl: 5, data: "8.8.8.8"})},
 		{Status: 200, Headers: Header{{"content-type", "text/html"}}, Body: []byte("<html>")},
 		{Status: 200, Body: dnsTestResponse("client.example.com", dnsTypeA, 0)},
 		{Status: 200, Headers: Header{{"content-type", "application/dns-message"}}, Body: make([]byte, dnsMaxMessage+1)},
@@ -517,6 +519,9 @@ func TestFetchCIMDCache(t *testing.T) {
 	e, n, _ = newCIMDTest(t, cimdOn)
 	n.serve = docResponse(200, testDoc(nil), "cache-control", "no-store, max-age=600")
 	n.fetch(e, testDocURL)
+	if len(e.cimd.cache) != 0 {
+		t.Fatal("no-store response stored")
+	}
 	n.fetch(e, testDocURL)
 	if len(n.docCalls) != 2 {
 		t.Fatalf("no-store cached: %d document calls", len(n.docCalls))
@@ -878,5 +883,77 @@ func TestResolveCIMDClient(t *testing.T) {
 	o = n.drive(e.resolveCIMDClient("https://client.example.com/gone", func(c *Client, err *Error) Outcome { got, gotErr = c, err; return cimdSentinel }))
 	if !cimdDone(o) || got != nil || gotErr == nil || gotErr.Code != ErrCodeInvalidClient {
 		t.Errorf("404: client %v err %v", got, gotErr)
+	}
+}
+
+// TestFetchCIMDConcurrentNative runs the flow from many goroutines, as the
+// native adapter does, with a host loop that continues woken tickets: under
+// -race it checks the engine's locking; it also checks that every request
+// completes and that one fetch serves them all.
+func TestFetchCIMDConcurrentNative(t *testing.T) {
+	const N = 16
+	fixed := time.Date(2026, 7, 28, 12, 0, 0, 0, time.UTC)
+	e := newCIMDEngine(t, cimdOn, &cimdClock{t: fixed}, nil) // nobody moves this clock
+	var netMu sync.Mutex                                     // guards n
+	n := newCIMDNet(t, &cimdClock{t: fixed})
+	serveDoc := docResponse(200, testDoc(nil), "cache-control", "max-age=600")
+	var docCalls atomic.Int32
+	parked := make(chan struct{}, N)
+	var wakeMu sync.Mutex
+	wake := map[uint64]chan struct{}{}
+	request := func(r *cimdResult) {
+		o := e.fetchCIMD(testDocURL, r.then)
+		for {
+			switch x := o.(type) {
+			case Call:
+				var res CallResult
+				if x.Cluster == "cimd_egress" {
+					for i := 0; i < N-1; i++ { // every other request is parked
+						<-parked
+					}
+					docCalls.Add(1)
+					res = serveDoc(x)
+				} else {
+					netMu.Lock()
+					res = n.handle(x)
+					netMu.Unlock()
+				}
+				o = x.Resume(res)
+				for _, tk := range e.Woken() {
+					wakeMu.Lock()
+					close(wake[tk])
+					wakeMu.Unlock()
+				}
+			case Wait:
+				ch := make(chan struct{})
+				wakeMu.Lock()
+				wake[x.Ticket] = ch
+				wakeMu.Unlock()
+				parked <- struct{}{}
+				<-ch
+				o = e.Continue(x.Ticket)
+			default:
+				return
+			}
+		}
+	}
+	results := make([]*cimdResult, N)
+	var wg sync.WaitGroup
+	for i := range results {
+		results[i] = &cimdResult{}
+		wg.Add(1)
+		go func(r *cimdResult) {
+			defer wg.Done()
+			request(r)
+		}(results[i])
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.calls != 1 || r.err != nil || r.doc == nil {
+			t.Errorf("request %d: %+v", i, r)
+		}
+	}
+	if docCalls.Load() != 1 || len(n.calls) != 2 {
+		t.Errorf("%d document fetches, %d DoH calls", docCalls.Load(), len(n.calls))
 	}
 }

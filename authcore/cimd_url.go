@@ -24,7 +24,8 @@ import (
 //     resolver or URL parser might accept: "[::1]", "10.0.0.1", and the
 //     integer forms "2130706433", "0x7f.1", "0177.0.0.1" (any host whose last
 //     label is numeric is treated as an address, as the WHATWG URL parser
-//     does). Percent-encoding in the host is refused.
+//     does). Percent-encoding in the host is refused (only letters,
+//     digits, "-", "_" and dots are allowed).
 //   - Names reserved for local use (localhost, *.local, *.internal, *.arpa,
 //     *.onion, ...) are refused by name, before DNS.
 //   - Dot segments are refused in any spelling: ".", "..", "%2e", "%2E.",
@@ -52,22 +53,22 @@ func (e *cimdURLError) Error() string { return "url rule " + e.Rule + ": " + e.D
 
 // Rules of cimdURLError.
 const (
-	cimdRuleLength          = "length"
-	cimdRuleCharacters      = "characters"
-	cimdRuleScheme          = "scheme"
-	cimdRuleFragment        = "fragment"
-	cimdRuleUserinfo        = "userinfo"
-	cimdRuleIPLiteral       = "ip_literal"
-	cimdRuleHost            = "host"
-	cimdRuleSpecialUseName  = "special_use_name"
-	cimdRulePort            = "port"
-	cimdRulePath            = "path"
-	cimdRuleDotSegment      = "dot_segment"
-	cimdRuleEncodedSlash    = "encoded_slash"
-	cimdRuleQuery           = "query"
-	cimdRuleHostDenied      = "host_denied"
-	cimdRuleHostNotAllowed  = "host_not_allowed"
-	cimdRulePortNotAllowed  = "port_not_allowed"
+	cimdRuleLength         = "length"
+	cimdRuleCharacters     = "characters"
+	cimdRuleScheme         = "scheme"
+	cimdRuleFragment       = "fragment"
+	cimdRuleUserinfo       = "userinfo"
+	cimdRuleIPLiteral      = "ip_literal"
+	cimdRuleHost           = "host"
+	cimdRuleSpecialUseName = "special_use_name"
+	cimdRulePort           = "port"
+	cimdRulePath           = "path"
+	cimdRuleDotSegment     = "dot_segment"
+	cimdRuleEncodedSlash   = "encoded_slash"
+	cimdRuleQuery          = "query"
+	cimdRuleHostDenied     = "host_denied"
+	cimdRuleHostNotAllowed = "host_not_allowed"
+	cimdRulePortNotAllowed = "port_not_allowed"
 )
 
 func cimdURLRule(rule, detail string) error { return &cimdURLError{Rule: rule, Detail: detail} }
@@ -134,9 +135,6 @@ func parseVettedURL(s string, clientID bool) (*vettedURL, error) {
 	}
 	if host == "" {
 		return nil, cimdURLRule(cimdRuleHost, "must have a host")
-	}
-	if strings.IndexByte(host, '%') >= 0 {
-		return nil, cimdURLRule(cimdRuleHost, "the host must not be percent-encoded")
 	}
 	if cimdHostNumeric(host) {
 		return nil, cimdURLRule(cimdRuleIPLiteral, "the host must be a domain name, not an IP address")

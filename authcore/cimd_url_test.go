@@ -181,13 +181,13 @@ func TestVetURLPolicy(t *testing.T) {
 		{"https://deep.a.example.com/x", ""},
 		{"https://client.test/x", ""},
 		{"https://a.example.com:8443/x", ""},
-		{"https://example.com/x", cimdRuleHostNotAllowed},       // "*.example.com" does not match the apex
-		{"https://xexample.com/x", cimdRuleHostNotAllowed},      // nor a name that merely ends alike
-		{"https://sub.client.test/x", cimdRuleHostNotAllowed},   // exact entries are exact
-		{"https://other.org/x", cimdRuleHostNotAllowed},         // not listed
-		{"https://evil.example.com/x", cimdRuleHostDenied},      // deny wins over allow
-		{"https://EVIL.example.com/x", cimdRuleHostDenied},      // case-insensitive
-		{"https://x.bad.example.com/x", cimdRuleHostDenied},     // suffix deny
+		{"https://example.com/x", cimdRuleHostNotAllowed},        // "*.example.com" does not match the apex
+		{"https://xexample.com/x", cimdRuleHostNotAllowed},       // nor a name that merely ends alike
+		{"https://sub.client.test/x", cimdRuleHostNotAllowed},    // exact entries are exact
+		{"https://other.org/x", cimdRuleHostNotAllowed},          // not listed
+		{"https://evil.example.com/x", cimdRuleHostDenied},       // deny wins over allow
+		{"https://EVIL.example.com/x", cimdRuleHostDenied},       // case-insensitive
+		{"https://x.bad.example.com/x", cimdRuleHostDenied},      // suffix deny
 		{"https://a.example.com:8080/x", cimdRulePortNotAllowed}, // port list
 		{"https://a.example.com/x#f", cimdRuleFragment},          // syntax still applies
 	}
@@ -249,8 +249,11 @@ func FuzzCheckCIMDURL(f *testing.F) {
 		if !strings.HasPrefix(s, "https://") || !isCIMDURL(s) {
 			t.Fatalf("%q accepted without https://", s)
 		}
-		if strings.ContainsAny(s, "#@?\\ ") {
-			t.Fatalf("%q accepted with a fragment, userinfo, query, backslash or space", s)
+		if strings.ContainsAny(s, "#?\\ ") {
+			t.Fatalf("%q accepted with a fragment, query, backslash or space", s)
+		}
+		if authority, _, _ := strings.Cut(s[len("https://"):], "/"); strings.Contains(authority, "@") {
+			t.Fatalf("%q accepted with userinfo", s)
 		}
 		if u.Host == "" || strings.Contains(u.Host, ":") || strings.Contains(u.Host, "%") || strings.HasPrefix(u.Host, "[") {
 			t.Fatalf("%q: bad host %q", s, u.Host)

@@ -150,13 +150,13 @@ func (p *cfgParser) cimdConfig(path string, v gjson.Result, dst *CIMDConfig) {
 				p.fail(fp, `must be a path starting with "/", without query or fragment (the dns= parameter is added)`)
 			}
 		}),
-		"timeout":               p.duration(&dst.Timeout, 100*time.Millisecond, maxCIMDTimeout),
-		"max_bytes":             p.integer(&dst.MaxBytes, 256, maxCIMDMaxBytes),
-		"cache_min":             p.duration(&dst.CacheMin, 0, 7*24*time.Hour),
-		"cache_max":             p.duration(&dst.CacheMax, 0, 7*24*time.Hour),
-		"fetch_rate_per_minute": p.integer(&dst.FetchRatePerMinute, 1, 600),
-		"allow_hosts":           p.hostPatterns(&dst.AllowHosts),
-		"deny_hosts":            p.hostPatterns(&dst.DenyHosts),
+		"timeout":                  p.duration(&dst.Timeout, 100*time.Millisecond, maxCIMDTimeout),
+		"max_bytes":                p.integer(&dst.MaxBytes, 256, maxCIMDMaxBytes),
+		"cache_min":                p.duration(&dst.CacheMin, 0, 7*24*time.Hour),
+		"cache_max":                p.duration(&dst.CacheMax, 0, 7*24*time.Hour),
+		"fetch_rate_per_minute":    p.integer(&dst.FetchRatePerMinute, 1, 600),
+		"allow_hosts":              p.hostPatterns(&dst.AllowHosts),
+		"deny_hosts":               p.hostPatterns(&dst.DenyHosts),
 		"allow_loopback_for_tests": mark("allow_loopback_for_tests", p.boolean(&dst.AllowLoopbackForTests)),
 		"allowed_ports": func(fp string, v gjson.Result) {
 			p.array(fp, v, func(ep string, _ int, e gjson.Result) {

@@ -401,8 +401,6 @@ func (e *Engine) dohQuery(host string, qtype uint16, then func(*dnsAnswer, error
 				return then(nil, errors.New("doh: resolver answered status "+strconv.Itoa(r.Status)))
 			case cimdMediaType(r.Headers) != "application/dns-message":
 				return then(nil, errors.New("doh: resolver answered content-type "+strconv.Quote(r.Headers.Get("content-type"))))
-			case len(r.Body) > dnsMaxMessage:
-				return then(nil, errors.New("doh: answer too large"))
 			}
 			a, err := parseDNSResponse(r.Body, host, qtype)
 			return then(a, err)

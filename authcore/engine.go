@@ -103,6 +103,9 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 			e.stripHeaders = append(e.stripHeaders, h)
 		}
 	}
+	for _, w := range cfg.CIMD.Warnings() {
+		e.log(LogWarn, w)
+	}
 	e.addDiscoveryRoutes()
 	e.addASRoutes()
 	e.addASMetadataRoute()
@@ -237,4 +240,11 @@ func (e *Engine) Intercepts(target string) bool {
 		return true
 	}
 	return e.guardedResource(path) != nil
+}
+
+// Protects reports whether the request target falls under a protected
+// resource (the guard runs there, and needs no peer address).
+func (e *Engine) Protects(target string) bool {
+	path, _, _ := strings.Cut(target, "?")
+	return e.routes[path] == nil && e.guardedResource(path) != nil
 }

@@ -117,7 +117,7 @@ func hcClamp(ttl, min, max time.Duration, why string) cacheDecision {
 // a directive without argument), in order.
 type ccDirectives map[string][]string
 
-func (c ccDirectives) has(name string) bool          { return len(c[name]) > 0 }
+func (c ccDirectives) has(name string) bool        { return len(c[name]) > 0 }
 func (c ccDirectives) values(name string) []string { return c[name] }
 
 // parseCCDirectives parses every cache-control field line (RFC 9111 §5.2):

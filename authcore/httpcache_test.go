@@ -26,6 +26,8 @@ func TestCacheFreshness(t *testing.T) {
 		{"no-cache", Header{{"cache-control", "no-cache"}}, false, 0, "no-cache"},
 		{"qualified no-cache", Header{{"cache-control", `no-cache="set-cookie", max-age=600`}}, false, 0, "no-cache"},
 		{"no-store inside a quoted string is not a directive", Header{{"cache-control", `private="x, no-store", max-age=600`}}, true, 10 * time.Minute, "max-age"},
+		{"escaped quote does not end a quoted string", Header{{"cache-control", `private="x\", max-age=5", max-age=600`}}, true, 10 * time.Minute, "max-age"},
+		{"no-store after a quoted string with an escaped quote", Header{{"cache-control", `private="x\"", no-store`}}, false, 0, "no-store"},
 		{"private is fine for the AS's own cache", Header{{"cache-control", "private, max-age=600"}}, true, 10 * time.Minute, "max-age"},
 		{"s-maxage ignored", Header{{"cache-control", "s-maxage=5, max-age=600"}}, true, 10 * time.Minute, "max-age"},
 		{"s-maxage alone is no lifetime", Header{{"cache-control", "s-maxage=7200"}}, true, min, "no explicit lifetime"},

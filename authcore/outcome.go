@@ -62,7 +62,7 @@ func (r *Request) splitPath() (path, query string) {
 }
 
 // Outcome is what the engine tells its host to do next. It is one of
-// [Reply], [Forward], [ReadBody] or [Call].
+// [Reply], [Forward], [ReadBody], [Call] or [Wait] (cimd_inflight.go).
 type Outcome interface{ isOutcome() }
 
 // Reply answers the request locally; the upstream never sees it.

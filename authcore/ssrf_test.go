@@ -99,11 +99,11 @@ func TestSpecialUseAddr(t *testing.T) {
 		}
 	}
 	// Zoned and invalid addresses are refused.
-	if _, isBad := specialUseAddr(netip.MustParseAddr("2606:4700::1%eth0")); !isBad {
-		t.Error("zoned address allowed")
+	if reason, isBad := specialUseAddr(netip.MustParseAddr("2606:4700::1%eth0")); !isBad || !strings.Contains(reason, "zoned") {
+		t.Errorf("zoned address: %v %q", isBad, reason)
 	}
-	if _, isBad := specialUseAddr(netip.Addr{}); !isBad {
-		t.Error("invalid address allowed")
+	if reason, isBad := specialUseAddr(netip.Addr{}); !isBad || reason != "invalid address" {
+		t.Errorf("invalid address: %v %q", isBad, reason)
 	}
 }
 
