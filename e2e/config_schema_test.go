@@ -10,6 +10,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/authcore"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"sigs.k8s.io/yaml"
 )
 
 func loadSchema(t *testing.T) *jsonschema.Schema {
@@ -64,6 +65,34 @@ func TestConfigExamplesMatchSchema(t *testing.T) {
 				t.Errorf("parser: %v", err)
 			}
 		})
+	}
+}
+
+// TestIstioPluginConfig holds the Istio WasmPlugin's pluginConfig (YAML,
+// handed to the filter as JSON) against the schema and the parser.
+func TestIstioPluginConfig(t *testing.T) {
+	b, err := os.ReadFile("../envoy/istio/wasmplugin.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Spec struct {
+			PluginConfig map[string]any `json:"pluginConfig"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	j, _ := json.Marshal(doc.Spec.PluginConfig)
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loadSchema(t).Validate(v); err != nil {
+		t.Errorf("schema: %v", err)
+	}
+	if _, err := authcore.ParseConfig(j); err != nil {
+		t.Errorf("parser: %v", err)
 	}
 }
 
