@@ -2,7 +2,6 @@ package authcore
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 )
 
@@ -23,18 +22,7 @@ import (
 //
 // token_type_hint is accepted and ignored: mcpgate recognises both kinds.
 func (e *Engine) handleRevoke(req *Request) Outcome {
-	if !isFormContentType(req.Headers.Get("content-type")) {
-		return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "the request must be application/x-www-form-urlencoded"))
-	}
-	return ReadBody{Limit: maxTokenBody, Resume: func(body []byte) Outcome {
-		f, err := parseForm(string(body))
-		if err != nil {
-			var fe *formError
-			if errors.As(err, &fe) && fe.Param != "" {
-				return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "the parameter %s was sent more than once", fe.Param))
-			}
-			return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "the request body is malformed"))
-		}
+	return e.readTokenForm(req, func(f form) Outcome {
 		token := f["token"]
 		if token == "" {
 			return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "token is missing"))
@@ -65,5 +53,5 @@ func (e *Engine) handleRevoke(req *Request) Outcome {
 			}
 			return done()
 		})
-	}}
+	})
 }

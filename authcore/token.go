@@ -31,10 +31,11 @@ type clientAuth struct {
 	basic bool
 }
 
-// handleToken serves the token endpoint (O21 §3.2): a form POST in, JSON
-// with "Cache-Control: no-store" out, for the authorization_code
-// (token_code.go) and refresh_token (token_refresh.go) grants.
-func (e *Engine) handleToken(req *Request) Outcome {
+// readTokenForm reads the form body of the token and revocation endpoints:
+// application/x-www-form-urlencoded, each parameter at most once (O21
+// §3.2: "Request and response parameters defined by this specification
+// MUST NOT be included more than once").
+func (e *Engine) readTokenForm(req *Request, then func(f form) Outcome) Outcome {
 	if !isFormContentType(req.Headers.Get("content-type")) {
 		return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "the request must be application/x-www-form-urlencoded"))
 	}
@@ -47,6 +48,15 @@ func (e *Engine) handleToken(req *Request) Outcome {
 			}
 			return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "the request body is malformed"))
 		}
+		return then(f)
+	}}
+}
+
+// handleToken serves the token endpoint (O21 §3.2): a form POST in, JSON
+// with "Cache-Control: no-store" out, for the authorization_code
+// (token_code.go) and refresh_token (token_refresh.go) grants.
+func (e *Engine) handleToken(req *Request) Outcome {
+	return e.readTokenForm(req, func(f form) Outcome {
 		grant := f["grant_type"]
 		switch {
 		case grant == "":
@@ -65,7 +75,7 @@ func (e *Engine) handleToken(req *Request) Outcome {
 			}
 			return e.refreshGrant(req, ca, f)
 		})
-	}}
+	})
 }
 
 // authenticateClient identifies and authenticates the client of a token or
