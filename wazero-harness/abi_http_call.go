@@ -209,6 +209,13 @@ func (c *cluster) do(ctx context.Context, hm headerMap, body []byte, timeout tim
 	if err != nil {
 		return nil, err
 	}
+	// The transport closes the connection when the deadline passes, but a
+	// body the server ends while that close is under way reads as a clean
+	// EOF: a response that completed after the timeout is a failure, as in
+	// Envoy, never a truncated success.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if len(data) > MaxCalloutResponseBody {
 		return nil, errors.New("harness: callout response body exceeds MaxCalloutResponseBody")
 	}

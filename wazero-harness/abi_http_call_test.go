@@ -1,9 +1,11 @@
 package harness
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -147,6 +149,60 @@ func TestHTTPCallouts(t *testing.T) {
 		if got := strings.Join(decodeEcho(t, body).Headers["x-callout-status"], ","); got != want {
 			t.Errorf("resume-later via %s: upstream saw x-callout-status %q, want %q", cluster, got, want)
 		}
+	}
+}
+
+// slowCloseConn delays Close, the way tls.Conn.Close first writes its
+// close_notify alert: meanwhile the peer's last bytes can still be read.
+type slowCloseConn struct {
+	net.Conn
+	delay time.Duration
+}
+
+func (c slowCloseConn) Close() error {
+	time.Sleep(c.delay)
+	return c.Conn.Close()
+}
+
+// TestCalloutBodyEndingAfterTheTimeoutFails: a response whose body is
+// still arriving when the callout's timeout expires is a failure (0
+// headers), never a 200 with what came in time. Go's transport closes the
+// connection when the deadline passes, but if the server ends the body
+// cleanly while that close is under way (a Go handler returning when its
+// client leaves; here at 40 ms past the deadline, with Close taking
+// 300 ms) the body reader sees a clean EOF and io.ReadAll no error: the
+// truncated body must not be delivered as a success. Envoy never delivers
+// a response that completed after the call's timeout.
+func TestCalloutBodyEndingAfterTheTimeoutFails(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(200)
+		io.WriteString(w, `{"partial":`)
+		w.(http.Flusher).Flush()
+		time.Sleep(timeout + 40*time.Millisecond)
+		// Returning ends the chunked body cleanly.
+	}))
+	defer srv.Close()
+	c, err := newCluster("slow", Cluster{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.client = newHTTPClient(nil, func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := baseDialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return slowCloseConn{conn, 300 * time.Millisecond}, nil
+	})
+	hm := headerMap{{":method", "GET"}, {":path", "/"}, {":authority", "slow.test"}}
+	resp, err := c.do(context.Background(), hm, nil, timeout)
+	if resp != nil || err == nil {
+		var got string
+		if resp != nil {
+			got = fmt.Sprintf("%v %q", resp.headers, resp.body)
+		}
+		t.Fatalf("callout whose body ended after the timeout: response %s, error %v; want a failure", got, err)
 	}
 }
 
