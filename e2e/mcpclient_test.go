@@ -60,12 +60,27 @@ func (r *recorder) find(fragment string) string {
 
 var errStopFlow = errors.New("test: authorization flow stopped by the test")
 
+// forEachConfig runs f per target kind for the conformance configuration
+// and for make run's development configuration (its fixed address replaced
+// by the test gateway's).
+func forEachConfig(t *testing.T, f func(t *testing.T, kind, config string)) {
+	configs := map[string]string{
+		"conformance": readConfig(t, "conformance.json"),
+		"make-run":    strings.ReplaceAll(readConfig(t, "dev-config.json"), "http://127.0.0.1:8080", "{{BASE}}"),
+	}
+	for _, name := range []string{"conformance", "make-run"} {
+		t.Run(name, func(t *testing.T) {
+			forEachKind(t, func(t *testing.T, kind string) { f(t, kind, configs[name]) })
+		})
+	}
+}
+
 // TestMCPClientDiscovery: the MCP Go SDK client without a token gets the
 // 401 and its discovery follows resource_metadata to the path-suffixed PRM
 // and the AS metadata, all answered by the filter.
 func TestMCPClientDiscovery(t *testing.T) {
-	forEachKind(t, func(t *testing.T, kind string) {
-		tg := startTarget(t, kind, readConfig(t, "conformance.json"), targetOptions{})
+	forEachConfig(t, func(t *testing.T, kind, config string) {
+		tg := startTarget(t, kind, config, targetOptions{})
 		rec := &recorder{}
 		httpClient := &http.Client{Transport: rec}
 		var authURL string
@@ -113,8 +128,8 @@ func TestMCPClientDiscovery(t *testing.T) {
 // yields the 403 with the accumulated scope, which the SDK turns into a
 // step-up authorization request for the union.
 func TestMCPClientToolsWithToken(t *testing.T) {
-	forEachKind(t, func(t *testing.T, kind string) {
-		tg := startTarget(t, kind, readConfig(t, "conformance.json"), targetOptions{})
+	forEachConfig(t, func(t *testing.T, kind, config string) {
+		tg := startTarget(t, kind, config, targetOptions{})
 		rec := &recorder{}
 		httpClient := &http.Client{Transport: rec}
 		var stepUp string
