@@ -160,7 +160,11 @@ type httpContext struct {
 func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action types.Action) {
 	defer h.recoverTo(&action)
 	path, err := proxywasm.GetHttpRequestHeader(":path")
-	if err != nil || !h.engine.Intercepts(path) {
+	if err != nil {
+		// Fail closed: without the path nothing can be decided.
+		return h.fail(fmt.Errorf("reading :path: %w", err))
+	}
+	if !h.engine.Intercepts(path) {
 		return types.ActionContinue
 	}
 	headers, err := proxywasm.GetHttpRequestHeaders()
