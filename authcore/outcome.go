@@ -47,7 +47,9 @@ type Request struct {
 	Scheme    string
 	Authority string
 	// Path is the request target as received: path and optional query.
-	Path    string
+	Path string
+	// Headers may also hold the HTTP/2 pseudo-headers (":method"...), as
+	// proxy-wasm hands them over; the engine reads only real header names.
 	Headers Header
 	// Body is set only after a [ReadBody] outcome asked for it.
 	Body []byte

@@ -159,19 +159,27 @@ type httpContext struct {
 // OnHttpRequestHeaders implements types.HttpContext.
 func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action types.Action) {
 	defer h.recoverTo(&action)
-	path, err := proxywasm.GetHttpRequestHeader(":path")
+	// One host call for the whole map: a call that returns data costs a
+	// round trip into the VM's allocator, and the guarded path needs every
+	// header anyway.
+	headers, err := proxywasm.GetHttpRequestHeaders()
 	if err != nil {
-		// Fail closed: without the path nothing can be decided.
-		return h.fail(fmt.Errorf("reading :path: %w", err))
+		// Fail closed: without the headers nothing can be decided.
+		return h.fail(fmt.Errorf("reading request headers: %w", err))
+	}
+	path := ""
+	for _, kv := range headers {
+		if kv[0] == ":path" {
+			path = kv[1]
+			break
+		}
 	}
 	if !h.engine.Intercepts(path) {
 		return types.ActionContinue
 	}
-	headers, err := proxywasm.GetHttpRequestHeaders()
-	if err != nil {
-		return h.fail(fmt.Errorf("reading request headers: %w", err))
-	}
-	req := &authcore.Request{Headers: make(authcore.Header, 0, len(headers))}
+	// The pseudo-headers stay in Headers (their names cannot collide with
+	// a real header's): no second copy of the map.
+	req := &authcore.Request{Headers: headers, Path: path}
 	for _, kv := range headers {
 		switch kv[0] {
 		case ":method":
@@ -180,10 +188,6 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 			req.Scheme = kv[1]
 		case ":authority":
 			req.Authority = kv[1]
-		case ":path":
-			req.Path = kv[1]
-		default:
-			req.Headers = append(req.Headers, kv)
 		}
 	}
 	if !h.engine.Protects(req.Path) {
