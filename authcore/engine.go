@@ -236,7 +236,7 @@ func methodAllowed(methods, m string) bool {
 // is the cheap path for traffic mcpgate does not own.
 func (e *Engine) Intercepts(target string) bool {
 	path, _, _ := strings.Cut(target, "?")
-	if e.routes[path] != nil || e.resources[path] != nil || strings.HasPrefix(path, "/.well-known/") {
+	if e.routes[path] != nil || strings.HasPrefix(path, "/.well-known/") {
 		return true
 	}
 	return e.guardedResource(path) != nil

@@ -54,7 +54,7 @@ func (e *Engine) guard(req *Request, r *Resource) Outcome {
 		if !isB64Token(token) {
 			return e.deny(req, r, denyInvalidRequest, 400, ErrCodeInvalidRequest, "malformed Bearer credentials", nil)
 		}
-		claims, reason = e.verifyCached(token)
+		claims, reason = e.verifyToken(token)
 	}
 	if reason == "" {
 		if err := claims.checkTime(e.now()); err != nil {
@@ -68,7 +68,7 @@ func (e *Engine) guard(req *Request, r *Resource) Outcome {
 	if reason != "" {
 		return e.deny(req, r, reason, 401, ErrCodeInvalidToken, "the access token is invalid or expired", nil)
 	}
-	if claims.GrantID == "" || e.store == nil {
+	if claims.GrantID == "" {
 		return e.authorize(req, r, claims)
 	}
 	return e.store.Get(revokedGrantKey(claims.GrantID), func(_ []byte, _ uint32, err error) Outcome {
@@ -155,7 +155,7 @@ func (e *Engine) insufficientScope(req *Request, r *Resource, need, granted []st
 // configuration or from a token mcpgate signed, never from request headers.
 func (e *Engine) deny(req *Request, r *Resource, reason string, status int, code, desc string, scopes []string) Outcome {
 	e.count("mcpgate.guard.denied." + reason)
-	if scopes == nil && (status == 401) {
+	if scopes == nil && status == 401 {
 		scopes = r.Scopes
 	}
 	var b strings.Builder
@@ -494,6 +494,12 @@ func (e *Engine) verifyCached(token string) (*AccessTokenClaims, string) {
 	if c := e.tokens.get(token); c != nil {
 		return c, ""
 	}
+	return e.verifyToken(token)
+}
+
+// verifyToken verifies a token not found in the cache and caches it when
+// valid. reason is set otherwise.
+func (e *Engine) verifyToken(token string) (*AccessTokenClaims, string) {
 	c, err := e.parseAccessToken(token)
 	if err != nil {
 		e.log(LogDebug, err.Error())

@@ -167,19 +167,9 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 		// Fail closed: without the headers nothing can be decided.
 		return h.fail(fmt.Errorf("reading request headers: %w", err))
 	}
-	path := ""
-	for _, kv := range headers {
-		if kv[0] == ":path" {
-			path = kv[1]
-			break
-		}
-	}
-	if !h.engine.Intercepts(path) {
-		return types.ActionContinue
-	}
 	// The pseudo-headers stay in Headers (their names cannot collide with
 	// a real header's): no second copy of the map.
-	req := &authcore.Request{Headers: headers, Path: path}
+	req := &authcore.Request{Headers: headers}
 	for _, kv := range headers {
 		switch kv[0] {
 		case ":method":
@@ -188,7 +178,12 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 			req.Scheme = kv[1]
 		case ":authority":
 			req.Authority = kv[1]
+		case ":path":
+			req.Path = kv[1]
 		}
+	}
+	if !h.engine.Intercepts(req.Path) {
+		return types.ActionContinue
 	}
 	if !h.engine.Protects(req.Path) {
 		// The peer address feeds the AS's rate limits; the guard's hot
