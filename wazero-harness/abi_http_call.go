@@ -8,8 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 )
@@ -111,9 +110,9 @@ var hopByHop = map[string]bool{
 // :method, :path (request URI), :authority (Host); pseudo and hop-by-hop
 // headers are dropped; Go's default User-Agent is suppressed.
 func newOutboundRequest(ctx context.Context, base *url.URL, hm headerMap, body []byte) (*http.Request, error) {
-	method, _ := hm.get(":method")
-	path, _ := hm.get(":path")
-	authority, _ := hm.get(":authority")
+	method, _ := hm.lookup(":method")
+	path, _ := hm.lookup(":path")
+	authority, _ := hm.lookup(":authority")
 	if method == "" {
 		method = http.MethodGet
 	}
@@ -137,7 +136,7 @@ func newOutboundRequest(ctx context.Context, base *url.URL, hm headerMap, body [
 		if strings.HasPrefix(p[0], ":") || hopByHop[p[0]] {
 			continue
 		}
-		k := http.CanonicalHeaderKey(p[0])
+		k := canonicalName(p[0])
 		req.Header[k] = append(req.Header[k], p[1])
 	}
 	if _, ok := req.Header["User-Agent"]; !ok {
@@ -154,19 +153,30 @@ func newOutboundRequest(ctx context.Context, base *url.URL, hm headerMap, body [
 // :status first, then the headers with lower-case names, sorted by name,
 // repeated values as separate entries in order.
 func responseHeaderMap(status int, h http.Header) headerMap {
-	hm := headerMap{{":status", strconv.Itoa(status)}}
+	hm := make(headerMap, 1, 1+headerCount(h))
+	hm[0] = [2]string{":status", statusString(status)}
 	return appendHeaders(hm, h)
+}
+
+// headerCount returns the number of values in h.
+func headerCount(h http.Header) int {
+	n := 0
+	for _, vs := range h {
+		n += len(vs)
+	}
+	return n
 }
 
 // appendHeaders appends h to hm with lower-case names sorted by name.
 func appendHeaders(hm headerMap, h http.Header) headerMap {
-	names := make([]string, 0, len(h))
+	var buf [32]string // most header sets fit: no allocation to sort them
+	names := buf[:0]
 	for k := range h {
 		names = append(names, k)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	for _, k := range names {
-		lk := strings.ToLower(k)
+		lk := lowerName(k)
 		for _, v := range h[k] {
 			hm = append(hm, [2]string{lk, v})
 		}
@@ -187,7 +197,7 @@ func (c *cluster) do(ctx context.Context, hm headerMap, body []byte, timeout tim
 		if err != nil {
 			return noHealthyUpstream(), err
 		}
-		authority, _ := hm.get(":authority")
+		authority, _ := hm.lookup(":authority")
 		client = c.pinnedClient(dst, authorityHost(authority))
 		base = &url.URL{Scheme: c.base.Scheme, Host: dst.String()}
 	}

@@ -79,12 +79,13 @@ func (s *stream) attribute(path string) ([]byte, bool) {
 	case "source.port":
 		return portOf(s.r.RemoteAddr)
 	case "destination.address":
-		if s.localAddr == "" {
+		addr := s.localAddress()
+		if addr == "" {
 			return nil, false
 		}
-		return []byte(s.localAddr), true
+		return []byte(addr), true
 	case "destination.port":
-		return portOf(s.localAddr)
+		return portOf(s.localAddress())
 	case "request.path":
 		return header(":path")
 	case "request.url_path":
@@ -175,9 +176,9 @@ func (s *stream) attribute(path string) ([]byte, bool) {
 	return nil, false
 }
 
-// headerValue returns the first value of key in m or "".
+// headerValue returns the first value of key (in lower case) in m or "".
 func headerValue(m headerMap, key string) string {
-	v, _ := m.get(key)
+	v, _ := m.lookup(key)
 	return v
 }
 

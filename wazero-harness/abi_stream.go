@@ -36,7 +36,8 @@ func proxySendLocalResponse(vm *VM, stack []uint64) uint32 {
 		// Envoy sends the first local reply; a second one has no effect.
 		return statusOK
 	}
-	s.local = localReply(status, pairs, body, details)
+	rep := localReply(status, pairs, body, details)
+	s.local = &rep
 	s.notify()
 	return statusOK
 }
@@ -45,18 +46,19 @@ func proxySendLocalResponse(vm *VM, stack []uint64) uint32 {
 // the filter's headers (added, so repeated names such as set-cookie stay),
 // content-type text/plain when there is a body and none was given, and
 // content-length.
-func localReply(status int, pairs [][2]string, body []byte, details string) *reply {
-	hm := headerMap{{":status", strconv.Itoa(status)}}
+func localReply(status int, pairs [][2]string, body []byte, details string) reply {
+	hm := make(headerMap, 1, 1+len(pairs)+2)
+	hm[0] = [2]string{":status", statusString(status)}
 	for _, p := range pairs {
 		hm.add(p[0], p[1])
 	}
 	if len(body) > 0 {
-		if _, ok := hm.get("content-type"); !ok {
+		if _, ok := hm.lookup("content-type"); !ok {
 			hm.add("content-type", "text/plain")
 		}
 	}
 	hm.replace("content-length", strconv.Itoa(len(body)))
-	return &reply{headers: hm, body: body, details: details}
+	return reply{headers: hm, body: body, details: details}
 }
 
 // proxyContinueStream implements proxy_continue_stream(stream_type).

@@ -2,11 +2,12 @@ package harness
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -51,16 +52,24 @@ type direction struct {
 	continues   int    // proxy_continue_stream calls
 }
 
-// release lets headers (once) and the buffered body through.
+// release lets headers (once) and the buffered body through. The headers
+// need no copy: once let through they are no longer editable (headersOpen
+// is false), so headers and fwdHeaders stay the same frozen map; the full
+// slice expression makes any append to either one reallocate. The body
+// buffer is handed over, not copied, when nothing is pending before it.
 func (d *direction) release() {
 	if !d.active {
 		return
 	}
 	if !d.released {
 		d.released = true
-		d.fwdHeaders = d.headers.clone()
+		d.fwdHeaders = d.headers[:len(d.headers):len(d.headers)]
 	}
-	d.fwdBody = append(d.fwdBody, d.body...)
+	if len(d.fwdBody) == 0 {
+		d.fwdBody = d.body
+	} else {
+		d.fwdBody = append(d.fwdBody, d.body...)
+	}
 	d.fwdBytes += len(d.body)
 	d.body = nil
 	d.headersOpen, d.bodyOpen, d.stopped = false, false, false
@@ -90,12 +99,11 @@ type stream struct {
 	r           *http.Request
 	start       time.Time
 	scheme      string
-	localAddr   string
-	wake        chan struct{}
 	id          uint32 // set under vm.mu; 0 until created
 	reqBodySize int    // guarded by vm.mu
 
 	// guarded by vm.mu
+	wake        chan struct{} // created by wakeLocked when the stream first waits
 	req, resp   direction
 	local       *reply // proxy_send_local_response, pending
 	reset       bool   // proxy_close_stream
@@ -104,12 +112,37 @@ type stream struct {
 	respDetails string
 }
 
-// notify wakes the goroutine serving the stream, if it waits.
+// notify wakes the goroutine serving the stream, if it waits. vm.mu must
+// be held. Without a wake channel the goroutine has not waited yet: it
+// sees the change when it next looks at the stream under vm.mu.
 func (s *stream) notify() {
+	if s.wake == nil {
+		return
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// wakeLocked returns the channel notify signals, creating it on first use
+// (most streams never wait). vm.mu must be held, and the caller must look
+// at the stream's state in the same critical section, so no change is
+// missed between the two.
+func (s *stream) wakeLocked() <-chan struct{} {
+	if s.wake == nil {
+		s.wake = make(chan struct{}, 1)
+	}
+	return s.wake
+}
+
+// localAddress returns the address the request came in on ("" when the
+// request did not come through an http.Server), for destination.address.
+func (s *stream) localAddress() string {
+	if a, ok := s.r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return a.String()
+	}
+	return ""
 }
 
 func (s *stream) elapsed() time.Duration { return time.Since(s.start) }
@@ -120,12 +153,9 @@ func (s *stream) elapsed() time.Duration { return time.Since(s.start) }
 // a trap during this request answers 500 (or resets the stream if the
 // response had started).
 func (vm *VM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s := &stream{vm: vm, r: r, start: time.Now(), scheme: "http", wake: make(chan struct{}, 1)}
+	s := &stream{vm: vm, r: r, start: time.Now(), scheme: "http"}
 	if r.TLS != nil {
 		s.scheme = "https"
-	}
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		s.localAddr = a.String()
 	}
 	out := s.serve(w)
 	s.finish()
@@ -178,11 +208,16 @@ func (s *stream) serve(w http.ResponseWriter) outcome {
 			vm.mu.Lock()
 			s.reqBodySize += len(chunk)
 			if len(s.req.fwdBody)+len(s.req.body)+len(chunk) > vm.h.opts.MaxRequestBody {
-				s.local = hostReply(http.StatusRequestEntityTooLarge, "Payload Too Large", "request_payload_too_large")
+				rep := hostReply(http.StatusRequestEntityTooLarge, "Payload Too Large", "request_payload_too_large")
+				s.local = &rep
 				vm.mu.Unlock()
 				break
 			}
-			s.req.body = append(s.req.body, chunk...)
+			if len(s.req.body) == 0 {
+				s.req.body = chunk // a fresh buffer from the chunk reader: no copy
+			} else {
+				s.req.body = append(s.req.body, chunk...)
+			}
 			s.req.bodyOpen = true
 			err = s.callLocked(&s.req, "proxy_on_request_body", vm.fn.requestBody,
 				uint64(s.id), uint64(len(s.req.body)), boolArg(eos))
@@ -211,9 +246,11 @@ func (s *stream) serve(w http.ResponseWriter) outcome {
 	if lr := s.local; lr != nil {
 		s.local = nil
 		vm.mu.Unlock()
-		return s.respond(rw, replySource(lr))
+		return s.respond(rw, replySource(*lr))
 	}
-	hdrs, fwdBody := s.req.fwdHeaders.clone(), s.req.fwdBody
+	// Let through, the headers and body are frozen: no copy is needed to
+	// use them without the lock.
+	hdrs, fwdBody := s.req.fwdHeaders, s.req.fwdBody
 	vm.mu.Unlock()
 
 	src, out := s.forward(hdrs, fwdBody)
@@ -255,6 +292,10 @@ func (s *stream) wait(d *direction) error {
 		vm.mu.Lock()
 		done := !d.stopped || s.local != nil || s.reset
 		unusable := vm.closed || vm.dead.Load()
+		var wake <-chan struct{}
+		if !done && !unusable {
+			wake = s.wakeLocked()
+		}
 		vm.mu.Unlock()
 		if done {
 			return nil
@@ -263,7 +304,7 @@ func (s *stream) wait(d *direction) error {
 			return errVMUnavailable
 		}
 		select {
-		case <-s.wake:
+		case <-wake:
 		case <-vm.deadCh:
 		case <-vm.h.done:
 			return errHostClosed
@@ -276,15 +317,15 @@ func (s *stream) wait(d *direction) error {
 // failReply is the reply when the VM cannot serve the stream: 500 when it
 // trapped during this request, 503 with an empty body (Envoy's
 // "wasm_fail_stream") when it was already dead or the Host is closing.
-func failReply(err error) *reply {
+func failReply(err error) reply {
 	if errors.Is(err, errVMUnavailable) || errors.Is(err, errHostClosed) {
-		return &reply{headers: headerMap{{":status", "503"}, {"content-length", "0"}}, details: "wasm_fail_stream"}
+		return reply{headers: headerMap{{":status", "503"}, {"content-length", "0"}}, details: "wasm_fail_stream"}
 	}
 	return hostReply(http.StatusInternalServerError, "harness: the wasm VM trapped; see the log", "wasm_trap")
 }
 
 // hostReply is a reply generated by the host (Envoy's own local replies).
-func hostReply(status int, body, details string) *reply {
+func hostReply(status int, body, details string) reply {
 	return localReply(status, nil, []byte(body), details)
 }
 
@@ -321,16 +362,20 @@ func (s *stream) requestHeaders() headerMap {
 	if path == "" || (!strings.HasPrefix(path, "/") && path != "*") {
 		path = r.URL.RequestURI()
 	}
-	hm := headerMap{{":authority", r.Host}, {":path", path}, {":method", r.Method}, {":scheme", s.scheme}}
+	hm := make(headerMap, 4, 4+headerCount(r.Header)+2) // room for the two added below
+	hm[0] = [2]string{":authority", r.Host}
+	hm[1] = [2]string{":path", path}
+	hm[2] = [2]string{":method", r.Method}
+	hm[3] = [2]string{":scheme", s.scheme}
 	hm = appendHeaders(hm, r.Header)
 	// Envoy answers "Expect: 100-continue" itself and removes the header.
-	if v, ok := hm.get("expect"); ok && strings.EqualFold(v, "100-continue") {
+	if v, ok := hm.lookup("expect"); ok && strings.EqualFold(v, "100-continue") {
 		hm.remove("expect")
 	}
-	if _, ok := hm.get("x-forwarded-proto"); !ok {
+	if _, ok := hm.lookup("x-forwarded-proto"); !ok {
 		hm.add("x-forwarded-proto", s.scheme)
 	}
-	if _, ok := hm.get("x-request-id"); !ok {
+	if _, ok := hm.lookup("x-request-id"); !ok {
 		hm.add("x-request-id", newRequestID())
 	}
 	return hm
@@ -340,7 +385,7 @@ func (s *stream) requestHeaders() headerMap {
 // returns its response, whose body is read as the response phase goes.
 // Failures before the response headers become Envoy's replies: 503 when
 // nothing could be sent or received, 504 on timeout.
-func (s *stream) forward(hdrs headerMap, body []byte) (*source, outcome) {
+func (s *stream) forward(hdrs headerMap, body []byte) (source, outcome) {
 	h := s.vm.h
 	if h.upstream == nil {
 		return replySource(hostReply(http.StatusServiceUnavailable, "no healthy upstream", "no_healthy_upstream")), outDone
@@ -362,11 +407,11 @@ func (s *stream) forward(hdrs headerMap, body []byte) (*source, outcome) {
 	if err != nil {
 		defer cancel()
 		if s.r.Context().Err() != nil {
-			return nil, outGone
+			return source{}, outGone
 		}
 		return replySource(s.upstreamFailure(ctx, err, false)), outDone
 	}
-	src := &source{
+	src := source{
 		headers: responseHeaderMap(resp.StatusCode, resp.Header),
 		body:    resp.Body,
 		length:  resp.ContentLength,
@@ -377,7 +422,7 @@ func (s *stream) forward(hdrs headerMap, body []byte) (*source, outcome) {
 			cancel()
 		},
 	}
-	if method, _ := hdrs.get(":method"); method == http.MethodHead || resp.StatusCode == http.StatusNoContent ||
+	if method, _ := hdrs.lookup(":method"); method == http.MethodHead || resp.StatusCode == http.StatusNoContent ||
 		resp.StatusCode == http.StatusNotModified || resp.StatusCode < 200 {
 		src.length = 0
 	}
@@ -386,7 +431,7 @@ func (s *stream) forward(hdrs headerMap, body []byte) (*source, outcome) {
 
 // upstreamFailure is Envoy's reply when the upstream request fails: 504
 // on timeout, else 503. started tells whether response headers had come.
-func (s *stream) upstreamFailure(ctx context.Context, err error, started bool) *reply {
+func (s *stream) upstreamFailure(ctx context.Context, err error, started bool) reply {
 	s.vm.h.log(HostVM, LevelDebug, fmt.Sprintf("harness: upstream request failed: %v", err))
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return hostReply(http.StatusGatewayTimeout, "upstream request timeout", "upstream_response_timeout")
@@ -474,10 +519,13 @@ func protocolName(r *http.Request) string {
 }
 
 // newRequestID returns a random UUID (version 4), like Envoy's
-// x-request-id.
+// x-request-id. Like Envoy's, its randomness is not cryptographic: it
+// comes from the runtime's per-thread generator (seeded from the system's
+// entropy), which needs no system call and no lock.
 func newRequestID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	binary.LittleEndian.PutUint64(b[0:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:16], rand.Uint64())
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	var out [36]byte

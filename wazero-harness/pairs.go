@@ -72,7 +72,11 @@ type headerMap [][2]string
 
 // get returns the first value of key, as Envoy's proxy_get_header_map_value.
 func (m headerMap) get(key string) (string, bool) {
-	key = strings.ToLower(key)
+	return m.lookup(strings.ToLower(key))
+}
+
+// lookup is get for a key already in lower case (the host's own lookups).
+func (m headerMap) lookup(key string) (string, bool) {
 	for _, p := range m {
 		if p[0] == key {
 			return p[1], true
