@@ -36,6 +36,7 @@ func BenchmarkGuardCachedToken(b *testing.B) {
 	req := mcpPost("/other/mcp", tok, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
 	b.ReportAllocs()
 	for b.Loop() {
+		req.routing = routing{} // a fresh request each time
 		if _, ok := run(e, req).(Forward); !ok {
 			b.Fatal("refused")
 		}

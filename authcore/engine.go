@@ -118,8 +118,9 @@ func (e *Engine) Config() *Config { return e.cfg }
 // Handle processes one request (headers only; a handler that needs the
 // body returns [ReadBody]) and returns what the host must do next.
 func (e *Engine) Handle(req *Request) Outcome {
-	path, _ := req.splitPath()
-	if rt := e.routes[path]; rt != nil {
+	switch e.Classify(req) {
+	case RouteEndpoint:
+		rt := req.routing.endpoint
 		if req.Method == "OPTIONS" {
 			return e.preflight(req, rt.methods)
 		}
@@ -127,15 +128,64 @@ func (e *Engine) Handle(req *Request) Outcome {
 			return e.withCORS(req, jsonError(newError(ErrCodeInvalidRequest, 405, "method %s not allowed", req.Method), Header{{"allow", rt.methods}}))
 		}
 		return rt.handle(req)
-	}
-	if strings.HasPrefix(path, "/.well-known/") {
+	case RouteDiscovery:
 		// Discovery paths are never challenged; unknown ones are 404.
 		return e.notFound(req)
-	}
-	if r := e.guardedResource(path); r != nil {
-		return e.guard(req, r)
+	case RouteGuard:
+		return e.guard(req, req.routing.resource)
 	}
 	return Forward{}
+}
+
+// Route says which part of mcpgate a request target belongs to.
+type Route uint8
+
+const (
+	// RoutePass is traffic mcpgate does not own: let it through.
+	RoutePass Route = iota
+	// RouteEndpoint is an authorization-server endpoint or a discovery
+	// document mcpgate serves.
+	RouteEndpoint
+	// RouteDiscovery is any other /.well-known/ path (answered 404, never
+	// challenged).
+	RouteDiscovery
+	// RouteGuard is a protected MCP resource.
+	RouteGuard
+)
+
+// routing is what Classify found for Request.Path, kept in the Request so
+// that Handle does not look it up again.
+type routing struct {
+	engine   *Engine // the engine that classified
+	path     string  // the Request.Path it was computed for
+	route    Route
+	endpoint *route
+	resource *Resource
+}
+
+// Classify returns the route of req's target and remembers it in req, so
+// that a host which classifies before building the rest of the request
+// (to skip traffic it does not own, or to read the peer address only where
+// it is used) pays for the lookup once.
+func (e *Engine) Classify(req *Request) Route {
+	if req.routing.engine != e || req.routing.path != req.Path {
+		req.routing = e.lookup(req.Path)
+	}
+	return req.routing.route
+}
+
+// lookup classifies a request target.
+func (e *Engine) lookup(target string) routing {
+	rg := routing{engine: e, path: target}
+	path, _, _ := strings.Cut(target, "?")
+	if rt := e.routes[path]; rt != nil {
+		rg.route, rg.endpoint = RouteEndpoint, rt
+	} else if strings.HasPrefix(path, "/.well-known/") {
+		rg.route = RouteDiscovery
+	} else if r := e.guardedResource(path); r != nil {
+		rg.route, rg.resource = RouteGuard, r
+	}
+	return rg
 }
 
 // guardedResource returns the resource whose path, after percent-decoding
@@ -235,16 +285,11 @@ func methodAllowed(methods, m string) bool {
 // the host can let the request through without building a [Request]: this
 // is the cheap path for traffic mcpgate does not own.
 func (e *Engine) Intercepts(target string) bool {
-	path, _, _ := strings.Cut(target, "?")
-	if e.routes[path] != nil || strings.HasPrefix(path, "/.well-known/") {
-		return true
-	}
-	return e.guardedResource(path) != nil
+	return e.lookup(target).route != RoutePass
 }
 
 // Protects reports whether the request target falls under a protected
 // resource (the guard runs there, and needs no peer address).
 func (e *Engine) Protects(target string) bool {
-	path, _, _ := strings.Cut(target, "?")
-	return e.routes[path] == nil && e.guardedResource(path) != nil
+	return e.lookup(target).route == RouteGuard
 }

@@ -3,8 +3,6 @@ package authcore
 import (
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/tidwall/gjson"
 )
@@ -123,18 +121,28 @@ func (e *Engine) authorize(req *Request, r *Resource, claims *AccessTokenClaims)
 // client sent.
 func (e *Engine) allow(r *Resource, claims *AccessTokenClaims) Outcome {
 	e.count("mcpgate.guard.allowed")
+	if claims.forward != nil {
+		return claims.forward
+	}
+	return Forward{Remove: e.stripHeaders, Set: e.identityHeaders(claims)}
+}
+
+// identityHeaders are the configured identity headers for claims. A
+// cached token's Forward is built once, when it is verified (verifyToken),
+// and shared by its requests (its slices are read-only).
+func (e *Engine) identityHeaders(claims *AccessTokenClaims) Header {
 	h := e.cfg.IdentityHeaders
-	f := Forward{Remove: e.stripHeaders, Set: make(Header, 0, 3)}
+	set := make(Header, 0, 3)
 	if h.Subject != "" {
-		f.Set = append(f.Set, [2]string{h.Subject, claims.Subject})
+		set = append(set, [2]string{h.Subject, claims.Subject})
 	}
 	if h.ClientID != "" {
-		f.Set = append(f.Set, [2]string{h.ClientID, claims.ClientID})
+		set = append(set, [2]string{h.ClientID, claims.ClientID})
 	}
 	if h.Scope != "" {
-		f.Set = append(f.Set, [2]string{h.Scope, claims.scopeString})
+		set = append(set, [2]string{h.Scope, claims.scopeString})
 	}
-	return f
+	return set
 }
 
 // insufficientScope answers 403 with the scopes this operation needs
@@ -446,48 +454,6 @@ func jsonRPCError(status, code int, msg string) Reply {
 	return Reply{Status: status, Headers: Header{{"content-type", "application/json"}, {"cache-control", "no-store"}}, Body: b}
 }
 
-// tokenCache remembers verified tokens, keyed by the exact token string,
-// so a token pays signature verification once per VM. It is bounded and
-// its entries expire with their token. It lives in the Engine, which is
-// rebuilt on every configuration change, so no entry outlives the keys it
-// was verified with.
-type tokenCache struct {
-	mu      sync.Mutex
-	entries map[string]*AccessTokenClaims
-	max     int
-}
-
-const tokenCacheSize = 4096
-
-func (c *tokenCache) get(token string) *AccessTokenClaims {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.entries[token]
-}
-
-func (c *tokenCache) put(token string, claims *AccessTokenClaims, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[string]*AccessTokenClaims{}
-	}
-	if len(c.entries) >= c.max {
-		for k, v := range c.entries {
-			if !now.Before(v.Expiry.Add(clockSkew)) {
-				delete(c.entries, k)
-			}
-		}
-		// Still full: drop an arbitrary eighth (map order is random).
-		for k := range c.entries {
-			if len(c.entries) < c.max-c.max/8 {
-				break
-			}
-			delete(c.entries, k)
-		}
-	}
-	c.entries[token] = claims
-}
-
 // verifyCached returns the claims of a token whose signature and form are
 // valid, from the cache when it was seen before. reason is set otherwise.
 func (e *Engine) verifyCached(token string) (*AccessTokenClaims, string) {
@@ -505,8 +471,9 @@ func (e *Engine) verifyToken(token string) (*AccessTokenClaims, string) {
 		e.log(LogDebug, err.Error())
 		return nil, denyInvalidToken
 	}
-	if e.now().Before(c.Expiry.Add(clockSkew)) {
-		e.tokens.put(token, c, e.now())
+	if now := e.now(); now.Before(c.Expiry.Add(clockSkew)) {
+		c.forward = Forward{Remove: e.stripHeaders, Set: e.identityHeaders(c)}
+		e.tokens.put(token, c, now)
 	}
 	return c, ""
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // mintFor signs a token for the guard config with the given overrides.
@@ -202,8 +203,8 @@ func TestGuardCachesVerification(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		c.put(strconvFormat(int64(i)), &AccessTokenClaims{Expiry: time.Now().Add(time.Hour)}, time.Now())
 	}
-	if len(c.entries) > 16 {
-		t.Errorf("cache grew to %d", len(c.entries))
+	if c.n > 16 {
+		t.Errorf("cache grew to %d", c.n)
 	}
 }
 
@@ -237,4 +238,57 @@ func (s *fakeStore) Get(key string, then func([]byte, uint32, error) Outcome) Ou
 func (s *fakeStore) Put(key string, value []byte, version uint32, ttl time.Duration, then func(error) Outcome) Outcome {
 	s.data[key] = value
 	return then(nil)
+}
+
+// TestTokenCacheCollisions: tokens whose hashes collide (same length and
+// tail) are told apart by the full comparison, and eviction keeps the
+// count true.
+func TestTokenCacheCollisions(t *testing.T) {
+	now := time.Now()
+	tail := strings.Repeat("s", tokenHashTail)
+	a, b := "aaaa."+tail, "bbbb."+tail
+	if tokenHash(a) != tokenHash(b) {
+		t.Fatal("test tokens should collide")
+	}
+	c := tokenCache{max: 8}
+	ca := &AccessTokenClaims{Subject: "a", Expiry: now.Add(time.Hour)}
+	cb := &AccessTokenClaims{Subject: "b", Expiry: now.Add(time.Hour)}
+	c.put(a, ca, now)
+	if c.get(b) != nil {
+		t.Fatal("a colliding token got another token's claims")
+	}
+	c.put(b, cb, now)
+	if c.get(a) != ca || c.get(b) != cb || c.n != 2 {
+		t.Fatalf("get(a)=%v get(b)=%v n=%d", c.get(a), c.get(b), c.n)
+	}
+	c.put(a, ca, now) // again: no duplicate entry
+	if c.n != 2 {
+		t.Fatalf("re-put counted twice: n=%d", c.n)
+	}
+	// Expired entries go first; then an eighth when still full.
+	for i := 0; i < 20; i++ {
+		exp := now.Add(time.Hour)
+		if i%2 == 0 {
+			exp = now.Add(-time.Hour)
+		}
+		c.put(strconvFormat(int64(i))+"."+tail, &AccessTokenClaims{Expiry: exp}, now)
+		count := 0
+		for _, e := range c.entries {
+			for ; e != nil; e = e.next {
+				count++
+			}
+		}
+		if count != c.n || c.n > c.max {
+			t.Fatalf("after %d puts: counted %d entries, n=%d, max %d", i, count, c.n, c.max)
+		}
+	}
+	// The caller's string may be a view of a request buffer: the cache
+	// keeps its own copy.
+	buf := []byte("cccc." + tail)
+	key := unsafe.String(&buf[0], len(buf))
+	c.put(key, cb, now)
+	buf[0] = 'X'
+	if c.get("cccc."+tail) != cb {
+		t.Error("cached token changed with the caller's buffer")
+	}
 }

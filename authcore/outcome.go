@@ -55,6 +55,9 @@ type Request struct {
 	Body []byte
 	// Source is the peer address ("ip:port"), used for rate limits.
 	Source string
+
+	// routing caches Engine.Classify for Path.
+	routing routing
 }
 
 // path returns the path without the query, and the raw query.
@@ -80,6 +83,10 @@ type Forward struct {
 	// Remove lists request header names (lower case) to delete.
 	Remove []string
 	// Set lists headers to set, replacing any existing value.
+	//
+	// Both slices may be shared between requests (the configuration's
+	// list, a cached token's identity headers): hosts read them and must
+	// not modify them.
 	Set Header
 }
 
