@@ -162,7 +162,7 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	// One host call for the whole map: a call that returns data costs a
 	// round trip into the VM's allocator, and the guarded path needs every
 	// header anyway.
-	headers, err := proxywasm.GetHttpRequestHeaders()
+	headers, err := requestHeaders()
 	if err != nil {
 		// Fail closed: without the headers nothing can be decided.
 		return h.fail(fmt.Errorf("reading request headers: %w", err))
@@ -171,6 +171,9 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	// a real header's): no second copy of the map.
 	req := &authcore.Request{Headers: headers}
 	for _, kv := range headers {
+		if len(kv[0]) < 5 || kv[0][0] != ':' {
+			continue // not a pseudo-header: skip the string switch
+		}
 		switch kv[0] {
 		case ":method":
 			req.Method = kv[1]
@@ -182,10 +185,10 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 			req.Path = kv[1]
 		}
 	}
-	if !h.engine.Intercepts(req.Path) {
+	switch h.engine.Classify(req) {
+	case authcore.RoutePass:
 		return types.ActionContinue
-	}
-	if !h.engine.Protects(req.Path) {
+	case authcore.RouteEndpoint, authcore.RouteDiscovery:
 		// The peer address feeds the AS's rate limits; the guard's hot
 		// path does not pay the host call.
 		if src, err := proxywasm.GetProperty([]string{"source", "address"}); err == nil {
@@ -260,8 +263,20 @@ func (h *httpContext) apply(o authcore.Outcome, endOfStream, inBody bool) types.
 // header is removed only when the request carries it (the client's
 // Authorization, usually alone); Set replaces or adds.
 func (h *httpContext) applyForward(f authcore.Forward) error {
-	for _, name := range f.Remove {
-		if h.req != nil && h.req.Headers.Count(name) == 0 {
+	present := uint64(0) // bit i: the request carries f.Remove[i]
+	if h.req == nil || len(f.Remove) > 64 {
+		present = ^uint64(0)
+	} else {
+		for _, kv := range h.req.Headers {
+			for i, name := range f.Remove {
+				if len(kv[0]) == len(name) && kv[0] == name {
+					present |= 1 << i
+				}
+			}
+		}
+	}
+	for i, name := range f.Remove {
+		if present&(1<<i) == 0 {
 			continue
 		}
 		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"unsafe"
+)
+
+// errHeaderMap reports a serialized header map that does not parse.
+var errHeaderMap = errors.New("malformed header map from the host")
+
+// parseHeaderPairs decodes proxy-wasm's serialized header map: a
+// little-endian uint32 count, then a (name length, value length) uint32
+// pair per field, then each name and value followed by a NUL byte.
+//
+// The strings are views of b, not copies: b must never be written again
+// (requestHeaders hands over the buffer the host filled, which nothing
+// else references). A view keeps all of b alive, which for a header map
+// is a few hundred bytes per request.
+func parseHeaderPairs(b []byte) ([][2]string, error) {
+	if len(b) < 4 {
+		return nil, errHeaderMap
+	}
+	n := binary.LittleEndian.Uint32(b)
+	// Each field takes 8 bytes of sizes and at least 2 NUL bytes.
+	if uint64(n)*10 > uint64(len(b)-4) {
+		return nil, errHeaderMap
+	}
+	sizes := b[4 : 4+n*8]
+	data := b[4+n*8:]
+	out := make([][2]string, n)
+	for i := range out {
+		for j := 0; j < 2; j++ {
+			l := binary.LittleEndian.Uint32(sizes[i*8+j*4:])
+			if uint64(l) >= uint64(len(data)) || data[l] != 0 {
+				return nil, errHeaderMap
+			}
+			if l > 0 {
+				out[i][j] = unsafe.String(&data[0], l)
+			}
+			data = data[l+1:]
+		}
+	}
+	return out, nil
+}

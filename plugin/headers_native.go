@@ -1,0 +1,10 @@
+//go:build !wasm
+
+package main
+
+import "github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+
+// requestHeaders returns the request's header map through the SDK (the
+// native build runs on the SDK's emulator, whose host calls are Go
+// functions).
+func requestHeaders() ([][2]string, error) { return proxywasm.GetHttpRequestHeaders() }

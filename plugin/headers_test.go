@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/binary"
+	"reflect"
+	"testing"
+)
+
+// serializeHeaderPairs is proxy-wasm's header map encoding (what a host
+// writes), for the tests.
+func serializeHeaderPairs(h [][2]string) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, uint32(len(h)))
+	for _, kv := range h {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[0])))
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[1])))
+	}
+	for _, kv := range h {
+		b = append(append(b, kv[0]...), 0)
+		b = append(append(b, kv[1]...), 0)
+	}
+	return b
+}
+
+func TestParseHeaderPairs(t *testing.T) {
+	for _, h := range [][][2]string{
+		{},
+		{{":path", "/mcp"}},
+		{{":authority", "mcp.example.com"}, {":path", "/mcp?x=1"}, {":method", "POST"}, {"authorization", "Bearer abc.def.ghi"}, {"x-empty", ""}, {"", "v"}},
+	} {
+		got, err := parseHeaderPairs(serializeHeaderPairs(h))
+		if err != nil || !reflect.DeepEqual(got, h) && !(len(got) == 0 && len(h) == 0) {
+			t.Errorf("parse(serialize(%q)) = %q, %v", h, got, err)
+		}
+	}
+	good := serializeHeaderPairs([][2]string{{"a", "bc"}, {"de", "f"}})
+	bad := map[string][]byte{
+		"empty":           nil,
+		"short count":     {1, 0},
+		"count too large": binary.LittleEndian.AppendUint32(nil, 1<<30),
+		"truncated":       good[:len(good)-1],
+		"missing NUL":     append(append([]byte{}, good[:len(good)-1]...), 'x'),
+		"length past end": func() []byte {
+			b := append([]byte{}, good...)
+			binary.LittleEndian.PutUint32(b[4:], 1<<31)
+			return b
+		}(),
+	}
+	for name, b := range bad {
+		if h, err := parseHeaderPairs(b); err == nil {
+			t.Errorf("%s: parsed as %q", name, h)
+		}
+	}
+}
+
+// FuzzParseHeaderPairs: any bytes parse or fail without panicking, and
+// what parses re-encodes to the same bytes.
+func FuzzParseHeaderPairs(f *testing.F) {
+	f.Add(serializeHeaderPairs([][2]string{{":path", "/mcp"}, {"authorization", "Bearer x"}}))
+	f.Add([]byte{0, 0, 0, 0})
+	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in := append([]byte{}, b...)
+		h, err := parseHeaderPairs(in)
+		if err != nil {
+			return
+		}
+		if re := serializeHeaderPairs(h); len(re) > len(b) || string(re) != string(b[:len(re)]) {
+			t.Fatalf("parse(%x) = %q, re-encodes to %x", b, h, re)
+		}
+	})
+}

@@ -1,0 +1,36 @@
+//go:build wasm
+
+package main
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// The SDK's GetHttpRequestHeaders copies every name and value into a
+// string of its own. In wasm each Go allocation is dear (a few hundred
+// bytes cost microseconds), and the host has already allocated one buffer
+// in the VM for the whole map (proxy_on_memory_allocate), so this reads
+// the map with the same host call and makes the strings views of that
+// buffer: one allocation for the buffer, one for the slice. The buffer is
+// ordinary Go memory, kept alive by the strings that point into it.
+
+//go:wasmimport env proxy_get_header_map_pairs
+func proxyGetHeaderMapPairs(mapType uint32, returnData unsafe.Pointer, returnSize *uint32) uint32
+
+// mapTypeRequestHeaders is proxy-wasm's MapType for the request headers.
+const mapTypeRequestHeaders = 0
+
+// requestHeaders returns the request's header map, pseudo-headers
+// included, in the host's order.
+func requestHeaders() ([][2]string, error) {
+	var data *byte
+	var size uint32
+	if st := proxyGetHeaderMapPairs(mapTypeRequestHeaders, unsafe.Pointer(&data), &size); st != 0 {
+		return nil, fmt.Errorf("proxy_get_header_map_pairs: status %d", st)
+	}
+	if data == nil || size == 0 {
+		return nil, nil
+	}
+	return parseHeaderPairs(unsafe.Slice(data, size))
+}
