@@ -1,5 +1,10 @@
 package harness
 
+import (
+	"strings"
+	"unicode/utf8"
+)
+
 // proxy-wasm header map types.
 const (
 	mapRequestHeaders       = 0
@@ -81,20 +86,56 @@ func proxyGetHeaderMapValue(vm *VM, stack []uint64) uint32 {
 	if st != statusOK {
 		return st
 	}
-	key, ok := vm.readString(u32(stack, 1), u32(stack, 2))
+	key, ok := vm.readKey(*m, u32(stack, 1), u32(stack, 2))
 	if !ok {
 		return statusInvalidMemoryAccess
 	}
-	v, found := m.get(key)
+	v, found := m.lookup(key)
 	if !found {
 		return statusNotFound
 	}
-	return vm.returnBytes([]byte(v), u32(stack, 3), u32(stack, 4))
+	return vm.returnString(v, u32(stack, 3), u32(stack, 4))
 }
 
-// headerKV reads the key and value arguments of the add/replace calls.
-func headerKV(vm *VM, stack []uint64) (string, string, bool) {
-	k, ok1 := vm.readString(u32(stack, 1), u32(stack, 2))
+// readKey reads a header name argument and returns it in lower case, as
+// Envoy compares names. A lower-case name that m already has is returned
+// as m's own string, so reading, replacing or removing a present header
+// allocates nothing for its name.
+func (vm *VM) readKey(m headerMap, ptr, size uint32) (string, bool) {
+	b, ok := vm.read(ptr, size)
+	if !ok {
+		return "", false
+	}
+	return m.key(b), true
+}
+
+// key returns name in lower case, as m's own string if m has it.
+func (m headerMap) key(name []byte) string {
+	if isLowerASCII(name) {
+		for _, p := range m {
+			if p[0] == string(name) {
+				return p[0]
+			}
+		}
+	}
+	return strings.ToLower(string(name))
+}
+
+// isLowerASCII reports whether b has neither upper-case nor non-ASCII
+// bytes, so lower-casing it changes nothing.
+func isLowerASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// headerKV reads the key (in lower case) and value arguments of the
+// add/replace calls on m.
+func headerKV(vm *VM, m headerMap, stack []uint64) (string, string, bool) {
+	k, ok1 := vm.readKey(m, u32(stack, 1), u32(stack, 2))
 	v, ok2 := vm.readString(u32(stack, 3), u32(stack, 4))
 	return k, v, ok1 && ok2
 }
@@ -105,7 +146,7 @@ func proxyAddHeaderMapValue(vm *VM, stack []uint64) uint32 {
 	if st != statusOK {
 		return st
 	}
-	k, v, ok := headerKV(vm, stack)
+	k, v, ok := headerKV(vm, *m, stack)
 	if !ok {
 		return statusInvalidMemoryAccess
 	}
@@ -119,7 +160,7 @@ func proxyReplaceHeaderMapValue(vm *VM, stack []uint64) uint32 {
 	if st != statusOK {
 		return st
 	}
-	k, v, ok := headerKV(vm, stack)
+	k, v, ok := headerKV(vm, *m, stack)
 	if !ok {
 		return statusInvalidMemoryAccess
 	}
@@ -133,7 +174,7 @@ func proxyRemoveHeaderMapValue(vm *VM, stack []uint64) uint32 {
 	if st != statusOK {
 		return st
 	}
-	k, ok := vm.readString(u32(stack, 1), u32(stack, 2))
+	k, ok := vm.readKey(*m, u32(stack, 1), u32(stack, 2))
 	if !ok {
 		return statusInvalidMemoryAccess
 	}
@@ -153,7 +194,7 @@ func proxyGetHeaderMapPairs(vm *VM, stack []uint64) uint32 {
 	if m, st := vm.headerMapFor(t, false); st == statusOK {
 		pairs = *m
 	}
-	return vm.returnBytes(encodePairs(pairs), u32(stack, 1), u32(stack, 2))
+	return vm.returnPairs(pairs, u32(stack, 1), u32(stack, 2))
 }
 
 // proxySetHeaderMapPairs implements proxy_set_header_map_pairs(type, ptr,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -394,5 +395,20 @@ func TestUpstreamBreaksOffMidBody(t *testing.T) {
 	defer resp.Body.Close()
 	if b, err := io.ReadAll(resp.Body); err == nil {
 		t.Errorf("the client got a complete body %q after the upstream broke off", b)
+	}
+}
+
+func TestNewRequestID(t *testing.T) {
+	uuid4 := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 1000 {
+		id := newRequestID()
+		if !uuid4.MatchString(id) {
+			t.Fatalf("newRequestID() = %q, want a version 4 UUID", id)
+		}
+		if seen[id] {
+			t.Fatalf("newRequestID() repeated %q", id)
+		}
+		seen[id] = true
 	}
 }

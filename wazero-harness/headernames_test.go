@@ -38,3 +38,22 @@ func TestHeaderNameConversionsDoNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations, want 0", allocs)
 	}
 }
+
+func TestHeaderMapKey(t *testing.T) {
+	m := headerMap{{":path", "/"}, {"content-type", "text/plain"}}
+	for _, tt := range []struct{ name, want string }{
+		{"content-type", "content-type"},
+		{"Content-Type", "content-type"},
+		{"x-absent", "x-absent"},
+		{"X-Absent", "x-absent"},
+		{"X-ÄBC", "x-äbc"},
+		{"", ""},
+	} {
+		if got := m.key([]byte(tt.name)); got != tt.want {
+			t.Errorf("key(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _ = m.key([]byte("content-type")) }); allocs != 0 {
+		t.Errorf("key of a present lower-case name: %v allocations, want 0", allocs)
+	}
+}

@@ -14,11 +14,23 @@ var errBadPairs = errors.New("harness: malformed serialized header map")
 // uint32 count, then a (key size, value size) uint32 pair per entry, then
 // every key and value followed by a NUL byte.
 func encodePairs(pairs [][2]string) []byte {
+	out := make([]byte, pairsSize(pairs))
+	encodePairsInto(out, pairs)
+	return out
+}
+
+// pairsSize returns the size of the serialization of pairs.
+func pairsSize(pairs [][2]string) int {
 	size := 4
 	for _, p := range pairs {
 		size += 8 + len(p[0]) + 1 + len(p[1]) + 1
 	}
-	out := make([]byte, size)
+	return size
+}
+
+// encodePairsInto writes the serialization of pairs into out, which is
+// pairsSize(pairs) bytes long and need not be zeroed (module memory).
+func encodePairsInto(out []byte, pairs [][2]string) {
 	binary.LittleEndian.PutUint32(out, uint32(len(pairs)))
 	sizes := out[4:]
 	data := out[4+8*len(pairs):]
@@ -26,11 +38,12 @@ func encodePairs(pairs [][2]string) []byte {
 		binary.LittleEndian.PutUint32(sizes[8*i:], uint32(len(p[0])))
 		binary.LittleEndian.PutUint32(sizes[8*i+4:], uint32(len(p[1])))
 		n := copy(data, p[0])
+		data[n] = 0
 		data = data[n+1:]
 		n = copy(data, p[1])
+		data[n] = 0
 		data = data[n+1:]
 	}
-	return out
 }
 
 // decodePairs parses the proxy-wasm serialization written by encodePairs (and

@@ -43,6 +43,11 @@ func TestPairsRoundTrip(t *testing.T) {
 			if want := sdkSerialize(tt.pairs); !bytes.Equal(enc, want) {
 				t.Fatalf("encodePairs = %x, want SDK format %x", enc, want)
 			}
+			// Module memory is not zeroed: the terminators must be written.
+			dirty := bytes.Repeat([]byte{0xff}, pairsSize(tt.pairs))
+			if encodePairsInto(dirty, tt.pairs); !bytes.Equal(dirty, enc) {
+				t.Fatalf("encodePairsInto over dirty memory = %x, want %x", dirty, enc)
+			}
 			dec, err := decodePairs(enc)
 			if err != nil {
 				t.Fatal(err)

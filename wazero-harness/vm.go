@@ -324,18 +324,47 @@ func (vm *VM) putU64(ptr uint32, v uint64) bool {
 // module's allocator, its address at ptrPtr and its size at sizePtr. Empty
 // data is returned as a null pointer and size 0.
 func (vm *VM) returnBytes(data []byte, ptrPtr, sizePtr uint32) uint32 {
-	if len(data) == 0 {
+	buf, st := vm.returnBuffer(len(data), ptrPtr, sizePtr)
+	copy(buf, data)
+	return st
+}
+
+// returnString is returnBytes for a string, without converting it.
+func (vm *VM) returnString(data string, ptrPtr, sizePtr uint32) uint32 {
+	buf, st := vm.returnBuffer(len(data), ptrPtr, sizePtr)
+	copy(buf, data)
+	return st
+}
+
+// returnPairs is returnBytes(encodePairs(pairs)), serialized straight into
+// the module's memory.
+func (vm *VM) returnPairs(pairs [][2]string, ptrPtr, sizePtr uint32) uint32 {
+	buf, st := vm.returnBuffer(pairsSize(pairs), ptrPtr, sizePtr)
+	if buf != nil {
+		encodePairsInto(buf, pairs)
+	}
+	return st
+}
+
+// returnBuffer allocates size bytes in the module for returnBytes, stores
+// their address and size at ptrPtr and sizePtr, and returns them as a view
+// of the module's memory for the caller to fill before the next call into
+// the module. It returns a nil view when size is 0 (a null pointer) or on
+// failure.
+func (vm *VM) returnBuffer(size int, ptrPtr, sizePtr uint32) ([]byte, uint32) {
+	if size == 0 {
 		if !vm.putU32(ptrPtr, 0) || !vm.putU32(sizePtr, 0) {
-			return statusInvalidMemoryAccess
+			return nil, statusInvalidMemoryAccess
 		}
-		return statusOK
+		return nil, statusOK
 	}
-	p := vm.malloc(uint32(len(data)))
-	if p == 0 || !vm.mod.Memory().Write(p, data) {
-		return statusInvalidMemoryAccess
+	p := vm.malloc(uint32(size))
+	if p == 0 {
+		return nil, statusInvalidMemoryAccess
 	}
-	if !vm.putU32(ptrPtr, p) || !vm.putU32(sizePtr, uint32(len(data))) {
-		return statusInvalidMemoryAccess
+	buf, ok := vm.mod.Memory().Read(p, uint32(size))
+	if !ok || !vm.putU32(ptrPtr, p) || !vm.putU32(sizePtr, uint32(size)) {
+		return nil, statusInvalidMemoryAccess
 	}
-	return statusOK
+	return buf, statusOK
 }
