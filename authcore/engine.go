@@ -55,6 +55,9 @@ type Engine struct {
 	// stripHeaders are removed from every forwarded request to a resource:
 	// the client's Authorization and any copy of the identity headers.
 	stripHeaders []string
+	// passThrough is the outcome for traffic mcpgate does not own: remove
+	// the identity headers (a client's copies), keep the rest.
+	passThrough Outcome
 
 	// routes maps exact request paths owned by the filter to handlers.
 	routes map[string]*route
@@ -103,6 +106,10 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 			e.stripHeaders = append(e.stripHeaders, h)
 		}
 	}
+	e.passThrough = Forward{}
+	if len(e.stripHeaders) > 1 {
+		e.passThrough = Forward{Remove: e.stripHeaders[1:]}
+	}
 	for _, w := range cfg.CIMD.Warnings() {
 		e.log(LogWarn, w)
 	}
@@ -134,14 +141,18 @@ func (e *Engine) Handle(req *Request) Outcome {
 	case RouteGuard:
 		return e.guard(req, req.routing.resource)
 	}
-	return Forward{}
+	// Traffic mcpgate does not own keeps its credentials, but never
+	// carries identity headers a client made up: the upstream may trust
+	// them on any path.
+	return e.passThrough
 }
 
 // Route says which part of mcpgate a request target belongs to.
 type Route uint8
 
 const (
-	// RoutePass is traffic mcpgate does not own: let it through.
+	// RoutePass is traffic mcpgate does not own: let it through, minus
+	// any client-supplied identity headers.
 	RoutePass Route = iota
 	// RouteEndpoint is an authorization-server endpoint or a discovery
 	// document mcpgate serves.

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore"
+	"github.com/mcpgate/mcpgate/e2e/demomcp"
 )
 
 // mint signs an access token the target accepts.
@@ -104,6 +106,26 @@ func TestGuardConformance(t *testing.T) {
 				if got := r.Header.Values("X-Mcpgate-Client-Id"); len(got) != 1 || got[0] != "test-client" {
 					t.Errorf("client id header = %q", got)
 				}
+			}
+		})
+		t.Run("pass-through path: forged identity removed, credentials kept", func(t *testing.T) {
+			st, _, body := do(t, "GET", b+demomcp.PathEcho, nil, http.Header{
+				"Authorization": {"Bearer upstream-own-credential"}, "X-Mcpgate-Subject": {"mallory"},
+				"X-Mcpgate-Client-Id": {"forged"}, "X-Mcpgate-Scope": {"mcp:admin"}})
+			if st != 200 {
+				t.Fatalf("%d %s", st, body)
+			}
+			var got http.Header
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatalf("%v: %s", err, body)
+			}
+			for _, name := range []string{"X-Mcpgate-Subject", "X-Mcpgate-Client-Id", "X-Mcpgate-Scope"} {
+				if v := got.Values(name); len(v) != 0 {
+					t.Errorf("upstream received %s: %q", name, v)
+				}
+			}
+			if v := got.Get("Authorization"); v != "Bearer upstream-own-credential" {
+				t.Errorf("pass-through Authorization = %q, want it untouched", v)
 			}
 		})
 		if kind == wasm {

@@ -187,7 +187,9 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	}
 	switch h.engine.Classify(req) {
 	case authcore.RoutePass:
-		return types.ActionContinue
+		// Let through, minus client-supplied identity headers.
+		h.req = req
+		return h.apply(h.engine.Handle(req), endOfStream, false)
 	case authcore.RouteEndpoint, authcore.RouteDiscovery:
 		// The peer address feeds the AS's rate limits; the guard's hot
 		// path does not pay the host call.
