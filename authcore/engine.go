@@ -291,10 +291,9 @@ func methodAllowed(methods, m string) bool {
 	return false
 }
 
-// Intercepts reports whether the engine has anything to do with a request
-// for this request target (path and optional query). When it returns false
-// the host can let the request through without building a [Request]: this
-// is the cheap path for traffic mcpgate does not own.
+// Intercepts reports whether the engine answers or guards requests for this
+// request target (path and optional query). When it returns false, all
+// Handle does is remove client-supplied identity headers (see RoutePass).
 func (e *Engine) Intercepts(target string) bool {
 	return e.lookup(target).route != RoutePass
 }
