@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,9 +22,13 @@ import (
 // Benchmarks of one request through the filter, in one run: the native
 // engine behind net/http, the compiled wasm under the harness, and the
 // harness's no-op filter as the baseline. No network: requests go straight
-// to ServeHTTP with a recorder, and what the filter lets through meets no
-// upstream (503 "no healthy upstream", as Envoy answers), so the numbers
-// are the filter's and the host's own work.
+// to ServeHTTP, and what the filter lets through meets no upstream (503 "no
+// healthy upstream", as Envoy answers), so the numbers are the filter's
+// and the host's own work. The client side costs next to nothing: every
+// target gets the same loop, whose requests are built once the way
+// net/http's server hands them over (URL parsed once, header map shared)
+// with a fresh body reader each, and whose response writer keeps only the
+// status and the start of the body.
 
 const benchConfig = `{
   "issuer": "https://mcp.example.com",
@@ -67,6 +73,10 @@ func noopFilter(b *testing.B) []byte {
 type benchTarget struct {
 	name    string
 	handler http.Handler
+	// editsHeaders: the handler changes r.Header (authhttp.Handler removes
+	// and sets headers when it forwards), so a header map it gets more than
+	// once is copied for each request. The harness only reads r.Header.
+	editsHeaders bool
 }
 
 // benchTargets returns the native and wasm handlers for config.
@@ -83,22 +93,111 @@ func benchTargets(b *testing.B, config string) []benchTarget {
 	}
 	b.Cleanup(func() { h.Close(context.Background()) })
 	return []benchTarget{
-		{"native", &authhttp.Handler{Engine: eng, Next: noUpstream}},
-		{"wasm", h.VM(0)},
+		{"native", &authhttp.Handler{Engine: eng, Next: noUpstream}, true},
+		{"wasm", h.VM(0), false},
 	}
 }
 
-func serveLoop(b *testing.B, h http.Handler, next func(i int) *http.Request, want int) {
+// serveLoop serves b.N requests of q to tg and checks each status. Request
+// i carries headers[i%len(headers)], a map the loop shares across
+// iterations unless the handler edits it.
+func serveLoop(b *testing.B, tg benchTarget, q *benchRequest, headers []http.Header, want int) {
+	w := &discardWriter{header: http.Header{}, head: make([]byte, 0, 256)}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, next(i))
-		if rec.Code != want {
-			b.Fatalf("status %d, want %d: %s", rec.Code, want, rec.Body)
+		h := headers[i%len(headers)]
+		if tg.editsHeaders && len(headers) < b.N {
+			h = h.Clone()
+		}
+		w.reset()
+		tg.handler.ServeHTTP(w, q.next(h))
+		if w.status != want {
+			b.Fatalf("status %d, want %d: %s", w.status, want, w.head)
 		}
 	}
 }
+
+// benchRequest builds a benchmark's requests as net/http's server hands
+// them over (origin-form RequestURI, Host, HTTP/1.1, ContentLength, TLS
+// for https), with the URL parsed once.
+type benchRequest struct {
+	tmpl http.Request
+	body string
+	r    http.Request // the request handed out, reused
+	rd   benchBody
+}
+
+// newBenchRequest parses target ("https://host/path?query") once.
+func newBenchRequest(method, target, body string) *benchRequest {
+	u, err := url.Parse(target)
+	if err != nil {
+		panic(err)
+	}
+	uri := u.RequestURI()
+	pu, err := url.ParseRequestURI(uri) // what the server parses: no scheme or host
+	if err != nil {
+		panic(err)
+	}
+	q := &benchRequest{body: body, tmpl: http.Request{
+		Method: method, URL: pu, RequestURI: uri, Host: u.Host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Body: http.NoBody, RemoteAddr: "192.0.2.1:1234",
+	}}
+	if u.Scheme == "https" {
+		q.tmpl.TLS = &tls.ConnectionState{Version: tls.VersionTLS12, HandshakeComplete: true, ServerName: u.Hostname()}
+	}
+	return q
+}
+
+// next returns the request with header h and a fresh body reader. The
+// request is valid until the next call.
+func (q *benchRequest) next(h http.Header) *http.Request {
+	q.r = q.tmpl
+	q.r.Header = h
+	if q.body != "" {
+		q.rd.Reset(q.body)
+		q.r.Body = &q.rd
+		q.r.ContentLength = int64(len(q.body))
+	}
+	return &q.r
+}
+
+// benchBody is a request body that can be reset for the next request.
+type benchBody struct{ strings.Reader }
+
+func (*benchBody) Close() error { return nil }
+
+// discardWriter is a reusable http.ResponseWriter that records the status
+// and the first bytes of the body (for failure messages) and drops the
+// rest.
+type discardWriter struct {
+	header http.Header
+	status int
+	head   []byte
+}
+
+func (w *discardWriter) reset() {
+	clear(w.header)
+	w.status = 0
+	w.head = w.head[:0]
+}
+
+func (w *discardWriter) Header() http.Header { return w.header }
+
+func (w *discardWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *discardWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	w.head = append(w.head, p[:min(len(p), cap(w.head)-len(w.head))]...)
+	return len(p), nil
+}
+
+func (w *discardWriter) Flush() {}
 
 func mintBench(b *testing.B, config string, n int, scopes ...string) []string {
 	return mintBenchFor(b, config, "https://mcp.example.com/mcp", n, scopes...)
@@ -120,13 +219,28 @@ func mintBenchFor(b *testing.B, config, aud string, n int, scopes ...string) []s
 	return toks
 }
 
-func mcpRequest(token, body string) *http.Request { return mcpRequestTo("/mcp", token, body) }
-
-func mcpRequestTo(path, token, body string) *http.Request {
-	r := httptest.NewRequest("POST", "https://mcp.example.com"+path, strings.NewReader(body))
+// mcpRequest returns one MCP request with token, built by httptest (for
+// one-off requests; the benchmarks loop over mcpBenchRequest).
+func mcpRequest(token, body string) *http.Request {
+	r := httptest.NewRequest("POST", "https://mcp.example.com/mcp", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Authorization", "Bearer "+token)
 	return r
+}
+
+// mcpBenchRequest is a POST of body to path on https://mcp.example.com.
+func mcpBenchRequest(path, body string) *benchRequest {
+	return newBenchRequest("POST", "https://mcp.example.com"+path, body)
+}
+
+// benchHeaders returns the header maps of MCP requests bearing tokens, one
+// per token.
+func benchHeaders(tokens ...string) []http.Header {
+	out := make([]http.Header, len(tokens))
+	for i, tok := range tokens {
+		out[i] = http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + tok}}
+	}
+	return out
 }
 
 // BenchmarkNoopBaseline is (a): the harness's no-op filter, same request.
@@ -136,17 +250,16 @@ func BenchmarkNoopBaseline(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer h.Close(context.Background())
-	tok := mintBench(b, benchConfig, 1, "mcp:tools")[0]
-	serveLoop(b, h.VM(0), func(int) *http.Request { return mcpRequest(tok, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`) }, 503)
+	toks := mintBench(b, benchConfig, 1, "mcp:tools")
+	serveLoop(b, benchTarget{"noop", h.VM(0), false}, mcpBenchRequest("/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), benchHeaders(toks...), 503)
 }
 
 // BenchmarkDiscovery is a PRM request answered by the filter.
 func BenchmarkDiscovery(b *testing.B) {
 	for _, tg := range benchTargets(b, benchConfig) {
 		b.Run(tg.name, func(b *testing.B) {
-			serveLoop(b, tg.handler, func(int) *http.Request {
-				return httptest.NewRequest("GET", "https://mcp.example.com/.well-known/oauth-protected-resource/mcp", nil)
-			}, 200)
+			q := newBenchRequest("GET", "https://mcp.example.com/.well-known/oauth-protected-resource/mcp", "")
+			serveLoop(b, tg, q, []http.Header{{}}, 200)
 		})
 	}
 }
@@ -154,10 +267,10 @@ func BenchmarkDiscovery(b *testing.B) {
 // BenchmarkGuardCachedToken is (b): an authorized MCP request whose token
 // was verified before.
 func BenchmarkGuardCachedToken(b *testing.B) {
-	tok := mintBench(b, benchConfig, 1, "mcp:tools")[0]
+	toks := mintBench(b, benchConfig, 1, "mcp:tools")
 	for _, tg := range benchTargets(b, benchConfig) {
 		b.Run(tg.name, func(b *testing.B) {
-			serveLoop(b, tg.handler, func(int) *http.Request { return mcpRequest(tok, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`) }, 503)
+			serveLoop(b, tg, mcpBenchRequest("/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), benchHeaders(toks...), 503)
 		})
 	}
 }
@@ -169,7 +282,7 @@ func BenchmarkGuardFirstSeen(b *testing.B) {
 		for _, tg := range benchTargets(b, benchConfig) {
 			b.Run(alg.name+"/"+tg.name, func(b *testing.B) {
 				toks := mintBench(b, alg.config, b.N, "mcp:tools")
-				serveLoop(b, tg.handler, func(i int) *http.Request { return mcpRequest(toks[i], `{}`) }, 503)
+				serveLoop(b, tg, mcpBenchRequest("/mcp", `{}`), benchHeaders(toks...), 503)
 			})
 		}
 	}
@@ -178,11 +291,11 @@ func BenchmarkGuardFirstSeen(b *testing.B) {
 // BenchmarkGuardPerToolBody is (d): a tools/call to a resource with
 // per-tool rules, so the body is buffered and parsed (cached token).
 func BenchmarkGuardPerToolBody(b *testing.B) {
-	tok := mintBenchFor(b, benchConfig, "https://mcp.example.com/tools/mcp", 1, "mcp:tools", "mcp:admin")[0]
+	toks := mintBenchFor(b, benchConfig, "https://mcp.example.com/tools/mcp", 1, "mcp:tools", "mcp:admin")
 	body := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"admin_stats","arguments":{"verbose":true}}}`
 	for _, tg := range benchTargets(b, benchConfig) {
 		b.Run(tg.name, func(b *testing.B) {
-			serveLoop(b, tg.handler, func(int) *http.Request { return mcpRequestTo("/tools/mcp", tok, body) }, 503)
+			serveLoop(b, tg, mcpBenchRequest("/tools/mcp", body), benchHeaders(toks...), 503)
 		})
 	}
 }
