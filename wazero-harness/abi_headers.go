@@ -86,7 +86,7 @@ func proxyGetHeaderMapValue(vm *VM, stack []uint64) uint32 {
 	if st != statusOK {
 		return st
 	}
-	key, ok := vm.readKey(*m, u32(stack, 1), u32(stack, 2))
+	key, ok := vm.readKey(u32(stack, 1), u32(stack, 2))
 	if !ok {
 		return statusInvalidMemoryAccess
 	}
@@ -98,27 +98,38 @@ func proxyGetHeaderMapValue(vm *VM, stack []uint64) uint32 {
 }
 
 // readKey reads a header name argument and returns it in lower case, as
-// Envoy compares names. A lower-case name that m already has is returned
-// as m's own string, so reading, replacing or removing a present header
-// allocates nothing for its name.
-func (vm *VM) readKey(m headerMap, ptr, size uint32) (string, bool) {
+// Envoy compares names. A lower-case name the VM has seen before comes
+// from its table of names, so the usual calls allocate nothing for it.
+// vm.mu must be held.
+func (vm *VM) readKey(ptr, size uint32) (string, bool) {
 	b, ok := vm.read(ptr, size)
 	if !ok {
 		return "", false
 	}
-	return m.key(b), true
+	if isLowerASCII(b) {
+		return vm.names.intern(b), true
+	}
+	return strings.ToLower(string(b)), true
 }
 
-// key returns name in lower case, as m's own string if m has it.
-func (m headerMap) key(name []byte) string {
-	if isLowerASCII(name) {
-		for _, p := range m {
-			if p[0] == string(name) {
-				return p[0]
-			}
-		}
+// maxNames bounds a VM's table of header names, so a filter that makes up
+// names cannot grow it without end.
+const maxNames = 1024
+
+// nameTable interns header names: it returns one string per name instead
+// of a new one per call.
+type nameTable map[string]string
+
+// intern returns name as a string, the table's own when it has it.
+func (t nameTable) intern(name []byte) string {
+	if s, ok := t[string(name)]; ok {
+		return s
 	}
-	return strings.ToLower(string(name))
+	s := string(name)
+	if len(t) < maxNames {
+		t[s] = s
+	}
+	return s
 }
 
 // isLowerASCII reports whether b has neither upper-case nor non-ASCII
@@ -133,9 +144,9 @@ func isLowerASCII(b []byte) bool {
 }
 
 // headerKV reads the key (in lower case) and value arguments of the
-// add/replace calls on m.
-func headerKV(vm *VM, m headerMap, stack []uint64) (string, string, bool) {
-	k, ok1 := vm.readKey(m, u32(stack, 1), u32(stack, 2))
+// add/replace calls.
+func headerKV(vm *VM, stack []uint64) (string, string, bool) {
+	k, ok1 := vm.readKey(u32(stack, 1), u32(stack, 2))
 	v, ok2 := vm.readString(u32(stack, 3), u32(stack, 4))
 	return k, v, ok1 && ok2
 }
@@ -146,7 +157,7 @@ func proxyAddHeaderMapValue(vm *VM, stack []uint64) uint32 {
 	if st != statusOK {
 		return st
 	}
-	k, v, ok := headerKV(vm, *m, stack)
+	k, v, ok := headerKV(vm, stack)
 	if !ok {
 		return statusInvalidMemoryAccess
 	}
@@ -160,7 +171,7 @@ func proxyReplaceHeaderMapValue(vm *VM, stack []uint64) uint32 {
 	if st != statusOK {
 		return st
 	}
-	k, v, ok := headerKV(vm, *m, stack)
+	k, v, ok := headerKV(vm, stack)
 	if !ok {
 		return statusInvalidMemoryAccess
 	}
@@ -174,7 +185,7 @@ func proxyRemoveHeaderMapValue(vm *VM, stack []uint64) uint32 {
 	if st != statusOK {
 		return st
 	}
-	k, ok := vm.readKey(*m, u32(stack, 1), u32(stack, 2))
+	k, ok := vm.readKey(u32(stack, 1), u32(stack, 2))
 	if !ok {
 		return statusInvalidMemoryAccess
 	}

@@ -66,6 +66,7 @@ type VM struct {
 	nextID       uint32
 	effective    uint32
 	streams      map[uint32]*stream
+	names        nameTable        // header names the filter passed, interned
 	callout      *calloutResponse // set during proxy_on_http_call_response
 	nextCallout  uint32
 	deadErr      error
@@ -75,7 +76,7 @@ type VM struct {
 }
 
 func newVM(h *Host, i int) *VM {
-	vm := &VM{h: h, index: i, deadCh: make(chan struct{}), streams: map[uint32]*stream{}}
+	vm := &VM{h: h, index: i, deadCh: make(chan struct{}), streams: map[uint32]*stream{}, names: nameTable{}}
 	vm.ctx = context.WithValue(context.Background(), vmKey{}, vm)
 	vm.stdout = &lineWriter{h: h, vm: i, level: LevelInfo}
 	vm.stderr = &lineWriter{h: h, vm: i, level: LevelError}
