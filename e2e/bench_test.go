@@ -46,29 +46,37 @@ const benchConfig = `{
 // edConfig is benchConfig with the Ed25519 key active (to mint EdDSA).
 var edConfig = strings.Replace(strings.Replace(benchConfig, `"kid": "es", "active": true`, `"kid": "es"`, 1), `"kid": "ed",`, `"kid": "ed", "active": true,`, 1)
 
-var (
-	noopOnce sync.Once
-	noopWasm []byte
-	noopErr  error
-)
+// testFilters are the small comparison filters, built once per test
+// binary: the harness's no-op filter and e2e/testdata/floor.
+var testFilters sync.Map // package dir -> *builtFilter
 
-func noopFilter(b *testing.B) []byte {
-	noopOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mcpgate-noop")
+type builtFilter struct {
+	once sync.Once
+	wasm []byte
+	err  error
+}
+
+func testFilter(b *testing.B, pkgDir string) []byte {
+	v, _ := testFilters.LoadOrStore(pkgDir, &builtFilter{})
+	f := v.(*builtFilter)
+	f.once.Do(func() {
+		dir, err := os.MkdirTemp("", "mcpgate-testfilter")
 		if err != nil {
-			noopErr = err
+			f.err = err
 			return
 		}
-		out := filepath.Join(dir, "noop.wasm")
-		if noopErr = harness.Build("../wazero-harness/testdata/noop", out); noopErr == nil {
-			noopWasm, noopErr = os.ReadFile(out)
+		out := filepath.Join(dir, "filter.wasm")
+		if f.err = harness.Build(pkgDir, out); f.err == nil {
+			f.wasm, f.err = os.ReadFile(out)
 		}
 	})
-	if noopErr != nil {
-		b.Fatal(noopErr)
+	if f.err != nil {
+		b.Fatal(f.err)
 	}
-	return noopWasm
+	return f.wasm
 }
+
+func noopFilter(b *testing.B) []byte { return testFilter(b, "../wazero-harness/testdata/noop") }
 
 type benchTarget struct {
 	name    string
@@ -252,6 +260,20 @@ func BenchmarkNoopBaseline(b *testing.B) {
 	defer h.Close(context.Background())
 	toks := mintBench(b, benchConfig, 1, "mcp:tools")
 	serveLoop(b, benchTarget{"noop", h.VM(0), false}, mcpBenchRequest("/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), benchHeaders(toks...), 503)
+}
+
+// BenchmarkFloor is what any Go proxy-wasm bearer-token filter pays on
+// this host before deciding anything: e2e/testdata/floor reads the request
+// headers, finds Authorization, removes it and sets one identity header.
+// Between (a) and (b), it shows how much of (b) is the platform's.
+func BenchmarkFloor(b *testing.B) {
+	h, err := harness.New(context.Background(), harness.Options{Wasm: testFilter(b, "testdata/floor"), VMs: 1, Log: func(int, string) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	toks := mintBench(b, benchConfig, 1, "mcp:tools")
+	serveLoop(b, benchTarget{"floor", h.VM(0), false}, mcpBenchRequest("/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), benchHeaders(toks...), 503)
 }
 
 // BenchmarkDiscovery is a PRM request answered by the filter.
