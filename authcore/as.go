@@ -1,6 +1,9 @@
 package authcore
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // asState is the authorization server's mutable per-engine state: rate
 // limiters and the upstream JWKS cache. All of it is bounded, and all of
@@ -13,6 +16,11 @@ type asState struct {
 	authFailures *limiter
 	// jwks caches the upstream OpenID provider's keys (identity_oidc.go).
 	jwks jwksCache
+
+	mu sync.Mutex
+	// assertionJTIs: client assertion jti records (hashed with the client
+	// id) seen by this VM, until they expire (client_assertion.go).
+	assertionJTIs map[string]time.Time
 }
 
 // maxAuthFailures is how many failed client authentications a client id
@@ -73,6 +81,14 @@ func (e *Engine) addASMetadata(m *AuthorizationServerMetadata) {
 	auth := []string{AuthMethodNone}
 	if a.Registration.Enabled || a.hasConfidentialClient() {
 		auth = append(auth, AuthMethodSecretBasic, AuthMethodSecretPost)
+	}
+	if c.CIMD.Enabled {
+		// Metadata-document clients may publish keys and authenticate
+		// with a signed JWT (CIMD §6.2, client_assertion.go); RFC 8414 §2
+		// then requires the signing algorithms.
+		auth = append(auth, AuthMethodPrivateKeyJWT)
+		m.TokenEndpointAuthSigningAlgValuesSupported = assertionSigningAlgs
+		m.RevocationEndpointAuthSigningAlgValues = assertionSigningAlgs
 	}
 	m.TokenEndpointAuthMethodsSupported = auth
 	m.RevocationEndpointAuthMethodsSupported = auth

@@ -29,9 +29,8 @@ func isCIMDURL(clientID string) bool {
 // RedirectURIs that each pass checkRedirectURI (clients.go): that check
 // also refuses a query already carrying code, state or iss, which the
 // authorization response would otherwise repeat (RFC 9207: iss once).
-// private_key_jwt clients cannot authenticate at the token endpoint yet:
-// checkClientSecret (token.go) refuses them, and a client_assertion is
-// invalid_client.
+// private_key_jwt clients authenticate at the token endpoint with a
+// client assertion (client_assertion.go).
 //
 // With "cimd" disabled every such client id is invalid_client. The fetch
 // may also return a [Wait] when another request is already fetching the

@@ -30,5 +30,7 @@ func cimdClient(d *CIMDDocument) *Client {
 		ApplicationType:         d.ApplicationType,
 		Scope:                   strings.Fields(d.Scope),
 		Source:                  ClientMetadataDocument,
+		jwks:                    d.JWKS,
+		jwksURI:                 d.JWKSURI,
 	}
 }

@@ -93,6 +93,10 @@ type cimdState struct {
 	waiters    map[uint64]*cimdWaiter
 	ready      []uint64
 	nextTicket uint64
+
+	// jwks caches private_key_jwt clients' key sets by jwks_uri
+	// (client_assertion.go).
+	jwks map[string]jwksEntry
 }
 
 type cimdCacheEntry struct {

@@ -67,6 +67,9 @@ type Client struct {
 	// sealKey sealed a dynamically registered client's id; it derives the
 	// client's secret.
 	sealKey *SealingKey
+	// jwks (raw JSON) or jwksURI hold a private_key_jwt client's keys, from
+	// its metadata document.
+	jwks, jwksURI string
 }
 
 // public reports whether the client does not authenticate at the token

@@ -193,17 +193,11 @@ func (e *Engine) parseAccessToken(token string) (*AccessTokenClaims, error) {
 		c.Scope = strings.Fields(sc)
 		c.scopeString = strings.Join(c.Scope, " ")
 	}
-	switch aud := claims.Get("aud"); {
-	case aud.Type == gjson.String:
-		c.Audience = []string{aud.Str}
-	case aud.IsArray():
-		for _, a := range aud.Array() {
-			if a.Type != gjson.String {
-				return nil, tokenErr("malformed aud")
-			}
-			c.Audience = append(c.Audience, a.Str)
-		}
-	default:
+	var audOK bool
+	if c.Audience, audOK = claimAudience(claims); !audOK {
+		return nil, tokenErr("malformed aud")
+	}
+	if c.Audience == nil {
 		return nil, tokenErr("aud missing")
 	}
 	exp, ok := claimTime(claims, "exp")
@@ -250,6 +244,26 @@ func claimString(claims gjson.Result, name string) (string, bool) {
 		return "", false
 	}
 	return v.Str, true
+}
+
+// claimAudience reads "aud", a string or an array of strings (RFC 7519
+// §4.1.3): nil when absent, ok false when malformed.
+func claimAudience(claims gjson.Result) (aud []string, ok bool) {
+	switch v := claims.Get("aud"); {
+	case !v.Exists():
+		return nil, true
+	case v.Type == gjson.String:
+		return []string{v.Str}, true
+	case v.IsArray():
+		for _, a := range v.Array() {
+			if a.Type != gjson.String {
+				return nil, false
+			}
+			aud = append(aud, a.Str)
+		}
+		return aud, true
+	}
+	return nil, false
 }
 
 func claimTime(claims gjson.Result, name string) (time.Time, bool) {

@@ -85,7 +85,10 @@ func (e *Engine) handleToken(req *Request) Outcome {
 //     with client id and secret each form-urlencoded before base64 (RFC 6749
 //     §2.3.1), so they are form-decoded here;
 //   - client_secret_post: client_id and client_secret in the body;
-//   - none: client_id in the body, for public clients.
+//   - none: client_id in the body, for public clients;
+//   - private_key_jwt: client_assertion and client_assertion_type in the
+//     body (RFC 7523 §2.2), for clients whose metadata document publishes
+//     keys (client_assertion.go).
 //
 // Using more than one method is invalid_request ("MUST NOT use more than
 // one authentication method in each request"). A public client that sends
@@ -114,7 +117,7 @@ func (e *Engine) authenticateClient(req *Request, f form, then func(clientAuth, 
 		return then(ca, newError(ErrCodeInvalidRequest, 400, "the client used more than one authentication method"))
 	}
 	if assertion {
-		return then(ca, newError(ErrCodeInvalidClient, 401, "client assertions (private_key_jwt) are not supported"))
+		return e.authenticateAssertion(req, f, ca, then)
 	}
 	if bodyID := f["client_id"]; ca.basic && bodyID != "" && bodyID != id {
 		return then(ca, newError(ErrCodeInvalidRequest, 400, "client_id differs from the authenticated client"))
@@ -153,10 +156,10 @@ func (e *Engine) checkClientSecret(c *Client, secret string) string {
 		return "a public client sent a secret"
 	case c.public():
 		return ""
+	case c.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT:
+		return "a private_key_jwt client must authenticate with a client assertion"
 	case secret == "":
 		return "a confidential client sent no secret"
-	case c.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT:
-		return "private_key_jwt is not supported"
 	case c.Source == ClientPreRegistered && c.hasSecret:
 		h := sha256.Sum256([]byte(secret))
 		if subtle.ConstantTimeCompare(h[:], c.secretHash[:]) == 1 {

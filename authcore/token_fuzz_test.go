@@ -17,6 +17,8 @@ func FuzzTokenForm(f *testing.F) {
 	f.Add("grant_type=authorization_code&code=x&code_verifier=y", "Basic d2ViLWFwcDpjb3JyZWN0K2hvcnNl")
 	f.Add("grant_type=authorization_code&grant_type=x", "basic !!")
 	f.Add("client_assertion=a&client_secret=b&client_id=c&grant_type=refresh_token", "Bearer x")
+	f.Add("grant_type=authorization_code&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion="+
+		"eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJpZGUiLCJzdWIiOiJpZGUiLCJleHAiOjk5OTk5OTk5OTl9.AAAA", "")
 	f.Fuzz(func(t *testing.T, body, authz string) {
 		hd := Header{{"content-type", "application/x-www-form-urlencoded"}}
 		if authz != "" {
