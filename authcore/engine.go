@@ -58,6 +58,9 @@ type Engine struct {
 	// passThrough is the outcome for traffic mcpgate does not own: remove
 	// the identity headers (a client's copies), keep the rest.
 	passThrough Outcome
+	// grantEpoch counts the grants this engine revoked (atomic): a cached
+	// "grant live" answer from before a revocation is not trusted (guard.go).
+	grantEpoch int64
 
 	// routes maps exact request paths owned by the filter to handlers.
 	routes map[string]*route

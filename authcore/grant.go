@@ -3,6 +3,7 @@ package authcore
 import (
 	"encoding/json"
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -164,7 +165,10 @@ func (e *Engine) revokeGrant(gid, why string, then func() Outcome) Outcome {
 			if err == nil {
 				// Already marked: extend it, as tokens may have been
 				// minted since.
-				return e.store.Put(revokedGrantKey(gid), []byte(why), ver, markerTTL, func(error) Outcome { return next() })
+				return e.store.Put(revokedGrantKey(gid), []byte(why), ver, markerTTL, func(error) Outcome {
+					atomic.AddInt64(&e.grantEpoch, 1)
+					return next()
+				})
 			}
 			if !errors.Is(err, ErrNotFound) {
 				e.log(LogError, "mcpgate: revocation marker lookup failed: "+err.Error())
@@ -173,6 +177,8 @@ func (e *Engine) revokeGrant(gid, why string, then func() Outcome) Outcome {
 				if err != nil && !errors.Is(err, ErrConflict) {
 					e.log(LogError, "mcpgate: writing revocation marker failed: "+err.Error())
 				}
+				// This VM's cached "grant live" answers end now (guard.go).
+				atomic.AddInt64(&e.grantEpoch, 1)
 				return next()
 			})
 		}

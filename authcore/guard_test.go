@@ -292,3 +292,61 @@ func TestTokenCacheCollisions(t *testing.T) {
 		t.Error("cached token changed with the caller's buffer")
 	}
 }
+
+// TestGuardRevocationRecheck: a VM looks a cached token's grant up once
+// per grantRecheck; a revocation by another VM (sharing the Store) stops
+// the token there within that time, and one by the VM itself at once.
+func TestGuardRevocationRecheck(t *testing.T) {
+	cfg := loadConfig(t, "guard")
+	clock := &cimdClock{t: time.Now()}
+	store := &countingStore{fakeStore: fakeStore{data: map[string][]byte{}}}
+	a, _ := New(cfg, Options{Store: store, Now: clock.now})
+	b, _ := New(cfg, Options{Store: store, Now: clock.now})
+	tok, _ := a.MintAccessToken(AccessTokenClaims{Issuer: cfg.Issuer, Subject: "a", Audience: []string{"https://mcp.example.com/mcp"},
+		Scope: []string{"mcp:tools"}, IssuedAt: clock.now(), Expiry: clock.now().Add(time.Hour), JTI: "x", GrantID: "g1"})
+	allowed := func(e *Engine) bool {
+		_, ok := run(e, mcpPost("/mcp", tok, `{}`)).(Forward)
+		return ok
+	}
+	for i := 0; i < 5; i++ {
+		if !allowed(a) {
+			t.Fatal("live grant refused")
+		}
+	}
+	if store.gets != 1 {
+		t.Errorf("%d revocation lookups for 5 requests within %v, want 1", store.gets, grantRecheck)
+	}
+	// Another VM revokes: a keeps trusting its answer until the recheck.
+	b.revokeGrant("g1", "test", func() Outcome { return Forward{} })
+	if !allowed(a) {
+		t.Error("refused before the recheck interval (the lookup should be cached)")
+	}
+	clock.advance(grantRecheck)
+	if allowed(a) {
+		t.Error("revoked grant still accepted after the recheck interval")
+	}
+	if allowed(b) {
+		t.Error("revoked grant accepted by the VM that revoked it")
+	}
+	// The VM that revokes stops its own cached answers at once.
+	tok2, _ := a.MintAccessToken(AccessTokenClaims{Issuer: cfg.Issuer, Subject: "a", Audience: []string{"https://mcp.example.com/mcp"},
+		Scope: []string{"mcp:tools"}, IssuedAt: clock.now(), Expiry: clock.now().Add(time.Hour), JTI: "y", GrantID: "g2"})
+	if _, ok := run(a, mcpPost("/mcp", tok2, `{}`)).(Forward); !ok {
+		t.Fatal("live grant g2 refused")
+	}
+	a.revokeGrant("g2", "test", func() Outcome { return Forward{} })
+	if _, ok := run(a, mcpPost("/mcp", tok2, `{}`)).(Forward); ok {
+		t.Error("a VM's own revocation did not stop its cached answer")
+	}
+}
+
+// countingStore counts Get calls.
+type countingStore struct {
+	fakeStore
+	gets int
+}
+
+func (s *countingStore) Get(key string, then func([]byte, uint32, error) Outcome) Outcome {
+	s.gets++
+	return s.fakeStore.Get(key, then)
+}

@@ -34,6 +34,12 @@ type AccessTokenClaims struct {
 	// forward is what an allowed request with this token becomes, set
 	// when the verified token is cached, so the hot path allocates nothing.
 	forward Outcome
+	// grantLiveUntil (Unix nanoseconds, read and written atomically) is
+	// until when this VM need not look up the grant's revocation again
+	// (guard.go, grantRecheck).
+	grantLiveUntil int64
+	// grantEpoch is the Engine's grantEpoch when the grant was found live.
+	grantEpoch int64
 }
 
 // Limits of what the token parser accepts.

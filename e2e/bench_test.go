@@ -297,6 +297,26 @@ func BenchmarkGuardCachedToken(b *testing.B) {
 	}
 }
 
+// BenchmarkGuardCachedGrantToken is (b) with a token as mcpgate's own
+// authorization server issues them: it names its grant, so every request
+// also looks up the grant's revocation record in the Store (shared data).
+func BenchmarkGuardCachedGrantToken(b *testing.B) {
+	cfg, _ := authcore.ParseConfig([]byte(benchConfig))
+	eng, _ := authcore.New(cfg, authcore.Options{})
+	now := time.Now()
+	tok, err := eng.MintAccessToken(authcore.AccessTokenClaims{Issuer: cfg.Issuer, Subject: "alice", ClientID: "c",
+		Audience: []string{"https://mcp.example.com/mcp"}, Scope: []string{"mcp:tools"}, IssuedAt: now, Expiry: now.Add(time.Hour),
+		JTI: "j", GrantID: "g-bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tg := range benchTargets(b, benchConfig) {
+		b.Run(tg.name, func(b *testing.B) {
+			serveLoop(b, tg, mcpBenchRequest("/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), benchHeaders(tok), 503)
+		})
+	}
+}
+
 // BenchmarkGuardFirstSeen is (c): every request carries a token never seen
 // before, so each pays signature verification.
 func BenchmarkGuardFirstSeen(b *testing.B) {
