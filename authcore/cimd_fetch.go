@@ -217,8 +217,14 @@ func checkEgressResponse(r CallResult, what string, maxBytes int, elapsed, timeo
 	switch {
 	case r.Err != nil:
 		return cimdClientError(the+" could not be fetched (connection failed or timed out)", r.Err)
-	case elapsed > timeout:
-		return cimdClientError(the+" took longer than "+timeout.String()+" to fetch", nil)
+	case elapsed > timeout || r.Status == 504 && elapsed >= timeout:
+		// Envoy answers a callout that outlives its timeout with its own
+		// 504 "upstream request timeout" (the host said nothing).
+		return cimdClientError(the+" could not be fetched within "+timeout.String(), nil)
+	case r.Status == 503:
+		// Envoy's own answer when the host cannot be reached (connection
+		// refused or reset, TLS failure), or the host's own 503.
+		return cimdClientError(the+" could not be fetched (HTTP 503: the host could not be reached or is unavailable)", nil)
 	case r.Status >= 300 && r.Status < 400:
 		return cimdClientError(the+" URL answered HTTP "+strconv.Itoa(r.Status)+"; redirects are not followed", nil)
 	case r.Status != 200:

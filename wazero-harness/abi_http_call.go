@@ -185,8 +185,11 @@ func appendHeaders(hm headerMap, h http.Header) headerMap {
 }
 
 // do performs a callout and reads its response. A nil response is a
-// failure (delivered with 0 headers); a response with an error is a local
-// reply from the emulated Envoy, the error saying why.
+// failure, delivered with 0 headers, as Envoy does when the stream resets
+// after the response started (or the body exceeds the buffer limit); a
+// response with an error is a local reply from the emulated Envoy (no
+// healthy upstream, connection failure: 503; timeout before the response
+// headers: 504), the error saying why.
 func (c *cluster) do(ctx context.Context, hm headerMap, body []byte, timeout time.Duration) (*calloutResponse, error) {
 	client, base := c.client, c.base
 	if c.originalDst {
@@ -212,7 +215,13 @@ func (c *cluster) do(ctx context.Context, hm headerMap, body []byte, timeout tim
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, err
+		// No response headers yet: Envoy's router answers the callout
+		// itself, 504 on the callout's timeout and 503 when the upstream
+		// could not be reached or reset before its headers.
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return calloutLocalReply(504, "upstream request timeout"), err
+		}
+		return calloutLocalReply(503, "upstream connect error or disconnect/reset before headers. reset reason: connection failure"), err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxCalloutResponseBody+1))

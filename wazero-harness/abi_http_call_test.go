@@ -108,8 +108,12 @@ func TestHTTPCallouts(t *testing.T) {
 			}
 		}
 	}
-	// Envoy delivers a failed callout with zero headers; the header map is
-	// then unavailable: it reads as empty, and the body buffer is NotFound.
+	// Envoy answers a callout it could not get response headers for with
+	// its own reply (504 on the timeout, 503 when the upstream cannot be
+	// reached); only a failure after the response started (here: a body
+	// over the limit) is delivered with zero headers: the header map then
+	// reads as empty, and the body buffer is NotFound.
+	const refused = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
 	const calloutFailed = "callout failed (0 headers, err <nil>; body \"\", err error status returned by host: not found)"
 	tests := []struct {
 		name  string
@@ -122,8 +126,8 @@ func TestHTTPCallouts(t *testing.T) {
 		{"redirect not followed", "/callout?cluster=backend&path=/redirect", ok("302", "<a href=\"/elsewhere\">Found</a>.\n\n", "/elsewhere")},
 		{"https cluster with its own TLS config", "/callout?cluster=secure&path=/ok", ok("200", "backend says hi", "")},
 		{"not found passed as is", "/callout?cluster=backend&path=/nope", ok("404", "404 page not found\n", "")},
-		{"timeout", "/callout?cluster=backend&path=/slow&timeout=100", failed(502, calloutFailed)},
-		{"connection refused", "/callout?cluster=dead&path=/ok", failed(502, calloutFailed)},
+		{"timeout", "/callout?cluster=backend&path=/slow&timeout=100", ok("504", "upstream request timeout", "")},
+		{"connection refused", "/callout?cluster=dead&path=/ok", ok("503", refused, "")},
 		{"response body over the limit", "/callout?cluster=backend&path=/big", failed(502, calloutFailed)},
 		{"unknown cluster", "/callout?cluster=nope&path=/ok", failed(500, "dispatch: error status returned by host: bad argument")},
 		{"missing :path", "/callout?cluster=backend", failed(500, "dispatch: error status returned by host: bad argument")},
@@ -141,7 +145,7 @@ func TestHTTPCallouts(t *testing.T) {
 
 	// A callout callback that edits the paused request's headers and
 	// resumes it with proxy_continue_stream.
-	for cluster, want := range map[string]string{"backend": "200", "dead": "failed"} {
+	for cluster, want := range map[string]string{"backend": "200", "dead": "503"} {
 		st, _, body := get(t, srv.URL+"/resume-later?cluster="+cluster+"&path=/ok")
 		if st != 200 {
 			t.Fatalf("resume-later via %s: status %d %s", cluster, st, body)

@@ -139,10 +139,16 @@ func authorityHost(authority string) string {
 // request when the cluster's load balancer picks no host, which is what an
 // ORIGINAL_DST cluster does for a request without a usable override
 // header (an HTTP callout has no downstream connection to fall back on).
-func noHealthyUpstream() *calloutResponse {
-	const body = "no healthy upstream"
+func noHealthyUpstream() *calloutResponse { return calloutLocalReply(503, "no healthy upstream") }
+
+// calloutLocalReply is a reply Envoy's router makes for a callout itself
+// (no healthy upstream, connection failure, timeout). Envoy delivers it as
+// an ordinary response, with headers: only a reset with no reply possible
+// reaches the filter as a failure with 0 headers (envoy
+// source/extensions/common/wasm/context.cc, onHttpCallFailure).
+func calloutLocalReply(status int, body string) *calloutResponse {
 	return &calloutResponse{
-		headers: headerMap{{":status", "503"}, {"content-length", fmt.Sprint(len(body))}, {"content-type", "text/plain"}},
+		headers: headerMap{{":status", statusString(status)}, {"content-length", fmt.Sprint(len(body))}, {"content-type", "text/plain"}},
 		body:    []byte(body),
 	}
 }

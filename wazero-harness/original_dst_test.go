@@ -236,8 +236,8 @@ func TestOriginalDstCluster(t *testing.T) {
 
 	t.Run("certificate for another name fails", func(t *testing.T) {
 		before := hitsOther.Load()
-		if r, ok := callout(t, "egress", "/doc", "good.test", dst(otherAddr)); ok {
-			t.Fatalf("callout to a server with a certificate for other.test succeeded: %+v", r)
+		if r, ok := callout(t, "egress", "/doc", "good.test", dst(otherAddr)); !isConnectFailure(r, ok) {
+			t.Fatalf("callout to a server with a certificate for other.test: %+v, want Envoy's 503 connection failure", r)
 		}
 		if hitsOther.Load() != before {
 			t.Error("the request reached the server with the wrong certificate")
@@ -249,8 +249,8 @@ func TestOriginalDstCluster(t *testing.T) {
 
 	t.Run(":authority the certificate does not name fails", func(t *testing.T) {
 		before := hitsGood.Load()
-		if r, ok := callout(t, "egress", "/doc", "evil.test", dst(goodAddr)); ok {
-			t.Fatalf("callout succeeded: %+v", r)
+		if r, ok := callout(t, "egress", "/doc", "evil.test", dst(goodAddr)); !isConnectFailure(r, ok) {
+			t.Fatalf("callout: %+v, want Envoy's 503 connection failure", r)
 		}
 		if hitsGood.Load() != before {
 			t.Error("the request reached the server")
@@ -258,8 +258,8 @@ func TestOriginalDstCluster(t *testing.T) {
 	})
 
 	t.Run("CA not trusted by the cluster fails", func(t *testing.T) {
-		if r, ok := callout(t, "egress_sys", "/doc", "good.test", dst(goodAddr)); ok {
-			t.Fatalf("callout succeeded: %+v", r)
+		if r, ok := callout(t, "egress_sys", "/doc", "good.test", dst(goodAddr)); !isConnectFailure(r, ok) {
+			t.Fatalf("callout: %+v, want Envoy's 503 connection failure", r)
 		}
 	})
 
@@ -298,8 +298,8 @@ func TestOriginalDstCluster(t *testing.T) {
 
 	t.Run("unreachable address fails and is recorded", func(t *testing.T) {
 		before := hitsGood.Load()
-		if r, ok := callout(t, "egress", "/doc", "good.test:"+goodPort, dst(deadAddr)); ok {
-			t.Fatalf("callout succeeded: %+v", r)
+		if r, ok := callout(t, "egress", "/doc", "good.test:"+goodPort, dst(deadAddr)); !isConnectFailure(r, ok) {
+			t.Fatalf("callout: %+v, want Envoy's 503 connection failure", r)
 		}
 		if hitsGood.Load() != before {
 			t.Error("the :authority's server was reached")
@@ -369,4 +369,12 @@ func TestClusterDialed(t *testing.T) {
 	if _, err := New(t.Context(), Options{Wasm: kitchenWasm, Log: quiet, Clusters: map[string]Cluster{"x": {URL: "ftp://", OriginalDst: true}}}); err == nil {
 		t.Error("original-dst cluster with scheme ftp accepted")
 	}
+}
+
+// isConnectFailure reports whether a callout got Envoy's own reply for an
+// upstream it could not connect to (TLS failures included): a 503 with
+// headers, not a failure with none.
+func isConnectFailure(r calloutResult, ok bool) bool {
+	return ok && r.Status == "503" && r.NumHeaders == 3 &&
+		r.Body == "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
 }
