@@ -278,7 +278,7 @@ func (h *httpContext) applyForward(f authcore.Forward) error {
 		}
 	}
 	for i, name := range f.Remove {
-		if present&(1<<i) == 0 {
+		if i < 64 && present&(1<<i) == 0 {
 			continue
 		}
 		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
