@@ -300,9 +300,3 @@ func methodAllowed(methods, m string) bool {
 func (e *Engine) Intercepts(target string) bool {
 	return e.lookup(target).route != RoutePass
 }
-
-// Protects reports whether the request target falls under a protected
-// resource (the guard runs there, and needs no peer address).
-func (e *Engine) Protects(target string) bool {
-	return e.lookup(target).route == RouteGuard
-}

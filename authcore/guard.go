@@ -478,15 +478,6 @@ func jsonRPCError(status, code int, msg string) Reply {
 	return Reply{Status: status, Headers: Header{{"content-type", "application/json"}, {"cache-control", "no-store"}}, Body: b}
 }
 
-// verifyCached returns the claims of a token whose signature and form are
-// valid, from the cache when it was seen before. reason is set otherwise.
-func (e *Engine) verifyCached(token string) (*AccessTokenClaims, string) {
-	if c := e.tokens.get(token); c != nil {
-		return c, ""
-	}
-	return e.verifyToken(token)
-}
-
 // verifyToken verifies a token not found in the cache and caches it when
 // valid. reason is set otherwise.
 func (e *Engine) verifyToken(token string) (*AccessTokenClaims, string) {

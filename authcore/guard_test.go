@@ -186,7 +186,7 @@ func TestGuardForwardsIdentity(t *testing.T) {
 func TestGuardCachesVerification(t *testing.T) {
 	e := newTestEngine(t, "guard")
 	tok := mintFor(t, e, "https://mcp.example.com/mcp", "mcp:tools")
-	if _, r := e.verifyCached(tok); r != "" {
+	if _, r := e.verifyToken(tok); r != "" {
 		t.Fatal(r)
 	}
 	if e.tokens.get(tok) == nil {
@@ -194,7 +194,7 @@ func TestGuardCachesVerification(t *testing.T) {
 	}
 	// A cached token is still checked for audience and time per request.
 	other := mintFor(t, e, "https://mcp.example.com/other/mcp", "mcp:tools")
-	e.verifyCached(other)
+	e.verifyToken(other)
 	if o := run(e, mcpPost("/mcp", other, `{}`)); o.(Reply).Status != 401 {
 		t.Errorf("cached token for another audience accepted")
 	}

@@ -87,32 +87,29 @@ func (c *tokenCache) put(token string, claims *AccessTokenClaims, now time.Time)
 // evict drops expired entries and, if the cache is still full, an
 // arbitrary eighth of it (map order is random). c.mu must be held.
 func (c *tokenCache) evict(now time.Time) {
-	drop := func(keep func(*cachedToken) bool) {
-		for h, e := range c.entries {
-			var head, tail *cachedToken
-			for ; e != nil; e = e.next {
-				if keep(e) {
-					if tail == nil {
-						head = e
-					} else {
-						tail.next = e
-					}
-					tail = e
-				} else {
-					c.n--
-				}
+	for h, e := range c.entries {
+		var head, tail *cachedToken
+		for ; e != nil; e = e.next {
+			if !now.Before(e.claims.Expiry.Add(clockSkew)) {
+				c.n--
+				continue
 			}
-			if tail != nil {
-				tail.next = nil
-			}
-			if head == nil {
-				delete(c.entries, h)
+			if tail == nil {
+				head = e
 			} else {
-				c.entries[h] = head
+				tail.next = e
 			}
+			tail = e
+		}
+		if tail != nil {
+			tail.next = nil
+		}
+		if head == nil {
+			delete(c.entries, h)
+		} else {
+			c.entries[h] = head
 		}
 	}
-	drop(func(e *cachedToken) bool { return now.Before(e.claims.Expiry.Add(clockSkew)) })
 	for h := range c.entries {
 		if c.n < c.max-c.max/8 {
 			break

@@ -138,19 +138,27 @@ func TestOAuth2PKCE(t *testing.T) {
 		// The VM that revoked the grant refuses the token at once; another
 		// VM that checked the grant less than a second ago (authcore
 		// grantRecheck) refuses it within that second.
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			st, _, _ := do(t, "POST", tg.base+"/mcp", strings.NewReader(initializeBody), mcpHeaders(tok.AccessToken))
-			if st == 401 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("access token of a replayed code still accepted after 3s: %d", st)
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		wantRefusedSoon(t, tg, tok.AccessToken, "access token of a replayed code")
 	})
+}
+
+// wantRefusedSoon fails unless the MCP endpoint refuses tok (401) within
+// 3 seconds: a grant revoked on one VM stops its tokens on the others within
+// authcore's grantRecheck (1 s).
+func wantRefusedSoon(t *testing.T, tg *target, tok, what string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		st, _, _ := do(t, "POST", tg.base+"/mcp", strings.NewReader(initializeBody), mcpHeaders(tok))
+		if st == 401 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s still accepted after 3s: %d", what, st)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // TestCodeRedemptionRace: 50 concurrent redemptions of one code spread
@@ -204,18 +212,7 @@ func TestCodeRedemptionRace(t *testing.T) {
 	}
 	t.Logf("successes %d, invalid_grant %d", ok.Load(), invalid.Load())
 	if tok, _ := issued.Load().(string); tok != "" {
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			st, _, _ := do(t, "POST", tg.base+"/mcp", strings.NewReader(initializeBody), mcpHeaders(tok))
-			if st == 401 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("the winner's token is still accepted after the replays revoked its grant: %d", st)
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		wantRefusedSoon(t, tg, tok, "the winner's token, after the replays revoked its grant,")
 	}
 }
 

@@ -84,17 +84,7 @@ func BenchmarkProxyWithoutFilter(b *testing.B) {
 // request headers, local reply, response headers, log, done, delete).
 func BenchmarkLocalReply(b *testing.B) {
 	h := newHost(b, Options{Wasm: kitchenWasm, VMs: 1})
-	vm := h.VM(0)
-	req := httptest.NewRequest(http.MethodGet, "/local", nil)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		rec := httptest.NewRecorder()
-		vm.ServeHTTP(rec, req)
-		if rec.Code != 418 {
-			b.Fatalf("status %d", rec.Code)
-		}
-	}
+	benchServe(b, h.VM(0), httptest.NewRequest(http.MethodGet, "/local", nil), 418)
 }
 
 // BenchmarkNoopFilterInProcess is the no-op filter without the client-side
@@ -102,17 +92,7 @@ func BenchmarkLocalReply(b *testing.B) {
 func BenchmarkNoopFilterInProcess(b *testing.B) {
 	up := benchUpstream(b)
 	h := newHost(b, Options{Wasm: noopWasm, Upstream: up.URL, VMs: 1})
-	vm := h.VM(0)
-	req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		rec := httptest.NewRecorder()
-		vm.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			b.Fatalf("status %d", rec.Code)
-		}
-	}
+	benchServe(b, h.VM(0), httptest.NewRequest(http.MethodGet, "/mcp", nil), 200)
 }
 
 // BenchmarkHostRoundTrip is the no-op filter with no upstream configured:
@@ -121,15 +101,18 @@ func BenchmarkNoopFilterInProcess(b *testing.B) {
 // delete) without any network.
 func BenchmarkHostRoundTrip(b *testing.B) {
 	h := newHost(b, Options{Wasm: noopWasm, VMs: 1})
-	vm := h.VM(0)
-	req := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+	benchServe(b, h.VM(0), httptest.NewRequest(http.MethodGet, "/mcp", nil), 503)
+}
+
+// benchServe serves req to vm b.N times in process and checks the status.
+func benchServe(b *testing.B, vm *VM, req *http.Request, want int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		rec := httptest.NewRecorder()
 		vm.ServeHTTP(rec, req)
-		if rec.Code != 503 {
-			b.Fatalf("status %d", rec.Code)
+		if rec.Code != want {
+			b.Fatalf("status %d, want %d", rec.Code, want)
 		}
 	}
 }
