@@ -141,7 +141,7 @@ func TestAuthorizeSuccess(t *testing.T) {
 			}
 			ticket, _ := consentFields(t, page)
 			var rec consentTicket
-			h.store.Get(consentTicketKey(ticket), func(v []byte, _ uint32, err error) Outcome {
+			h.store.Get(consentTicketKey(ticket), func(v []byte, _ uint64, err error) Outcome {
 				if err != nil {
 					t.Fatal(err)
 				}

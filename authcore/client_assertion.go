@@ -436,7 +436,7 @@ func (e *Engine) rememberAssertion(id string, a *clientAssertion, now time.Time,
 	if full {
 		return then(false, errors.New("too many client assertions in flight on this VM"))
 	}
-	return e.store.Get(key, func(_ []byte, _ uint32, err error) Outcome {
+	return e.store.Get(key, func(_ []byte, _ uint64, err error) Outcome {
 		switch err {
 		case nil:
 			return then(true, nil)

@@ -69,7 +69,7 @@ func (e *Engine) consent(req *Request, c *Client, ar *authzRequest, sub string) 
 	if e.cfg.AS.Consent.Remember <= 0 {
 		return e.showConsent(req, c, ar, sub)
 	}
-	return e.store.Get(consentKey(sub, ar), func(_ []byte, _ uint32, err error) Outcome {
+	return e.store.Get(consentKey(sub, ar), func(_ []byte, _ uint64, err error) Outcome {
 		switch {
 		case err == nil:
 			e.count("mcpgate.consent.remembered")
@@ -155,7 +155,7 @@ func (e *Engine) handleConsent(req *Request) Outcome {
 			return e.errorPage(403, newError(ErrCodeAccessDenied, 403, "this consent form was not opened in this browser; start again from the application"))
 		}
 		key := consentTicketKey(ticket)
-		return e.store.Get(key, func(val []byte, ver uint32, err error) Outcome {
+		return e.store.Get(key, func(val []byte, ver uint64, err error) Outcome {
 			var rec consentTicket
 			switch {
 			case errors.Is(err, ErrNotFound):
@@ -229,7 +229,7 @@ func (e *Engine) rememberConsent(sub string, ar *authzRequest, then func() Outco
 		return then()
 	}
 	key := consentKey(sub, ar)
-	return e.store.Get(key, func(_ []byte, ver uint32, err error) Outcome {
+	return e.store.Get(key, func(_ []byte, ver uint64, err error) Outcome {
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			e.log(LogWarn, "mcpgate: remembering consent failed: "+err.Error())
 			return then()

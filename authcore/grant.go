@@ -115,7 +115,7 @@ const maxCASAttempts = 5
 func (e *Engine) updateGrant(gid string, change func(g *grantRecord) *grantRecord, done func(g *grantRecord, written bool, err error) Outcome) Outcome {
 	var attempt func(n int) Outcome
 	attempt = func(n int) Outcome {
-		return e.store.Get(grantKey(gid), func(val []byte, ver uint32, err error) Outcome {
+		return e.store.Get(grantKey(gid), func(val []byte, ver uint64, err error) Outcome {
 			if errors.Is(err, ErrNotFound) {
 				return done(nil, false, nil)
 			}
@@ -160,7 +160,7 @@ func (e *Engine) revokeGrant(gid, why string, then func() Outcome) Outcome {
 	e.log(LogWarn, "mcpgate: revoking grant "+gid+": "+why)
 	e.count("mcpgate.grant.revoked")
 	markerTTL := e.cfg.Lifetimes.AccessToken + 2*clockSkew + time.Minute
-	return e.store.Get(revokedGrantKey(gid), func(_ []byte, ver uint32, err error) Outcome {
+	return e.store.Get(revokedGrantKey(gid), func(_ []byte, ver uint64, err error) Outcome {
 		mark := func(next func() Outcome) Outcome {
 			if err == nil {
 				// Already marked: extend it, as tokens may have been

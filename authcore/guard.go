@@ -73,7 +73,7 @@ func (e *Engine) guard(req *Request, r *Resource) Outcome {
 		return e.authorize(req, r, claims)
 	}
 	epoch := atomic.LoadInt64(&e.grantEpoch)
-	return e.store.Get(revokedGrantKey(claims.GrantID), func(_ []byte, _ uint32, err error) Outcome {
+	return e.store.Get(revokedGrantKey(claims.GrantID), func(_ []byte, _ uint64, err error) Outcome {
 		switch err {
 		case ErrNotFound:
 			// Trust this for grantRecheck, or until this VM revokes a

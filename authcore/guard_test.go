@@ -228,14 +228,14 @@ func TestGuardRevokedGrant(t *testing.T) {
 // fakeStore is a read-only map Store for guard tests.
 type fakeStore struct{ data map[string][]byte }
 
-func (s *fakeStore) Get(key string, then func([]byte, uint32, error) Outcome) Outcome {
+func (s *fakeStore) Get(key string, then func([]byte, uint64, error) Outcome) Outcome {
 	if v, ok := s.data[key]; ok {
 		return then(v, 1, nil)
 	}
 	return then(nil, 0, ErrNotFound)
 }
 
-func (s *fakeStore) Put(key string, value []byte, version uint32, ttl time.Duration, then func(error) Outcome) Outcome {
+func (s *fakeStore) Put(key string, value []byte, version uint64, ttl time.Duration, then func(error) Outcome) Outcome {
 	s.data[key] = value
 	return then(nil)
 }
@@ -346,7 +346,7 @@ type countingStore struct {
 	gets int
 }
 
-func (s *countingStore) Get(key string, then func([]byte, uint32, error) Outcome) Outcome {
+func (s *countingStore) Get(key string, then func([]byte, uint64, error) Outcome) Outcome {
 	s.gets++
 	return s.fakeStore.Get(key, then)
 }

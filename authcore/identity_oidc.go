@@ -154,7 +154,7 @@ func (e *Engine) consumeLoginState(nonce string, then func() Outcome) Outcome {
 		e.count("mcpgate.login.replay")
 		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this sign-in response was already used; start again from the application"))
 	}
-	return e.store.Get(key, func(v []byte, version uint32, err error) Outcome {
+	return e.store.Get(key, func(v []byte, version uint64, err error) Outcome {
 		if err == ErrNotFound || (err == nil && string(v) != loginPending) {
 			return replay()
 		}

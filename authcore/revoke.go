@@ -35,7 +35,7 @@ func (e *Engine) handleRevoke(req *Request) Outcome {
 				return e.withCORS(req, Reply{Status: 200, Headers: Header{{"cache-control", "no-store"}, {"pragma", "no-cache"}}})
 			}
 			if gid, _, ok := parseRefreshToken(token); ok {
-				return e.store.Get(grantKey(gid), func(val []byte, _ uint32, err error) Outcome {
+				return e.store.Get(grantKey(gid), func(val []byte, _ uint64, err error) Outcome {
 					var g grantRecord
 					if err != nil || json.Unmarshal(val, &g) != nil || g.ClientID != ca.client.ID || g.State == grantRevoked {
 						return done()

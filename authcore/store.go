@@ -13,18 +13,29 @@ import (
 // trip (a replicated store reached by HTTP callout, which returns a [Call]
 // whose Resume invokes the continuation). Handlers never change shape when
 // the backend does.
+//
+// Versions are opaque, never 0, and wide enough for a replicated store's
+// revision numbers (etcd's are int64).
 type Store interface {
 	// Get reads key. A missing or expired key yields ErrNotFound. version
 	// identifies the stored value for a later compare-and-swap.
-	Get(key string, then func(value []byte, version uint32, err error) Outcome) Outcome
+	Get(key string, then func(value []byte, version uint64, err error) Outcome) Outcome
 	// Put writes value under key if the stored version still equals
-	// version; version 0 means the key must not exist (or have expired).
-	// A lost race yields ErrConflict. ttl bounds the record's life.
-	Put(key string, value []byte, version uint32, ttl time.Duration, then func(err error) Outcome) Outcome
+	// version; version 0 means the key must not exist (or have expired):
+	// create-if-absent, atomic across every reader of the store where the
+	// backend can order it (memory, etcd; see [MemoryStore] for shared
+	// data, where it is not). A lost race yields ErrConflict. ttl bounds
+	// the record's life; a ttl of zero or less deletes the record when the
+	// version check passes.
+	Put(key string, value []byte, version uint64, ttl time.Duration, then func(err error) Outcome) Outcome
 }
 
-// Store errors.
+// Store errors. A backend that cannot answer at the moment (a replicated
+// store unreachable, slow past its timeout, or answering errors) reports an
+// error that wraps ErrUnavailable; handlers answer temporarily_unavailable
+// then, and never hand out a code or token whose record was not stored.
 var (
-	ErrNotFound = errors.New("authcore: store: not found")
-	ErrConflict = errors.New("authcore: store: version conflict")
+	ErrNotFound    = errors.New("authcore: store: not found")
+	ErrConflict    = errors.New("authcore: store: version conflict")
+	ErrUnavailable = errors.New("authcore: store: unavailable")
 )

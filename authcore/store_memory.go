@@ -33,14 +33,14 @@ type MemoryStore struct {
 	mu      sync.Mutex
 	records map[string]memRecord
 	// version is the last version handed out; versions are never 0.
-	version uint32
+	version uint64
 	// puts counts writes since the last sweep of expired records.
 	puts int
 }
 
 type memRecord struct {
 	value   []byte
-	version uint32
+	version uint64
 	expires time.Time
 }
 
@@ -60,7 +60,7 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 }
 
 // Get implements [Store]. The value passed to then is a copy.
-func (s *MemoryStore) Get(key string, then func(value []byte, version uint32, err error) Outcome) Outcome {
+func (s *MemoryStore) Get(key string, then func(value []byte, version uint64, err error) Outcome) Outcome {
 	s.mu.Lock()
 	r, ok := s.records[key]
 	if ok && !s.now().Before(r.expires) {
@@ -77,12 +77,12 @@ func (s *MemoryStore) Get(key string, then func(value []byte, version uint32, er
 // Put implements [Store]. A ttl of zero or less stores nothing and reports
 // success only when the version check passes, which makes it usable as an
 // expiring delete.
-func (s *MemoryStore) Put(key string, value []byte, version uint32, ttl time.Duration, then func(err error) Outcome) Outcome {
+func (s *MemoryStore) Put(key string, value []byte, version uint64, ttl time.Duration, then func(err error) Outcome) Outcome {
 	err := s.put(key, value, version, ttl)
 	return then(err)
 }
 
-func (s *MemoryStore) put(key string, value []byte, version uint32, ttl time.Duration) error {
+func (s *MemoryStore) put(key string, value []byte, version uint64, ttl time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()

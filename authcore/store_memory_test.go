@@ -31,15 +31,15 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // syncGet and syncPut run a store operation whose continuation completes
 // at once and return its results.
-func syncGet(s Store, key string) (value []byte, version uint32, err error) {
-	s.Get(key, func(v []byte, ver uint32, e error) Outcome {
+func syncGet(s Store, key string) (value []byte, version uint64, err error) {
+	s.Get(key, func(v []byte, ver uint64, e error) Outcome {
 		value, version, err = v, ver, e
 		return nil
 	})
 	return
 }
 
-func syncPut(s Store, key string, value []byte, version uint32, ttl time.Duration) (err error) {
+func syncPut(s Store, key string, value []byte, version uint64, ttl time.Duration) (err error) {
 	s.Put(key, value, version, ttl, func(e error) Outcome {
 		err = e
 		return nil

@@ -52,7 +52,7 @@ func (e *Engine) codeGrant(req *Request, ca clientAuth, f form) Outcome {
 		tokenResource = r.URI
 	}
 	key := codeKey(code)
-	return e.store.Get(key, func(val []byte, ver uint32, err error) Outcome {
+	return e.store.Get(key, func(val []byte, ver uint64, err error) Outcome {
 		var rec codeRecord
 		switch {
 		case errors.Is(err, ErrNotFound):

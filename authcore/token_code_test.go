@@ -147,12 +147,12 @@ func TestCodeReplay(t *testing.T) {
 	oauthErr(t, r, 400, ErrCodeInvalidGrant)
 	// The marker outlives any access token of the grant.
 	var ttlOK bool
-	h.store.Get(revokedGrantKey(claimsOf(t, h.e, first.AccessToken).GrantID), func(_ []byte, _ uint32, err error) Outcome {
+	h.store.Get(revokedGrantKey(claimsOf(t, h.e, first.AccessToken).GrantID), func(_ []byte, _ uint64, err error) Outcome {
 		ttlOK = err == nil
 		return nil
 	})
 	h.advance(h.e.cfg.Lifetimes.AccessToken + clockSkew)
-	h.store.Get(revokedGrantKey(claimsOf(t, h.e, first.AccessToken).GrantID), func(_ []byte, _ uint32, err error) Outcome {
+	h.store.Get(revokedGrantKey(claimsOf(t, h.e, first.AccessToken).GrantID), func(_ []byte, _ uint64, err error) Outcome {
 		ttlOK = ttlOK && err == nil
 		return nil
 	})
@@ -230,7 +230,7 @@ type failingStore struct {
 	failPut string
 }
 
-func (s *failingStore) Put(key string, value []byte, version uint32, ttl time.Duration, then func(error) Outcome) Outcome {
+func (s *failingStore) Put(key string, value []byte, version uint64, ttl time.Duration, then func(error) Outcome) Outcome {
 	if strings.HasPrefix(key, s.failPut) {
 		return then(errInjected)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore"
@@ -40,7 +41,7 @@ func newSharedStore(issuer string) *sharedStore {
 }
 
 // Get implements authcore.Store.
-func (s *sharedStore) Get(key string, then func([]byte, uint32, error) authcore.Outcome) authcore.Outcome {
+func (s *sharedStore) Get(key string, then func([]byte, uint64, error) authcore.Outcome) authcore.Outcome {
 	v, cas, err := proxywasm.GetSharedData(s.prefix + key)
 	if errors.Is(err, types.ErrorStatusNotFound) {
 		return then(nil, 0, authcore.ErrNotFound)
@@ -51,18 +52,22 @@ func (s *sharedStore) Get(key string, then func([]byte, uint32, error) authcore.
 	if len(v) < 8 || s.now().UnixNano() >= int64(binary.BigEndian.Uint64(v)) {
 		// Expired or blanked: not found, but a CAS against cas still
 		// protects a concurrent re-creation.
-		return then(nil, cas, authcore.ErrNotFound)
+		return then(nil, uint64(cas), authcore.ErrNotFound)
 	}
-	return then(v[8:], cas, nil)
+	return then(v[8:], uint64(cas), nil)
 }
 
 // Put implements authcore.Store.
-func (s *sharedStore) Put(key string, value []byte, version uint32, ttl time.Duration, then func(error) authcore.Outcome) authcore.Outcome {
+func (s *sharedStore) Put(key string, value []byte, version uint64, ttl time.Duration, then func(error) authcore.Outcome) authcore.Outcome {
+	if version > math.MaxUint32 {
+		// Not a version this store handed out: it cannot match.
+		return then(authcore.ErrConflict)
+	}
 	exp := s.now().Add(ttl)
 	rec := make([]byte, 8+len(value))
 	binary.BigEndian.PutUint64(rec, uint64(exp.UnixNano()))
 	copy(rec[8:], value)
-	err := proxywasm.SetSharedData(s.prefix+key, rec, version)
+	err := proxywasm.SetSharedData(s.prefix+key, rec, uint32(version))
 	if errors.Is(err, types.ErrorStatusCasMismatch) {
 		return then(authcore.ErrConflict)
 	}
