@@ -1,17 +1,12 @@
 package authcore
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
-	"math/big"
 	"strings"
 	"time"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jose"
 )
 
 // Client authentication with a signed JWT (private_key_jwt, RFC 7523 §2.2
@@ -24,7 +19,7 @@ const clientAssertionTypeJWT = "urn:ietf:params:oauth:client-assertion-type:jwt-
 
 // assertionSigningAlgs are the JWS algorithms accepted in client
 // assertions, advertised as token_endpoint_auth_signing_alg_values_supported.
-var assertionSigningAlgs = []string{AlgES256, AlgEdDSA, "RS256", "PS256"}
+var assertionSigningAlgs = []string{AlgES256, AlgEdDSA, jose.RS256, jose.PS256}
 
 // Limits on client assertions and client key sets.
 const (
@@ -34,199 +29,73 @@ const (
 	maxAssertionLifetime = 10 * time.Minute
 	maxAssertionLen      = 8192
 	maxClientKeys        = 16
-	minRSABits           = 2048
 	// maxAssertionJTIs bounds the per-VM table of jti values seen.
 	maxAssertionJTIs = 10000
 )
 
-// clientKey is one public key from a client's JWK Set.
-type clientKey struct {
-	kid string
-	alg string // the JWK's "alg", or "" when it does not pin one
-	pub crypto.PublicKey
-}
-
-// parseClientJWKS reads a client's JWK Set (RFC 7517 §5). Keys for another
-// use than "sig" and key types mcpgate cannot verify are skipped; a key
-// carrying private members is refused, since a published key set must not
-// hold them. It fails when no usable key remains.
-func parseClientJWKS(raw []byte) ([]clientKey, error) {
-	if !gjson.ValidBytes(raw) {
-		return nil, errors.New("the JWK Set is not valid JSON")
-	}
-	keys := gjson.GetBytes(raw, "keys")
-	if !keys.IsArray() {
-		return nil, errors.New(`the JWK Set has no "keys" array`)
-	}
-	var out []clientKey
-	var bad error
-	keys.ForEach(func(_, k gjson.Result) bool {
-		if !k.IsObject() {
-			bad = errors.New("a JWK Set member is not an object")
-			return false
-		}
-		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
-			if k.Get(private).Exists() {
-				bad = errors.New("a published key carries private key material")
-				return false
-			}
-		}
-		if use := k.Get("use"); use.Exists() && use.String() != "sig" {
-			return true
-		}
-		ck := clientKey{kid: k.Get("kid").String(), alg: k.Get("alg").String()}
-		switch k.Get("kty").String() {
-		case "RSA":
-			pub, err := parseRSAJWK(k)
-			if err != nil {
-				bad = err
-				return false
-			}
-			ck.pub = pub
-		case "EC", "OKP":
-			pub, _, _, err := parseJWK(k)
-			if err != nil {
-				return true // another curve: not one mcpgate verifies
-			}
-			ck.pub = pub
-		default:
-			return true
-		}
-		out = append(out, ck)
-		return len(out) < maxClientKeys
-	})
-	if bad != nil {
-		return nil, bad
-	}
-	if len(out) == 0 {
-		return nil, errors.New("the JWK Set has no key mcpgate can verify (EC P-256, Ed25519 or RSA of 2048 bits or more, for signing)")
-	}
-	return out, nil
-}
-
-// parseRSAJWK reads an RSA public key (RFC 7518 §6.3.1).
-func parseRSAJWK(k gjson.Result) (*rsa.PublicKey, error) {
-	n, err1 := b64.DecodeString(k.Get("n").String())
-	e, err2 := b64.DecodeString(k.Get("e").String())
-	if err1 != nil || err2 != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 || n[0] == 0 {
-		return nil, errors.New("an RSA key has a malformed n or e")
-	}
-	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n)}
-	for _, b := range e {
-		pub.E = pub.E<<8 | int(b)
-	}
-	if pub.N.BitLen() < minRSABits || pub.E < 3 || pub.E%2 == 0 {
-		return nil, errors.New("an RSA key is shorter than 2048 bits or has a bad exponent")
-	}
-	return pub, nil
+// parseClientJWKS reads a client's JWK Set (RFC 7517 §5) under
+// clientKeyPolicy. Keys for another use than "sig" and key types mcpgate
+// cannot verify are skipped; a key carrying private members refuses the
+// set, since a published key set must not hold them. It fails when no
+// usable key remains.
+func parseClientJWKS(raw []byte) ([]*jose.Key, error) {
+	return jose.ParseJWKS(raw, &clientKeyPolicy)
 }
 
 // clientAssertion is a parsed, not yet verified, client assertion.
 type clientAssertion struct {
-	alg, kid      string
+	*jose.Token
 	iss, sub, jti string
 	aud           []string
 	exp, nbf, iat time.Time
-	signed        string // header.payload, what the signature covers
-	sig           []byte
 }
 
 // parseClientAssertion reads a JWS compact serialization and its claims
-// without checking the signature (verify does). iss, sub and exp must be
-// present (RFC 7523 §3); jti and aud are checked by the caller.
+// without checking the signature (verifyAssertion does). iss, sub and exp
+// must be present (RFC 7523 §3); jti and aud are checked by the caller.
 func parseClientAssertion(s string) (*clientAssertion, error) {
-	if len(s) > maxAssertionLen {
-		return nil, errors.New("the client assertion is too long")
+	t, err := jose.Parse(s, maxAssertionLen, assertionSigningAlgs)
+	if err != nil {
+		return nil, errors.New("the client assertion is not a usable signed JWT: " + err.Error())
 	}
-	h, rest, ok1 := strings.Cut(s, ".")
-	p, sg, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || strings.IndexByte(sg, '.') >= 0 {
-		return nil, errors.New("the client assertion is not a signed JWT (JWS compact serialization)")
+	claims, err := t.Claims()
+	if err != nil {
+		return nil, errors.New("the client assertion has " + err.Error())
 	}
-	hb, err := b64.DecodeString(h)
-	if err != nil || !gjson.ValidBytes(hb) {
-		return nil, errors.New("the client assertion has a malformed header")
-	}
-	hdr := gjson.ParseBytes(hb)
-	if !hdr.IsObject() || hdr.Get("crit").Exists() {
-		return nil, errors.New("the client assertion has a malformed or critical header")
-	}
-	a := &clientAssertion{signed: s[:len(h)+1+len(p)]}
-	alg := hdr.Get("alg")
-	if alg.Type != gjson.String || !containsString(assertionSigningAlgs, alg.Str) {
-		return nil, errors.New("the client assertion's alg is not one of " + strings.Join(assertionSigningAlgs, ", "))
-	}
-	a.alg = alg.Str
-	if kid := hdr.Get("kid"); kid.Exists() {
-		if kid.Type != gjson.String {
-			return nil, errors.New("the client assertion has a malformed kid")
-		}
-		a.kid = kid.Str
-	}
-	if a.sig, err = b64.DecodeString(sg); err != nil || len(a.sig) == 0 {
-		return nil, errors.New("the client assertion has a malformed signature")
-	}
-	pb, err := b64.DecodeString(p)
-	if err != nil || !gjson.ValidBytes(pb) {
-		return nil, errors.New("the client assertion has malformed claims")
-	}
-	claims := gjson.ParseBytes(pb)
-	if !claims.IsObject() {
-		return nil, errors.New("the client assertion has malformed claims")
-	}
-	var ok bool
-	if a.iss, ok = claimString(claims, "iss"); !ok || a.iss == "" {
+	a := &clientAssertion{Token: t}
+	var ok, present bool
+	if a.iss, ok = jose.String(claims, "iss"); !ok || a.iss == "" {
 		return nil, errors.New("the client assertion has no iss")
 	}
-	if a.sub, ok = claimString(claims, "sub"); !ok || a.sub == "" {
+	if a.sub, ok = jose.String(claims, "sub"); !ok || a.sub == "" {
 		return nil, errors.New("the client assertion has no sub")
 	}
-	a.jti, _ = claimString(claims, "jti")
-	if a.aud, ok = claimAudience(claims); !ok {
+	a.jti, _ = jose.String(claims, "jti")
+	if a.aud, ok = jose.Audience(claims); !ok {
 		return nil, errors.New("the client assertion has a malformed aud")
 	}
-	if a.exp, ok = claimTime(claims, "exp"); !ok {
+	if a.exp, _, ok = jose.NumericDate(claims, "exp"); !ok {
 		return nil, errors.New("the client assertion has no valid exp")
 	}
-	if a.nbf, ok = claimTime(claims, "nbf"); !ok && claims.Get("nbf").Exists() {
+	if a.nbf, present, ok = jose.NumericDate(claims, "nbf"); present && !ok {
 		return nil, errors.New("the client assertion has a malformed nbf")
 	}
-	if a.iat, ok = claimTime(claims, "iat"); !ok && claims.Get("iat").Exists() {
+	if a.iat, present, ok = jose.NumericDate(claims, "iat"); present && !ok {
 		return nil, errors.New("the client assertion has a malformed iat")
 	}
 	return a, nil
 }
 
-// verify reports whether one of keys signed a: the key named by kid when
-// the assertion has one, else any key; the algorithm must suit the key
-// type and agree with the key's own "alg" when it pins one.
-func (a *clientAssertion) verify(keys []clientKey) bool {
+// verifyAssertion reports whether one of keys signed a: the key named by
+// kid when the assertion has one, else any key; the key must accept the
+// algorithm (its type fits, and its own "alg" agrees when it pins one).
+func (e *Engine) verifyAssertion(a *clientAssertion, keys []*jose.Key) bool {
 	for _, k := range keys {
-		if a.kid != "" && k.kid != a.kid || k.alg != "" && k.alg != a.alg {
+		if a.Kid != "" && k.Kid != a.Kid || !k.Accepts(a.Alg) {
 			continue
 		}
-		if verifyWith(k.pub, a.alg, a.signed, a.sig) {
+		if e.verifySignature(a.Alg, k.Public, a.SigningInput, a.Signature) == nil {
 			return true
-		}
-	}
-	return false
-}
-
-// verifyWith checks sig over signed with pub in algorithm alg; a key type
-// that does not match alg fails (no algorithm confusion).
-func verifyWith(pub crypto.PublicKey, alg, signed string, sig []byte) bool {
-	switch pub := pub.(type) {
-	case *ecdsa.PublicKey:
-		return alg == AlgES256 && verifySignature(&SigningKey{Public: pub}, signed, sig)
-	case ed25519.PublicKey:
-		return alg == AlgEdDSA && ed25519.Verify(pub, []byte(signed), sig)
-	case *rsa.PublicKey:
-		h := sha256.Sum256([]byte(signed))
-		switch alg {
-		case "RS256":
-			return rsa.VerifyPKCS1v15(pub, crypto.SHA256, h[:], sig) == nil
-		case "PS256":
-			return rsa.VerifyPSS(pub, crypto.SHA256, h[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
 		}
 	}
 	return false
@@ -296,13 +165,13 @@ func (e *Engine) authenticateAssertion(req *Request, f form, ca clientAuth, then
 		if c.TokenEndpointAuthMethod != AuthMethodPrivateKeyJWT {
 			return fail("the client is not registered for private_key_jwt")
 		}
-		return e.clientKeys(c, func(keys []clientKey, kerr *Error) Outcome {
+		return e.clientKeys(c, func(keys []*jose.Key, kerr *Error) Outcome {
 			if kerr != nil {
 				// The client's key set could not be had: not a guess at a
 				// credential, so not counted.
 				return then(ca, kerr)
 			}
-			if !a.verify(keys) {
+			if !e.verifyAssertion(a, keys) {
 				return fail("the client assertion's signature does not verify with the client's keys")
 			}
 			endpoint := e.cfg.url(strings.SplitN(req.Path, "?", 2)[0])
@@ -328,7 +197,7 @@ func (e *Engine) authenticateAssertion(req *Request, f form, ca clientAuth, then
 // or its "jwks_uri" fetched through the same vetted egress as metadata
 // documents (SSRF rules, size cap, no redirects) and cached by its HTTP
 // caching headers within the CIMD cache bounds.
-func (e *Engine) clientKeys(c *Client, then func([]clientKey, *Error) Outcome) Outcome {
+func (e *Engine) clientKeys(c *Client, then func([]*jose.Key, *Error) Outcome) Outcome {
 	keysErr := func(desc string, cause error) *Error {
 		return newError(ErrCodeInvalidClient, 401, "client authentication failed: %s", desc).withCause(cause)
 	}
@@ -378,13 +247,13 @@ func (e *Engine) clientKeys(c *Client, then func([]clientKey, *Error) Outcome) O
 
 // jwksEntry is a cached client key set.
 type jwksEntry struct {
-	keys  []clientKey
+	keys  []*jose.Key
 	until time.Time
 }
 
 // jwksPut caches keys for url, evicting expired entries (then all) when
 // the table is full. s.mu must be held.
-func (s *cimdState) jwksPut(url string, keys []clientKey, until, now time.Time) {
+func (s *cimdState) jwksPut(url string, keys []*jose.Key, until, now time.Time) {
 	if s.jwks == nil {
 		s.jwks = map[string]jwksEntry{}
 	}

@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"crypto/rand"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +24,7 @@ func mintFor(t testing.TB, e *Engine, aud string, scopes ...string) string {
 // forge signs arbitrary header and payload JSON with the engine's key kid.
 func forge(t testing.TB, e *Engine, kid, header, payload string) string {
 	t.Helper()
-	tok, err := signJWT(e.keyByKid(kid), rand.Reader, []byte(header), []byte(payload))
+	tok, err := e.signJWS(e.keyByKid(kid), []byte(header), []byte(payload))
 	if err != nil {
 		t.Fatal(err)
 	}

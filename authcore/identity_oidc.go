@@ -1,19 +1,16 @@
 package authcore
 
 import (
-	"crypto"
-	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"math/big"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/jose"
 	"github.com/tidwall/gjson"
 )
 
@@ -248,111 +245,69 @@ func idTokenFromResponse(res CallResult) (string, error) {
 	return v.Str, nil
 }
 
+// idTokenSigningAlgs are the ID token algorithms accepted: RS256, which
+// OpenID Connect Core 1.0 §15.1 makes mandatory to implement, and the
+// algorithms of the server's own keys.
+var idTokenSigningAlgs = []string{jose.RS256, AlgES256, AlgEdDSA}
+
+// maxIDTokenLen bounds the ID tokens read.
+const maxIDTokenLen = 16 << 10
+
 // verifyIDToken verifies an ID token (OpenID Connect Core 1.0 §3.1.3.7) and
 // returns the configured subject claim. It may need the provider's JWKS,
 // fetched by a [Call].
 func (e *Engine) verifyIDToken(tok, nonce string, then func(sub string, err error) Outcome) Outcome {
-	if len(tok) > 16<<10 {
-		return then("", errors.New("ID token too long"))
-	}
-	h, rest, ok1 := strings.Cut(tok, ".")
-	p, s, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || strings.IndexByte(s, '.') >= 0 {
-		return then("", errors.New("ID token is not a JWS"))
-	}
-	hb, err := b64.DecodeString(h)
-	if err != nil || !gjson.ValidBytes(hb) {
-		return then("", errors.New("malformed ID token header"))
-	}
-	hdr := gjson.ParseBytes(hb)
-	alg, kid := hdr.Get("alg").String(), hdr.Get("kid").String()
-	if hdr.Get("crit").Exists() {
-		return then("", errors.New("crit header not supported"))
-	}
-	switch alg {
-	case "RS256", AlgES256, AlgEdDSA:
-	default:
-		return then("", errors.New("ID token alg "+truncate(alg, 16)+" not accepted"))
-	}
-	sig, err := b64.DecodeString(s)
+	t, err := jose.Parse(tok, maxIDTokenLen, idTokenSigningAlgs)
 	if err != nil {
-		return then("", errors.New("malformed ID token signature"))
+		return then("", errors.New("ID token refused: "+err.Error()))
 	}
-	return e.upstreamKey(kid, alg, func(key *upstreamKey, err error) Outcome {
+	return e.upstreamKey(t.Kid, t.Alg, func(key *jose.Key, err error) Outcome {
 		if err != nil {
 			return then("", err)
 		}
-		if !key.verify(tok[:len(h)+1+len(p)], sig) {
+		if e.verifySignature(t.Alg, key.Public, t.SigningInput, t.Signature) != nil {
 			return then("", errors.New("bad ID token signature"))
 		}
-		sub, err := e.checkIDTokenClaims(p, nonce)
+		sub, err := e.checkIDTokenClaims(t, nonce)
 		return then(sub, err)
 	})
 }
 
 // checkIDTokenClaims checks the claims of a signature-verified ID token.
-func (e *Engine) checkIDTokenClaims(payload, nonce string) (string, error) {
+func (e *Engine) checkIDTokenClaims(t *jose.Token, nonce string) (string, error) {
 	o := e.cfg.AS.Identity.OIDC
-	pb, err := b64.DecodeString(payload)
-	if err != nil || !gjson.ValidBytes(pb) {
-		return "", errors.New("malformed ID token claims")
-	}
-	cl := gjson.ParseBytes(pb)
-	if !cl.IsObject() {
-		return "", errors.New("malformed ID token claims")
+	cl, err := t.Claims()
+	if err != nil {
+		return "", errors.New("ID token has " + err.Error())
 	}
 	now := e.now()
-	if iss, _ := claimString(cl, "iss"); iss != o.Issuer {
+	if iss, _ := jose.String(cl, "iss"); iss != o.Issuer {
 		return "", errors.New("ID token iss is not the configured issuer")
 	}
-	var auds []string
-	switch aud := cl.Get("aud"); {
-	case aud.Type == gjson.String:
-		auds = []string{aud.Str}
-	case aud.IsArray():
-		for _, a := range aud.Array() {
-			auds = append(auds, a.String())
-		}
-	}
-	if !containsString(auds, o.ClientID) {
+	auds, ok := jose.Audience(cl)
+	if !ok || !containsString(auds, o.ClientID) {
 		return "", errors.New("ID token aud does not contain the client id")
 	}
 	// §3.1.3.7 items 4 and 5: with several audiences azp should be there,
 	// and when there it must be our client id.
-	if azp, ok := claimString(cl, "azp"); (ok && azp != o.ClientID) || (!ok && len(auds) > 1) {
+	if azp, ok := jose.String(cl, "azp"); (ok && azp != o.ClientID) || (!ok && len(auds) > 1) {
 		return "", errors.New("ID token azp is not the client id")
 	}
-	exp, ok := claimTime(cl, "exp")
+	exp, _, ok := jose.NumericDate(cl, "exp")
 	if !ok || !now.Before(exp.Add(clockSkew)) {
 		return "", errors.New("ID token expired")
 	}
-	if iat, ok := claimTime(cl, "iat"); ok && now.Add(clockSkew).Before(iat) {
+	if iat, _, ok := jose.NumericDate(cl, "iat"); ok && now.Add(clockSkew).Before(iat) {
 		return "", errors.New("ID token issued in the future")
 	}
-	if n, _ := claimString(cl, "nonce"); !equalSecret(n, nonce) {
+	if n, _ := jose.String(cl, "nonce"); !equalSecret(n, nonce) {
 		return "", errors.New("ID token nonce does not match")
 	}
-	sub, ok := claimString(cl, o.SubjectClaim)
+	sub, ok := jose.String(cl, o.SubjectClaim)
 	if !ok || sub == "" || len(sub) > maxSubjectLen || hasControl(sub) {
 		return "", errors.New("ID token lacks a usable " + o.SubjectClaim + " claim")
 	}
 	return sub, nil
-}
-
-// upstreamKey is one verification key of the upstream provider.
-type upstreamKey struct {
-	alg string
-	pub crypto.PublicKey
-}
-
-func (k *upstreamKey) verify(signed string, sig []byte) bool {
-	switch pub := k.pub.(type) {
-	case *rsa.PublicKey:
-		h := sha256.Sum256([]byte(signed))
-		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, h[:], sig) == nil
-	default:
-		return verifySignature(&SigningKey{Public: k.pub, Alg: k.alg}, signed, sig)
-	}
 }
 
 // jwksCache holds the upstream provider's keys for one engine. A fetch
@@ -362,7 +317,7 @@ func (k *upstreamKey) verify(signed string, sig []byte) bool {
 // can cause.
 type jwksCache struct {
 	mu      sync.Mutex
-	keys    map[string]*upstreamKey
+	keys    []*jose.Key
 	fetched time.Time
 }
 
@@ -372,30 +327,28 @@ const (
 	maxJWKSBody    = 64 << 10
 )
 
-// lookup returns the key for kid and alg. A token without kid matches the
-// only key of its algorithm.
-func (c *jwksCache) lookup(kid, alg string) *upstreamKey {
-	if kid != "" {
-		if k := c.keys[kid]; k != nil && k.alg == alg {
+// lookup returns the key for kid that accepts alg. A token without kid
+// matches the only key that accepts its algorithm.
+func (c *jwksCache) lookup(kid, alg string) *jose.Key {
+	var found *jose.Key
+	for _, k := range c.keys {
+		if !k.Accepts(alg) || kid != "" && k.Kid != kid {
+			continue
+		}
+		if kid != "" {
 			return k
 		}
-		return nil
-	}
-	var found *upstreamKey
-	for _, k := range c.keys {
-		if k.alg == alg {
-			if found != nil {
-				return nil
-			}
-			found = k
+		if found != nil {
+			return nil
 		}
+		found = k
 	}
 	return found
 }
 
 // upstreamKey finds the verification key for kid, fetching the JWKS when
 // the cache cannot answer.
-func (e *Engine) upstreamKey(kid, alg string, then func(*upstreamKey, error) Outcome) Outcome {
+func (e *Engine) upstreamKey(kid, alg string, then func(*jose.Key, error) Outcome) Outcome {
 	c := &e.as.jwks
 	now := e.now()
 	c.mu.Lock()
@@ -442,10 +395,11 @@ func (e *Engine) upstreamKey(kid, alg string, then func(*upstreamKey, error) Out
 	}
 }
 
-// parseUpstreamJWKS reads a JWK Set (RFC 7517 §5), keeping the signature
-// keys mcpgate can verify: RSA of 2048 to 8192 bits (RS256), EC P-256
-// (ES256) and Ed25519 (EdDSA). Other keys are skipped, not fatal.
-func parseUpstreamJWKS(res CallResult) (map[string]*upstreamKey, error) {
+// parseUpstreamJWKS reads the provider's JWK Set (RFC 7517 §5) under
+// upstreamKeyPolicy, keeping the signature keys mcpgate can verify: RSA of
+// 2048 to 8192 bits, EC P-256 and Ed25519. Other keys are skipped, not
+// fatal.
+func parseUpstreamJWKS(res CallResult) ([]*jose.Key, error) {
 	switch {
 	case res.Err != nil:
 		return nil, res.Err
@@ -453,51 +407,6 @@ func parseUpstreamJWKS(res CallResult) (map[string]*upstreamKey, error) {
 		return nil, errors.New("JWKS status " + strconv.Itoa(res.Status))
 	case len(res.Body) > maxJWKSBody:
 		return nil, errors.New("JWKS too large")
-	case !gjson.ValidBytes(res.Body):
-		return nil, errors.New("JWKS is not JSON")
 	}
-	keys := map[string]*upstreamKey{}
-	n := 0
-	gjson.GetBytes(res.Body, "keys").ForEach(func(_, v gjson.Result) bool {
-		if n++; n > 100 {
-			return false
-		}
-		if use := v.Get("use"); use.Exists() && use.String() != "sig" {
-			return true
-		}
-		k := parseUpstreamJWK(v)
-		if k == nil {
-			return true
-		}
-		if a := v.Get("alg"); a.Exists() && a.String() != k.alg {
-			return true
-		}
-		keys[v.Get("kid").String()] = k
-		return true
-	})
-	if len(keys) == 0 {
-		return nil, errors.New("JWKS has no usable key")
-	}
-	return keys, nil
-}
-
-func parseUpstreamJWK(v gjson.Result) *upstreamKey {
-	if v.Get("kty").String() != "RSA" {
-		pub, _, alg, err := parseJWK(v)
-		if err != nil {
-			return nil
-		}
-		return &upstreamKey{alg: alg, pub: pub}
-	}
-	nb, err1 := b64.DecodeString(v.Get("n").String())
-	eb, err2 := b64.DecodeString(v.Get("e").String())
-	if err1 != nil || err2 != nil || len(eb) == 0 || len(eb) > 4 {
-		return nil
-	}
-	n := new(big.Int).SetBytes(nb)
-	exp := int(new(big.Int).SetBytes(eb).Int64())
-	if bits := n.BitLen(); bits < 2048 || bits > 8192 || exp < 3 || exp%2 == 0 {
-		return nil
-	}
-	return &upstreamKey{alg: "RS256", pub: &rsa.PublicKey{N: n, E: exp}}
+	return jose.ParseJWKS(res.Body, &upstreamKeyPolicy)
 }

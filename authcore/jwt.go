@@ -1,16 +1,11 @@
 package authcore
 
 import (
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/sha256"
-	"errors"
-	"math/big"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jose"
 )
 
 // AccessTokenClaims are the claims of an RFC 9068 JWT access token.
@@ -57,34 +52,6 @@ func (e *TokenError) Error() string { return "authcore: invalid token: " + e.Rea
 
 func tokenErr(reason string) error { return &TokenError{Reason: reason} }
 
-// signJWT signs header.payload with k (JWS compact serialization, RFC 7515
-// §7.1). ES256 signatures are the 64-byte R || S form of RFC 7518 §3.4.
-func signJWT(k *SigningKey, rand interface{ Read([]byte) (int, error) }, header, payload []byte) (string, error) {
-	n := b64.EncodedLen(len(header)) + 1 + b64.EncodedLen(len(payload))
-	buf := make([]byte, n, n+1+b64.EncodedLen(64))
-	b64.Encode(buf, header)
-	buf[b64.EncodedLen(len(header))] = '.'
-	b64.Encode(buf[b64.EncodedLen(len(header))+1:], payload)
-	var sig []byte
-	switch priv := k.Private.(type) {
-	case *ecdsa.PrivateKey:
-		h := sha256.Sum256(buf)
-		r, s, err := ecdsa.Sign(rand, priv, h[:])
-		if err != nil {
-			return "", err
-		}
-		sig = make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
-	case ed25519.PrivateKey:
-		sig = ed25519.Sign(priv, buf)
-	default:
-		return "", errors.New("authcore: key " + k.Kid + " cannot sign")
-	}
-	buf = append(buf, '.')
-	return string(b64.AppendEncode(buf, sig)), nil
-}
-
 // MintAccessToken signs an RFC 9068 access token with the active key. The
 // header carries "typ": "at+jwt" (RFC 9068 §2.1) and the key's kid; the
 // claims carry iss, sub, aud, client_id, scope, iat, exp and jti (§2.2).
@@ -126,7 +93,7 @@ func (e *Engine) MintAccessToken(c AccessTokenClaims) (string, error) {
 		p = appendJSONString(p, c.GrantID)
 	}
 	p = append(p, '}')
-	return signJWT(k, e.rand, header, p)
+	return e.signJWS(k, header, p)
 }
 
 // parseAccessToken verifies an access token's signature and form and
@@ -136,89 +103,64 @@ func (e *Engine) MintAccessToken(c AccessTokenClaims) (string, error) {
 // signature; "iss" exactly the issuer. Time and audience are checked by
 // the caller, per request, since a cached result outlives the moment.
 func (e *Engine) parseAccessToken(token string) (*AccessTokenClaims, error) {
-	if len(token) > maxTokenLen {
-		return nil, tokenErr("too long")
+	t, err := jose.Parse(token, maxTokenLen, accessTokenAlgs)
+	if err != nil {
+		return nil, tokenErr(err.Error())
 	}
-	h, rest, ok1 := strings.Cut(token, ".")
-	p, s, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || strings.IndexByte(s, '.') >= 0 {
-		return nil, tokenErr("not a JWS compact serialization")
-	}
-	hb, err := b64.DecodeString(h)
-	if err != nil || !gjson.ValidBytes(hb) {
-		return nil, tokenErr("malformed header")
-	}
-	hdr := gjson.ParseBytes(hb)
-	if !hdr.IsObject() {
-		return nil, tokenErr("malformed header")
-	}
-	if typ := hdr.Get("typ"); typ.Type != gjson.String || !(strings.EqualFold(typ.Str, "at+jwt") || strings.EqualFold(typ.Str, "application/at+jwt")) {
+	if !(strings.EqualFold(t.Typ, "at+jwt") || strings.EqualFold(t.Typ, "application/at+jwt")) {
 		return nil, tokenErr("typ is not at+jwt")
 	}
-	if hdr.Get("crit").Exists() {
-		return nil, tokenErr("crit header not supported")
-	}
-	kid, alg := hdr.Get("kid"), hdr.Get("alg")
-	if kid.Type != gjson.String || alg.Type != gjson.String {
-		return nil, tokenErr("kid or alg missing")
-	}
-	key := e.keyByKid(kid.Str)
+	key := e.keyByKid(t.Kid)
 	if key == nil {
 		return nil, tokenErr("unknown kid")
 	}
-	if alg.Str != key.Alg {
+	if t.Alg != key.Alg {
 		return nil, tokenErr("alg does not match the key")
 	}
-	sig, err := b64.DecodeString(s)
-	if err != nil {
-		return nil, tokenErr("malformed signature")
-	}
-	if !verifySignature(key, token[:len(h)+1+len(p)], sig) {
+	if e.verifySignature(t.Alg, key.Public, t.SigningInput, t.Signature) != nil {
 		return nil, tokenErr("bad signature")
 	}
-	pb, err := b64.DecodeString(p)
-	if err != nil || !gjson.ValidBytes(pb) {
-		return nil, tokenErr("malformed claims")
-	}
-	claims := gjson.ParseBytes(pb)
-	if !claims.IsObject() {
-		return nil, tokenErr("malformed claims")
+	claims, err := t.Claims()
+	if err != nil {
+		return nil, tokenErr(err.Error())
 	}
 	c := &AccessTokenClaims{}
 	var ok bool
-	if c.Issuer, ok = claimString(claims, "iss"); !ok || c.Issuer != e.cfg.Issuer {
+	if c.Issuer, ok = jose.String(claims, "iss"); !ok || c.Issuer != e.cfg.Issuer {
 		return nil, tokenErr("wrong issuer")
 	}
-	if c.Subject, ok = claimString(claims, "sub"); !ok {
+	if c.Subject, ok = jose.String(claims, "sub"); !ok {
 		return nil, tokenErr("sub missing")
 	}
-	c.ClientID, _ = claimString(claims, "client_id")
-	c.JTI, _ = claimString(claims, "jti")
-	c.GrantID, _ = claimString(claims, "gid")
-	if sc, ok := claimString(claims, "scope"); ok {
+	c.ClientID, _ = jose.String(claims, "client_id")
+	c.JTI, _ = jose.String(claims, "jti")
+	c.GrantID, _ = jose.String(claims, "gid")
+	if sc, ok := jose.String(claims, "scope"); ok {
 		c.Scope = strings.Fields(sc)
 		c.scopeString = strings.Join(c.Scope, " ")
 	}
 	var audOK bool
-	if c.Audience, audOK = claimAudience(claims); !audOK {
+	if c.Audience, audOK = jose.Audience(claims); !audOK {
 		return nil, tokenErr("malformed aud")
 	}
 	if c.Audience == nil {
 		return nil, tokenErr("aud missing")
 	}
-	exp, ok := claimTime(claims, "exp")
-	if !ok {
+	var present bool
+	if c.Expiry, _, ok = jose.NumericDate(claims, "exp"); !ok {
 		return nil, tokenErr("exp missing")
 	}
-	c.Expiry = exp
-	if c.IssuedAt, ok = claimTime(claims, "iat"); !ok && claims.Get("iat").Exists() {
+	if c.IssuedAt, present, ok = jose.NumericDate(claims, "iat"); present && !ok {
 		return nil, tokenErr("malformed iat")
 	}
-	if c.NotBefore, ok = claimTime(claims, "nbf"); !ok && claims.Get("nbf").Exists() {
+	if c.NotBefore, present, ok = jose.NumericDate(claims, "nbf"); present && !ok {
 		return nil, tokenErr("malformed nbf")
 	}
 	return c, nil
 }
+
+// accessTokenAlgs are the algorithms of the server's own keys.
+var accessTokenAlgs = []string{AlgES256, AlgEdDSA}
 
 // checkTime enforces exp, nbf and iat against now with a bounded skew.
 func (c *AccessTokenClaims) checkTime(now time.Time) error {
@@ -244,42 +186,6 @@ func (c *AccessTokenClaims) hasAudience(uri string) bool {
 	return false
 }
 
-func claimString(claims gjson.Result, name string) (string, bool) {
-	v := claims.Get(name)
-	if v.Type != gjson.String {
-		return "", false
-	}
-	return v.Str, true
-}
-
-// claimAudience reads "aud", a string or an array of strings (RFC 7519
-// §4.1.3): nil when absent, ok false when malformed.
-func claimAudience(claims gjson.Result) (aud []string, ok bool) {
-	switch v := claims.Get("aud"); {
-	case !v.Exists():
-		return nil, true
-	case v.Type == gjson.String:
-		return []string{v.Str}, true
-	case v.IsArray():
-		for _, a := range v.Array() {
-			if a.Type != gjson.String {
-				return nil, false
-			}
-			aud = append(aud, a.Str)
-		}
-		return aud, true
-	}
-	return nil, false
-}
-
-func claimTime(claims gjson.Result, name string) (time.Time, bool) {
-	v := claims.Get(name)
-	if v.Type != gjson.Number || v.Num < 0 || v.Num > 1<<40 {
-		return time.Time{}, false
-	}
-	return time.Unix(int64(v.Num), 0), true
-}
-
 func (e *Engine) keyByKid(kid string) *SigningKey {
 	for _, k := range e.cfg.Keys {
 		if k.Kid == kid {
@@ -287,21 +193,4 @@ func (e *Engine) keyByKid(kid string) *SigningKey {
 		}
 	}
 	return nil
-}
-
-// verifySignature checks sig over signed with k, in k's pinned algorithm.
-func verifySignature(k *SigningKey, signed string, sig []byte) bool {
-	switch pub := k.Public.(type) {
-	case *ecdsa.PublicKey:
-		if len(sig) != 64 {
-			return false
-		}
-		h := sha256.Sum256([]byte(signed))
-		r := new(big.Int).SetBytes(sig[:32])
-		s := new(big.Int).SetBytes(sig[32:])
-		return ecdsa.Verify(pub, h[:], r, s)
-	case ed25519.PublicKey:
-		return ed25519.Verify(pub, []byte(signed), sig)
-	}
-	return false
 }

@@ -6,19 +6,19 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"strconv"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/jose"
 	"github.com/tidwall/gjson"
 )
 
 // JWS algorithms mcpgate signs and verifies with. Each key is pinned to
 // exactly one of them: a token's "alg" header must equal its key's.
 const (
-	AlgES256 = "ES256" // ECDSA P-256 with SHA-256 (RFC 7518 §3.4)
-	AlgEdDSA = "EdDSA" // Ed25519 (RFC 8037)
+	AlgES256 = jose.ES256 // ECDSA P-256 with SHA-256 (RFC 7518 §3.4)
+	AlgEdDSA = jose.EdDSA // Ed25519 (RFC 8037)
 )
 
 // SigningKey is one configured key. Private is nil for a key that is only
@@ -32,7 +32,7 @@ type SigningKey struct {
 	Active bool
 }
 
-var b64 = base64.RawURLEncoding.Strict()
+var b64 = jose.Base64()
 
 // publicJWK renders the public half of k as a JWK (RFC 7517) with kid, alg
 // and use, in a fixed member order.
@@ -58,71 +58,15 @@ func (k *SigningKey) publicJWK() []byte {
 	return b
 }
 
-// parseJWK reads an EC P-256 or OKP Ed25519 key in JWK form. "d" is
-// optional: without it the key can verify but not sign.
+// parseJWK reads a P-256 or Ed25519 key of the configuration in JWK form
+// (configKeyPolicy). "d" is optional: without it the key can verify but
+// not sign.
 func parseJWK(v gjson.Result) (pub crypto.PublicKey, priv crypto.Signer, alg string, err error) {
-	kty, crv := v.Get("kty").String(), v.Get("crv").String()
-	dec := func(name string, size int) ([]byte, error) {
-		f := v.Get(name)
-		if f.Type != gjson.String {
-			return nil, errors.New(`member "` + name + `" must be a base64url string`)
-		}
-		b, err := b64.DecodeString(f.Str)
-		if err != nil || (size > 0 && len(b) != size) {
-			return nil, errors.New(`member "` + name + `" is not a valid base64url value of ` + strconv.Itoa(size) + ` bytes`)
-		}
-		return b, nil
+	k, err := jose.ParseJWK(v, &configKeyPolicy)
+	if err != nil {
+		return nil, nil, "", err
 	}
-	switch {
-	case kty == "EC" && crv == "P-256":
-		x, err := dec("x", 32)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		y, err := dec("y", 32)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		uncompressed := append([]byte{4}, append(x, y...)...)
-		pk, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), uncompressed)
-		if err != nil {
-			return nil, nil, "", errors.New("x and y are not a point on P-256")
-		}
-		if !v.Get("d").Exists() {
-			return pk, nil, AlgES256, nil
-		}
-		d, err := dec("d", 32)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		sk, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
-		if err != nil {
-			return nil, nil, "", errors.New(`member "d" is not a valid P-256 private key`)
-		}
-		if !sk.PublicKey.Equal(pk) {
-			return nil, nil, "", errors.New(`private key "d" does not match "x" and "y"`)
-		}
-		return pk, sk, AlgES256, nil
-	case kty == "OKP" && crv == "Ed25519":
-		x, err := dec("x", ed25519.PublicKeySize)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		pk := ed25519.PublicKey(x)
-		if !v.Get("d").Exists() {
-			return pk, nil, AlgEdDSA, nil
-		}
-		d, err := dec("d", ed25519.SeedSize)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		sk := ed25519.NewKeyFromSeed(d)
-		if !sk.Public().(ed25519.PublicKey).Equal(pk) {
-			return nil, nil, "", errors.New(`private key "d" does not match "x"`)
-		}
-		return pk, sk, AlgEdDSA, nil
-	}
-	return nil, nil, "", errors.New(`unsupported key: want kty "EC" with crv "P-256", or kty "OKP" with crv "Ed25519"`)
+	return k.Public, k.Private, jose.AlgFor(k.Public), nil
 }
 
 // parsePEM reads a PKCS#8 ("PRIVATE KEY"), SEC 1 ("EC PRIVATE KEY") or

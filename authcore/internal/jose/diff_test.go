@@ -1,0 +1,176 @@
+package jose
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"strings"
+	"testing"
+
+	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/tidwall/gjson"
+)
+
+// This file holds the package's verdicts against go-jose, a well-kept JOSE
+// library, used in tests only: it is never linked into the filter
+// (authcore's TestWasmLinksNoTestOnlyJOSE checks).
+
+// goJoseAlgs is the algorithm set both implementations are restricted to.
+var goJoseAlgs = []gojose.SignatureAlgorithm{gojose.RS256, gojose.RS384, gojose.RS512, gojose.PS256,
+	gojose.PS384, gojose.PS512, gojose.ES256, gojose.ES384, gojose.EdDSA}
+
+// oursVerifies is this package's verdict on token with pub.
+func oursVerifies(token string, pub crypto.PublicKey) bool {
+	t, err := Parse(token, 1<<16, Algorithms)
+	return err == nil && Verify(t.Alg, pub, t.SigningInput, t.Signature) == nil
+}
+
+// goJoseVerifies is go-jose's verdict on token with pub.
+func goJoseVerifies(token string, pub crypto.PublicKey) bool {
+	obj, err := gojose.ParseSignedCompact(token, goJoseAlgs)
+	if err != nil {
+		return false
+	}
+	_, err = obj.Verify(pub)
+	return err == nil
+}
+
+// deliberatelyStricter reports the documented classes of input this
+// package refuses and go-jose accepts:
+//   - base64url with non-zero unused bits (RFC 7515 §2 and RFC 4648 §3.5:
+//     one encoding per value);
+//   - any "crit" header (go-jose understands "b64" of RFC 7797);
+//   - an embedded key or certificate chain ("jwk", "x5c"), which go-jose
+//     checks and this package refuses unread;
+//   - a "typ" that is not a string (go-jose ignores "typ");
+//   - a header over maxHeaderLen bytes or maxMembers members;
+//   - RSASSA-PSS with a salt other than the hash length (RFC 7518 §3.5).
+func deliberatelyStricter(token string, pub crypto.PublicKey) bool {
+	parts := strings.Split(token, ".")
+	for _, p := range parts {
+		if _, err := b64.DecodeString(p); err != nil {
+			return true
+		}
+	}
+	hb, _ := b64.DecodeString(parts[0])
+	h := gjson.ParseBytes(hb)
+	if h.Get("crit").Exists() || h.Get("jwk").Exists() || h.Get("x5c").Exists() || h.Get("typ").Exists() && h.Get("typ").Type != gjson.String ||
+		len(hb) > maxHeaderLen || uniqueMembers(h) != nil {
+		return true
+	}
+	if alg := h.Get("alg").Str; strings.HasPrefix(alg, "PS") {
+		if rk, ok := pub.(*rsa.PublicKey); ok {
+			sig, _ := b64.DecodeString(parts[2])
+			hash := algHash(alg)
+			return rsa.VerifyPSS(rk, hash, digest(hash, []byte(parts[0]+"."+parts[1])), sig, nil) == nil
+		}
+	}
+	return false
+}
+
+// FuzzDifferentialJWS: on any input and for each test key, this package
+// accepts only what go-jose accepts, and go-jose accepts only what this
+// package accepts or deliberately refuses (deliberatelyStricter).
+func FuzzDifferentialJWS(f *testing.F) {
+	for _, alg := range Algorithms {
+		f.Add(signed(alg, `{"alg":"`+alg+`","kid":"k"}`, `{"sub":"a"}`))
+		f.Add(signed(alg, `{"alg":"`+alg+`","crit":["b64"],"b64":false}`, `{}`))
+		f.Add(signed(alg, `{"alg":"`+alg+`","alg":"`+alg+`"}`, `x`))
+		f.Add(signed(alg, `{"alg":"`+alg+`","jwk":{"kty":"oct","k":"AA"}}`, `x`))
+	}
+	// Algorithm confusion: the RSA public key's bytes as an HMAC secret.
+	f.Add(enc(`{"alg":"HS256"}`) + "." + enc(`{}`) + ".AAAA")
+	f.Add(enc(`{"alg":"none"}`) + "." + enc(`{}`) + ".")
+	k := loadKeys()
+	pubs := []crypto.PublicKey{k.rsa.Public(), k.es256.Public(), k.es384.Public(), k.ed.Public()}
+	f.Fuzz(func(t *testing.T, token string) {
+		if len(token) > 1<<16 {
+			return
+		}
+		for _, pub := range pubs {
+			ours, theirs := oursVerifies(token, pub), goJoseVerifies(token, pub)
+			if ours && !theirs {
+				t.Fatalf("accepted with %T what go-jose refuses: %q", pub, token)
+			}
+			if theirs && !ours && !deliberatelyStricter(token, pub) {
+				t.Fatalf("refused with %T what go-jose accepts: %q", pub, token)
+			}
+		}
+	})
+}
+
+// TestDifferentialSignatures: signatures made by go-jose verify here, and
+// signatures made here verify in go-jose, for every algorithm.
+func TestDifferentialSignatures(t *testing.T) {
+	k := loadKeys()
+	for _, alg := range Algorithms {
+		priv := k.signer(alg)
+		s, err := gojose.NewSigner(gojose.SigningKey{Algorithm: gojose.SignatureAlgorithm(alg), Key: priv}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, err := s.Sign([]byte(`{"sub":"a"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs, _ := obj.CompactSerialize()
+		if !oursVerifies(theirs, priv.Public()) {
+			t.Errorf("%s: go-jose's signature does not verify here", alg)
+		}
+		ours := signed(alg, `{"alg":"`+alg+`"}`, `{"sub":"a"}`)
+		if !goJoseVerifies(ours, priv.Public()) {
+			t.Errorf("%s: this package's signature does not verify in go-jose", alg)
+		}
+		for _, other := range pubs(k) {
+			if fitsSame(other, priv.Public()) {
+				continue
+			}
+			if oursVerifies(ours, other) || goJoseVerifies(ours, other) {
+				t.Errorf("%s: verified with another key %T", alg, other)
+			}
+		}
+	}
+	_ = rand.Reader
+}
+
+func pubs(k *testKeys) []crypto.PublicKey {
+	return []crypto.PublicKey{k.rsa.Public(), k.es256.Public(), k.es384.Public(), k.ed.Public()}
+}
+
+// FuzzDifferentialSignedHeader: header and payload bytes are signed with
+// the test key for the header's "alg" (ES256 when it names none of ours),
+// so that the header parsers, not a broken signature, decide the verdicts,
+// which must agree as in FuzzDifferentialJWS.
+func FuzzDifferentialSignedHeader(f *testing.F) {
+	for _, alg := range Algorithms {
+		f.Add([]byte(`{"alg":"`+alg+`","kid":"k","typ":"JWT"}`), []byte(`{"sub":"a"}`))
+	}
+	f.Add([]byte(`{"alg":"ES256","nonce":1}`), []byte(`{}`))
+	f.Add([]byte(`{"alg":"ES256","alg":"ES256"}`), []byte(`{}`))
+	f.Add([]byte(`{"alg":"ES256","b64":false}`), []byte(`{}`))
+	f.Add([]byte(`{"alg":"ES256","kid":"\u00e9\ud800"}`), []byte(`x`))
+	f.Add([]byte(` {"alg":"EdDSA"} `), []byte(``))
+	k := loadKeys()
+	f.Fuzz(func(t *testing.T, header, payload []byte) {
+		if len(header) > 4096 || len(payload) > 4096 {
+			return
+		}
+		alg := gjson.GetBytes(header, "alg").Str
+		if !contains(Algorithms, alg) {
+			alg = ES256
+		}
+		token, err := Compact(header, payload, func(in []byte) ([]byte, error) { return Sign(alg, k.signer(alg), rand.Reader, in) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pub := range pubs(k) {
+			ours, theirs := oursVerifies(token, pub), goJoseVerifies(token, pub)
+			if ours && !theirs {
+				t.Fatalf("accepted with %T what go-jose refuses: header %q", pub, header)
+			}
+			if theirs && !ours && !deliberatelyStricter(token, pub) {
+				t.Fatalf("refused with %T what go-jose accepts: header %q", pub, header)
+			}
+		}
+	})
+}

@@ -1,0 +1,13 @@
+// Package jose is mcpgate's one implementation of the JOSE pieces its
+// authorization server needs: the JWS compact serialization (RFC 7515 §7.1),
+// JSON Web Keys and key sets (RFC 7517) under a per-use [Policy], signing and
+// verification in the algorithms of RFC 7518 §3 and RFC 8037 §3.1, the ECDSA
+// signature forms, and readers for the registered JWT claims (RFC 7519 §4.1).
+//
+// Every algorithm is pinned to a key type ([KeyFits]): an RSA key never
+// verifies an ECDSA or EdDSA signature and "none" is never accepted, so the
+// algorithm confusions of RFC 8725 §2.1 and §3.1 cannot happen here.
+//
+// The package is pure: functions of bytes, no I/O, no global state beyond
+// constants. It imports the standard library and gjson only.
+package jose
