@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/httpcache"
 )
 
 // The sans-I/O Client ID Metadata Document fetch (CHECKLIST 14, issue 5).
@@ -26,7 +28,7 @@ import (
 //	       response: only 200 (3xx never followed), identity encoding, JSON media
 //	       type, content-length and body within max_bytes, within the timeout
 //	  parse and validate (cimd_doc.go); cache for the HTTP freshness lifetime
-//	  clamped to [cache_min, cache_max] (httpcache.go); errors never cached.
+//	  clamped to [cache_min, cache_max] (internal/httpcache); errors never cached.
 //
 // The pinned connection is what defeats DNS rebinding: Envoy connects to the
 // address mcpgate vetted, whatever a second resolution would say; the host
@@ -256,4 +258,10 @@ func checkEgressResponse(r CallResult, what string, maxBytes int, elapsed, timeo
 		return cimdClientError(the+" is not served as JSON (content-type application/json)", nil)
 	}
 	return nil
+}
+
+// cacheFreshness decides how long a fetched document may be kept
+// ([httpcache.Freshness]: RFC 9111, a private cache that never revalidates).
+func cacheFreshness(h Header, now time.Time, min, max time.Duration) httpcache.Decision {
+	return httpcache.Freshness(h, now, min, max)
 }

@@ -54,7 +54,7 @@ type CIMDConfig struct {
 	// MaxBytes caps the document size; default 5120 (CIMD §6.6), at most
 	// 65536.
 	MaxBytes int
-	// CacheMin and CacheMax clamp the HTTP cacheDecision lifetime of a cached
+	// CacheMin and CacheMax clamp the HTTP caching lifetime of a cached
 	// document; defaults 1m and 24h. A response with no-store or no-cache
 	// is never cached, whatever CacheMin says.
 	CacheMin, CacheMax time.Duration
