@@ -5,19 +5,22 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/httpcache"
+	"github.com/mcpgate/mcpgate/authcore/internal/netguard"
 )
 
 // The sans-I/O Client ID Metadata Document fetch (CHECKLIST 14, issue 5).
 //
 //	fetchCIMD(url)
-//	  ├─ URL rules and host policy (cimd_url.go)      → invalid_client, no I/O
+//	  ├─ URL rules (internal/netguard), host policy   → invalid_client, no I/O
 //	  ├─ per-VM cache hit                             → the document
 //	  ├─ a fetch of the same URL in flight            → Wait (cimd_inflight.go)
 //	  ├─ per-URL rate limit (sliding minute)          → temporarily_unavailable
 //	  └─ egressGet
 //	       pinned mode:
 //	         Call DoH A, Call DoH AAAA on doh_cluster (doh.go)
-//	         every answer vetted (ssrf.go)            → invalid_client if any is special-use
+//	         every answer vetted (internal/netguard)  → invalid_client if any is special-use
 //	         Call GET on egress_cluster (ORIGINAL_DST, use_http_header):
 //	           x-envoy-original-dst-host: <vetted ip>:<port>   (the connection goes there)
 //	           :authority: <host>[:port]                     (TLS SNI and certificate check)
@@ -26,7 +29,7 @@ import (
 //	       response: only 200 (3xx never followed), identity encoding, JSON media
 //	       type, content-length and body within max_bytes, within the timeout
 //	  parse and validate (cimd_doc.go); cache for the HTTP freshness lifetime
-//	  clamped to [cache_min, cache_max] (httpcache.go); errors never cached.
+//	  clamped to [cache_min, cache_max] (internal/httpcache); errors never cached.
 //
 // The pinned connection is what defeats DNS rebinding: Envoy connects to the
 // address mcpgate vetted, whatever a second resolution would say; the host
@@ -136,7 +139,7 @@ func (e *Engine) fetchCIMD(rawURL string, then func(*CIMDDocument, *Error) Outco
 
 // fetchCIMDDocument performs the fetch itself (no cache, no sharing) and
 // validates the document.
-func (e *Engine) fetchCIMDDocument(u *vettedURL, then func(*CIMDDocument, *Error) Outcome) Outcome {
+func (e *Engine) fetchCIMDDocument(u *netguard.URL, then func(*CIMDDocument, *Error) Outcome) Outcome {
 	cfg := &e.cfg.CIMD
 	return e.egressGetJSON(u, "client metadata document", cfg.MaxBytes, func(body []byte, h Header, at time.Time, ferr *Error) Outcome {
 		if ferr != nil {
@@ -162,7 +165,7 @@ func (e *Engine) fetchCIMDDocument(u *vettedURL, then func(*CIMDDocument, *Error
 // rules. what names the document in error descriptions. It is shared by
 // every fetch of a URL chosen by a client (the metadata document, and
 // later its jwks_uri).
-func (e *Engine) egressGetJSON(u *vettedURL, what string, maxBytes int, then func(body []byte, h Header, at time.Time, err *Error) Outcome) Outcome {
+func (e *Engine) egressGetJSON(u *netguard.URL, what string, maxBytes int, then func(body []byte, h Header, at time.Time, err *Error) Outcome) Outcome {
 	cfg := &e.cfg.CIMD
 	if cfg.Mode == CIMDModeForwardProxy {
 		return e.egressCall(cfg.ForwardProxyCluster, u, nil, what, maxBytes, then)
@@ -172,7 +175,7 @@ func (e *Engine) egressGetJSON(u *vettedURL, what string, maxBytes int, then fun
 			return then(nil, nil, time.Time{}, derr)
 		}
 		for _, a := range r.All {
-			reason, ok, loopback := ssrfAddrAllowed(a, cfg.AllowLoopbackForTests)
+			reason, ok, loopback := netguard.AddrAllowed(a, cfg.AllowLoopbackForTests)
 			if !ok {
 				e.log(LogWarn, "cimd: refusing "+u.Raw+": "+u.Host+" resolves to "+a.String()+", "+reason)
 				return then(nil, nil, time.Time{}, cimdClientError("the "+what+" host resolves to an address that is not allowed", nil))
@@ -189,7 +192,7 @@ func (e *Engine) egressGetJSON(u *vettedURL, what string, maxBytes int, then fun
 }
 
 // egressCall is the GET itself and the response rules.
-func (e *Engine) egressCall(cluster string, u *vettedURL, extra Header, what string, maxBytes int, then func([]byte, Header, time.Time, *Error) Outcome) Outcome {
+func (e *Engine) egressCall(cluster string, u *netguard.URL, extra Header, what string, maxBytes int, then func([]byte, Header, time.Time, *Error) Outcome) Outcome {
 	cfg := &e.cfg.CIMD
 	start := e.now()
 	h := append(extra, Header{{"accept", "application/json"}, {"accept-encoding", "identity"}}...)
@@ -256,4 +259,10 @@ func checkEgressResponse(r CallResult, what string, maxBytes int, elapsed, timeo
 		return cimdClientError(the+" is not served as JSON (content-type application/json)", nil)
 	}
 	return nil
+}
+
+// cacheFreshness decides how long a fetched document may be kept
+// ([httpcache.Freshness]: RFC 9111, a private cache that never revalidates).
+func cacheFreshness(h Header, now time.Time, min, max time.Duration) httpcache.Decision {
+	return httpcache.Freshness(h, now, min, max)
 }

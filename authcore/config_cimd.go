@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/netguard"
 	"github.com/tidwall/gjson"
 )
 
@@ -54,7 +55,7 @@ type CIMDConfig struct {
 	// MaxBytes caps the document size; default 5120 (CIMD §6.6), at most
 	// 65536.
 	MaxBytes int
-	// CacheMin and CacheMax clamp the HTTP cacheDecision lifetime of a cached
+	// CacheMin and CacheMax clamp the HTTP caching lifetime of a cached
 	// document; defaults 1m and 24h. A response with no-store or no-cache
 	// is never cached, whatever CacheMin says.
 	CacheMin, CacheMax time.Duration
@@ -235,8 +236,8 @@ func (p *cfgParser) hostPatterns(dst *[]string) func(string, gjson.Result) {
 			case strings.Contains(name, "*"):
 				p.fail(index(path, i), `"*" is allowed only as a leading "*." label`)
 				continue
-			case cimdCheckHostName(name) != "":
-				p.fail(index(path, i), "not a host name: %s", cimdCheckHostName(name))
+			case netguard.CheckHostName(name) != "":
+				p.fail(index(path, i), "not a host name: %s", netguard.CheckHostName(name))
 				continue
 			case seen[s]:
 				p.fail(index(path, i), "duplicate entry %q", s)
@@ -296,10 +297,10 @@ func cimdHasControl(s string) bool {
 // cimdCheckAuthority checks "host" or "host:port" for a DoH :authority.
 func cimdCheckAuthority(s string) string {
 	host, port, hasPort := strings.Cut(s, ":")
-	if hasPort && !cimdValidPort(port) {
+	if hasPort && !netguard.ValidPort(port) {
 		return "the port must be a number between 1 and 65535"
 	}
-	if msg := cimdCheckHostName(host); msg != "" {
+	if msg := netguard.CheckHostName(host); msg != "" {
 		return "must be a host name with an optional port: " + msg
 	}
 	return ""

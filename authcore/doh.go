@@ -7,13 +7,15 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/netguard"
 )
 
 // DNS over HTTPS (RFC 8484) for the CIMD fetcher's pinned mode.
 //
 // mcpgate resolves a document host itself, through a resolver cluster, so
 // that it knows the exact address Envoy will connect to: it vets every
-// answer (ssrf.go) and then pins the connection to one of them. The resolver
+// answer (internal/netguard) and then pins the connection to one of them. The resolver
 // is trusted (the operator picks it); its answers are not (the zone belongs
 // to whoever chose the client_id), so the parser is strict and bounded:
 //
@@ -68,7 +70,7 @@ type dnsAnswer struct {
 // buildDNSQuery encodes a recursive query for host (a checked host name,
 // no trailing dot) with ID 0.
 func buildDNSQuery(host string, qtype uint16) ([]byte, error) {
-	if msg := cimdCheckHostName(host); msg != "" {
+	if msg := netguard.CheckHostName(host); msg != "" {
 		return nil, errors.New("dns: " + msg)
 	}
 	q := make([]byte, 12, 12+len(host)+2+4)

@@ -7,25 +7,58 @@ import (
 	"testing"
 )
 
-// TestImportsOnlyStdlibAndGJSON enforces the layering rule: authcore and
-// its internal leaves import only the standard library and gjson
-// (ARCHITECTURE.md).
+// TestImportsOnlyStdlibAndGJSON enforces the layering rule: authcore
+// imports only the standard library, gjson, its own internal leaves and
+// the DNS message parser of golang.org/x/net.
 func TestImportsOnlyStdlibAndGJSON(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
+	for _, p := range nonStdDeps(t, ".") {
+		if !allowedDep(p) && !strings.HasPrefix(p, "github.com/mcpgate/mcpgate/authcore/internal/") && p != "github.com/mcpgate/mcpgate/authcore" {
+			t.Errorf("authcore depends on %s; only the standard library, gjson and dnsmessage are allowed", p)
+		}
+	}
+}
+
+// TestInternalLeavesArePure enforces that the leaves under internal/ are
+// pure functions of bytes: they import the standard library (gjson and
+// dnsmessage where needed) and other leaves, never authcore.
+func TestInternalLeavesArePure(t *testing.T) {
+	out, err := exec.Command("go", "list", "./internal/...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
-	allowed := map[string]bool{
-		"github.com/mcpgate/mcpgate/authcore": true,
-		"github.com/tidwall/gjson":            true,
-		"github.com/tidwall/match":            true, // gjson's own dependencies
-		"github.com/tidwall/pretty":           true,
+	leaves := strings.Fields(string(out))
+	if len(leaves) == 0 {
+		t.Fatal("no internal packages found")
 	}
-	for _, p := range strings.Fields(string(out)) {
-		if !allowed[p] && !strings.HasPrefix(p, "github.com/mcpgate/mcpgate/authcore/internal/") {
-			t.Errorf("authcore depends on %s; only the standard library and gjson are allowed", p)
+	for _, leaf := range leaves {
+		for _, p := range nonStdDeps(t, leaf) {
+			if !allowedDep(p) && !strings.HasPrefix(p, "github.com/mcpgate/mcpgate/authcore/internal/") {
+				t.Errorf("%s depends on %s; leaves import only the standard library, gjson and dnsmessage", leaf, p)
+			}
 		}
 	}
+}
+
+func allowedDep(p string) bool {
+	switch p {
+	case "github.com/tidwall/gjson",
+		"github.com/tidwall/match", // gjson's own dependencies
+		"github.com/tidwall/pretty",
+		"golang.org/x/net/dns/dnsmessage":
+		return true
+	}
+	return false
+}
+
+// nonStdDeps lists the packages outside the standard library that pkg
+// depends on, pkg included.
+func nonStdDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+	}
+	return strings.Fields(string(out))
 }
 
 // TestWasmLinksNoTestOnlyJOSE: go-jose serves the differential tests of

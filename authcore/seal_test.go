@@ -1,6 +1,7 @@
 package authcore
 
 import (
+	"github.com/mcpgate/mcpgate/authcore/internal/seal"
 	"strings"
 	"testing"
 )
@@ -41,7 +42,7 @@ func TestSealRoundTrip(t *testing.T) {
 	raw[len(raw)-1] ^= 1
 	raw[0] = 2
 	refuse("other version", sealClientID, "", b64.EncodeToString(raw), e)
-	refuse("huge", sealClientID, "", strings.Repeat("A", maxSealedLen+1), e)
+	refuse("huge", sealClientID, "", strings.Repeat("A", seal.MaxSealedLen+1), e)
 
 	// Another issuer with the very same key cannot open it.
 	other := newHarness(t, asConfigJSON(map[string]string{

@@ -1,17 +1,9 @@
-package authcore
-
-import (
-	"strconv"
-	"strings"
-	"time"
-)
-
-// HTTP caching of fetched documents (RFC 9111), as a private cache that
-// never revalidates.
+// Package httpcache decides how long mcpgate may keep a fetched document:
+// HTTP caching (RFC 9111) as a private cache that never revalidates.
 //
-// mcpgate keeps a fetched client metadata document for its cacheDecision
-// lifetime, clamped to the configured [cache_min, cache_max]; it never
-// sends conditional requests, so a response it may not reuse without
+// mcpgate keeps a fetched document for the lifetime [Freshness] decides,
+// clamped to the configured [cache_min, cache_max]; it never sends
+// conditional requests, so a response it may not reuse without
 // revalidation is not stored at all. Decisions:
 //
 //   - no-store: not stored.
@@ -31,9 +23,22 @@ import (
 //     response is kept for cache_min. That floor is a local bound on how
 //     often one URL is refetched; set cache_min to "0s" to honour such
 //     responses literally (they are then not stored).
+package httpcache
 
-// cacheDecision is the caching decision for one response.
-type cacheDecision struct {
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Header is a response's header fields: Values returns the value of every
+// field line with the given lower-case name, in order.
+type Header interface {
+	Values(name string) []string
+}
+
+// Decision is the caching decision for one response.
+type Decision struct {
 	// Store tells whether the response may be cached.
 	Store bool
 	// TTL is how long, clamped; 0 when not stored.
@@ -42,25 +47,25 @@ type cacheDecision struct {
 	Why string
 }
 
-// cacheFreshness decides how long a 200 response received at now may be
+// Freshness decides how long a 200 response received at now may be
 // reused, clamped to [min, max].
-func cacheFreshness(h Header, now time.Time, min, max time.Duration) cacheDecision {
-	cc := parseCCDirectives(h.Values("cache-control"))
+func Freshness(h Header, now time.Time, min, max time.Duration) Decision {
+	cc := parseDirectives(h.Values("cache-control"))
 	switch {
 	case cc.has("no-store"):
-		return cacheDecision{Why: "no-store"}
+		return Decision{Why: "no-store"}
 	case cc.has("no-cache"):
-		return cacheDecision{Why: "no-cache (mcpgate does not revalidate)"}
+		return Decision{Why: "no-cache (mcpgate does not revalidate)"}
 	}
 	for _, v := range h.Values("vary") {
 		for _, f := range strings.Split(v, ",") {
 			if strings.TrimSpace(f) == "*" {
-				return cacheDecision{Why: "vary: *"}
+				return Decision{Why: "vary: *"}
 			}
 		}
 	}
 
-	date, dateOK := hcHeaderDate(h, "date")
+	date, dateOK := headerDate(h, "date")
 	if !dateOK {
 		date = now
 	}
@@ -70,21 +75,21 @@ func cacheFreshness(h Header, now time.Time, min, max time.Duration) cacheDecisi
 	case len(vals) > 1:
 		why = "repeated max-age: stale"
 	case len(vals) == 1:
-		n, ok := ccDeltaSeconds(vals[0])
+		n, ok := deltaSeconds(vals[0])
 		if !ok {
 			why = "invalid max-age: stale"
 			break
 		}
 		lifetime, why = n, "max-age"
-	case h.Count("expires") > 0:
-		exp, ok := hcHeaderDate(h, "expires")
+	case len(h.Values("expires")) > 0:
+		exp, ok := headerDate(h, "expires")
 		if !ok {
 			why = "invalid or conflicting expires: stale"
 			break
 		}
 		lifetime, why = exp.Sub(date), "expires"
 	default:
-		return hcClamp(min, min, max, "no explicit lifetime: cache_min")
+		return clamp(min, min, max, "no explicit lifetime: cache_min")
 	}
 
 	// Current age (RFC 9111 §4.2.3), the response just received.
@@ -93,14 +98,14 @@ func cacheFreshness(h Header, now time.Time, min, max time.Duration) cacheDecisi
 		age = 0
 	}
 	if vs := h.Values("age"); len(vs) == 1 {
-		if a, ok := ccDeltaSeconds(strings.TrimSpace(vs[0])); ok && a > age {
+		if a, ok := deltaSeconds(strings.TrimSpace(vs[0])); ok && a > age {
 			age = a
 		}
 	}
-	return hcClamp(lifetime-age, min, max, why)
+	return clamp(lifetime-age, min, max, why)
 }
 
-func hcClamp(ttl, min, max time.Duration, why string) cacheDecision {
+func clamp(ttl, min, max time.Duration, why string) Decision {
 	switch {
 	case ttl < min:
 		ttl, why = min, why+", raised to cache_min"
@@ -108,25 +113,25 @@ func hcClamp(ttl, min, max time.Duration, why string) cacheDecision {
 		ttl, why = max, why+", lowered to cache_max"
 	}
 	if ttl <= 0 {
-		return cacheDecision{Why: why + ", not stored"}
+		return Decision{Why: why + ", not stored"}
 	}
-	return cacheDecision{Store: true, TTL: ttl, Why: why}
+	return Decision{Store: true, TTL: ttl, Why: why}
 }
 
-// ccDirectives holds parsed directives: lower-case name to values ("" for
+// directives holds parsed directives: lower-case name to values ("" for
 // a directive without argument), in order.
-type ccDirectives map[string][]string
+type directives map[string][]string
 
-func (c ccDirectives) has(name string) bool        { return len(c[name]) > 0 }
-func (c ccDirectives) values(name string) []string { return c[name] }
+func (c directives) has(name string) bool        { return len(c[name]) > 0 }
+func (c directives) values(name string) []string { return c[name] }
 
-// parseCCDirectives parses every cache-control field line (RFC 9111 §5.2):
+// parseDirectives parses every cache-control field line (RFC 9111 §5.2):
 // comma-separated directives, token or quoted-string arguments. Commas in
 // quoted strings do not split.
-func parseCCDirectives(lines []string) ccDirectives {
-	cc := ccDirectives{}
+func parseDirectives(lines []string) directives {
+	cc := directives{}
 	for _, line := range lines {
-		for _, d := range ccSplit(line) {
+		for _, d := range splitDirectives(line) {
 			d = strings.TrimSpace(d)
 			if d == "" {
 				continue
@@ -135,7 +140,7 @@ func parseCCDirectives(lines []string) ccDirectives {
 			name = strings.ToLower(strings.TrimSpace(name))
 			arg = strings.TrimSpace(arg)
 			if len(arg) >= 2 && arg[0] == '"' && arg[len(arg)-1] == '"' {
-				arg = ccUnquote(arg[1 : len(arg)-1])
+				arg = unquote(arg[1 : len(arg)-1])
 			}
 			cc[name] = append(cc[name], arg)
 		}
@@ -143,8 +148,8 @@ func parseCCDirectives(lines []string) ccDirectives {
 	return cc
 }
 
-// ccSplit splits s at commas outside double quotes.
-func ccSplit(s string) []string {
+// splitDirectives splits s at commas outside double quotes.
+func splitDirectives(s string) []string {
 	var out []string
 	start, inQuote := 0, false
 	for i := 0; i < len(s); i++ {
@@ -165,8 +170,8 @@ func ccSplit(s string) []string {
 	return append(out, s[start:])
 }
 
-// ccUnquote removes quoted-pair backslashes.
-func ccUnquote(s string) string {
+// unquote removes quoted-pair backslashes.
+func unquote(s string) string {
 	if strings.IndexByte(s, '\\') < 0 {
 		return s
 	}
@@ -180,9 +185,9 @@ func ccUnquote(s string) string {
 	return string(b)
 }
 
-// ccDeltaSeconds parses delta-seconds (RFC 9111 §1.2.2): digits only; values
+// deltaSeconds parses delta-seconds (RFC 9111 §1.2.2): digits only; values
 // past 2^31 are capped there.
-func ccDeltaSeconds(s string) (time.Duration, bool) {
+func deltaSeconds(s string) (time.Duration, bool) {
 	if s == "" {
 		return 0, false
 	}
@@ -198,16 +203,16 @@ func ccDeltaSeconds(s string) (time.Duration, bool) {
 	return time.Duration(n) * time.Second, true
 }
 
-// hcHeaderDate parses the named header as an HTTP-date; several lines
+// headerDate parses the named header as an HTTP-date; several lines
 // must agree. ok is false when absent, invalid or conflicting.
-func hcHeaderDate(h Header, name string) (time.Time, bool) {
+func headerDate(h Header, name string) (time.Time, bool) {
 	vs := h.Values(name)
 	if len(vs) == 0 {
 		return time.Time{}, false
 	}
 	var t time.Time
 	for i, v := range vs {
-		u, ok := hcParseDate(strings.TrimSpace(v))
+		u, ok := parseDate(strings.TrimSpace(v))
 		if !ok || (i > 0 && !u.Equal(t)) {
 			return time.Time{}, false
 		}
@@ -216,8 +221,8 @@ func hcHeaderDate(h Header, name string) (time.Time, bool) {
 	return t, true
 }
 
-// hcParseDate parses the three HTTP-date formats (RFC 9110 §5.6.7).
-func hcParseDate(s string) (time.Time, bool) {
+// parseDate parses the three HTTP-date formats (RFC 9110 §5.6.7).
+func parseDate(s string) (time.Time, bool) {
 	for _, layout := range []string{
 		"Mon, 02 Jan 2006 15:04:05 GMT",  // IMF-fixdate
 		"Monday, 02-Jan-06 15:04:05 GMT", // obsolete RFC 850

@@ -1,4 +1,4 @@
-package authcore
+package netguard
 
 import (
 	"net/netip"
@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// TestSpecialUseAddr: each refused range, at its edges, with the reason it
+// TestSpecialUse: each refused range, at its edges, with the reason it
 // must give; and the public neighbours that must pass.
-func TestSpecialUseAddr(t *testing.T) {
+func TestSpecialUse(t *testing.T) {
 	bad := []struct{ addr, reason string }{
 		// IPv4 (RFC 6890 and the IANA registry)
 		{"0.0.0.0", "this network"},
@@ -76,7 +76,7 @@ func TestSpecialUseAddr(t *testing.T) {
 	}
 	for _, tc := range bad {
 		ip := netip.MustParseAddr(tc.addr)
-		reason, isBad := specialUseAddr(ip)
+		reason, isBad := SpecialUse(ip)
 		if !isBad {
 			t.Errorf("%s allowed", tc.addr)
 			continue
@@ -94,47 +94,47 @@ func TestSpecialUseAddr(t *testing.T) {
 		"2003::1", "3ffe::1", "2400:cb00::1",
 	}
 	for _, s := range good {
-		if reason, isBad := specialUseAddr(netip.MustParseAddr(s)); isBad {
+		if reason, isBad := SpecialUse(netip.MustParseAddr(s)); isBad {
 			t.Errorf("%s refused: %s", s, reason)
 		}
 	}
 	// Zoned and invalid addresses are refused.
-	if reason, isBad := specialUseAddr(netip.MustParseAddr("2606:4700::1%eth0")); !isBad || !strings.Contains(reason, "zoned") {
+	if reason, isBad := SpecialUse(netip.MustParseAddr("2606:4700::1%eth0")); !isBad || !strings.Contains(reason, "zoned") {
 		t.Errorf("zoned address: %v %q", isBad, reason)
 	}
-	if reason, isBad := specialUseAddr(netip.Addr{}); !isBad || reason != "invalid address" {
+	if reason, isBad := SpecialUse(netip.Addr{}); !isBad || reason != "invalid address" {
 		t.Errorf("invalid address: %v %q", isBad, reason)
 	}
 }
 
-// TestSSRFAddrAllowedLoopbackException: the test-only switch lets exactly
+// TestAddrAllowedLoopbackException: the test-only switch lets exactly
 // 127.0.0.0/8 and ::1 through, never their mapped or translated forms, and
 // nothing else.
-func TestSSRFAddrAllowedLoopbackException(t *testing.T) {
+func TestAddrAllowedLoopbackException(t *testing.T) {
 	for _, s := range []string{"127.0.0.1", "127.1.2.3", "::1"} {
 		ip := netip.MustParseAddr(s)
-		if _, ok, _ := ssrfAddrAllowed(ip, false); ok {
+		if _, ok, _ := AddrAllowed(ip, false); ok {
 			t.Errorf("%s allowed without the exception", s)
 		}
-		if _, ok, loop := ssrfAddrAllowed(ip, true); !ok || !loop {
+		if _, ok, loop := AddrAllowed(ip, true); !ok || !loop {
 			t.Errorf("%s: ok=%v loopback=%v with the exception", s, ok, loop)
 		}
 	}
 	for _, s := range []string{"::ffff:127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1", "10.0.0.1", "169.254.169.254", "0.0.0.0", "::"} {
-		if _, ok, _ := ssrfAddrAllowed(netip.MustParseAddr(s), true); ok {
+		if _, ok, _ := AddrAllowed(netip.MustParseAddr(s), true); ok {
 			t.Errorf("%s allowed by the loopback exception", s)
 		}
 	}
-	if _, ok, loop := ssrfAddrAllowed(netip.MustParseAddr("8.8.8.8"), true); !ok || loop {
+	if _, ok, loop := AddrAllowed(netip.MustParseAddr("8.8.8.8"), true); !ok || loop {
 		t.Error("public address: want ok, not loopback")
 	}
 }
 
-// FuzzSpecialUseAddr cross-checks the judge with the standard library's
+// FuzzSpecialUse cross-checks the judge with the standard library's
 // classification: anything the library calls private, loopback,
 // link-local, multicast or unspecified must be refused, and an IPv4
 // address must get the same verdict in every IPv6 form that embeds it.
-func FuzzSpecialUseAddr(f *testing.F) {
+func FuzzSpecialUse(f *testing.F) {
 	f.Add([]byte{10, 0, 0, 1})
 	f.Add([]byte{8, 8, 8, 8})
 	f.Add(netip.MustParseAddr("2606:4700::1").AsSlice())
@@ -144,13 +144,13 @@ func FuzzSpecialUseAddr(f *testing.F) {
 		if !ok {
 			return
 		}
-		_, bad := specialUseAddr(ip)
+		_, bad := SpecialUse(ip)
 		if (ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 			ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() || !ip.IsGlobalUnicast()) && !bad {
 			t.Fatalf("%s allowed", ip)
 		}
 		if ip.Is4() {
-			if _, bad := specialUseAddr(netip.AddrFrom16(ip.As16())); !bad {
+			if _, bad := SpecialUse(netip.AddrFrom16(ip.As16())); !bad {
 				t.Fatalf("mapped form of %s allowed", ip)
 			}
 		}
