@@ -63,6 +63,9 @@ type Resource struct {
 	Implies map[string][]string
 	// MaxBodyBytes caps a request body buffered for rule checks (413 above).
 	MaxBodyBytes int
+	// MaxJSONDepth caps the nesting of arrays and objects in a body read
+	// for rule checks (400 above).
+	MaxJSONDepth int
 
 	origin string // scheme://host[:port] of URI
 }
@@ -104,8 +107,8 @@ const (
 // and contradictions are errors; each names its JSON path. On error the
 // filter must refuse to start.
 func ParseConfig(data []byte) (*Config, error) {
-	if !gjson.ValidBytes(data) {
-		return nil, &ConfigError{Msg: "not valid JSON"}
+	if err := checkConfigJSON(data); err != nil {
+		return nil, err
 	}
 	root := gjson.ParseBytes(data)
 	p := &cfgParser{}
@@ -238,6 +241,7 @@ func (p *cfgParser) resource(path string, v gjson.Result) *Resource {
 		"rules":          func(string, gjson.Result) {}, // config_guard.go
 		"implies":        func(string, gjson.Result) {}, // config_guard.go
 		"max_body_bytes": func(string, gjson.Result) {}, // config_guard.go
+		"max_json_depth": func(string, gjson.Result) {}, // config_guard.go
 		"scopes": func(fp string, v gjson.Result) {
 			p.strings(&r.Scopes)(fp, v)
 			for i, s := range r.Scopes {

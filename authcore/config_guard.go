@@ -3,6 +3,7 @@ package authcore
 import (
 	"strings"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -34,10 +35,13 @@ func defaultIdentityHeaders() IdentityHeaders {
 
 const defaultMaxBodyBytes = 1 << 20
 
-// guardConfig parses a resource's "rules", "implies" and "max_body_bytes".
+// guardConfig parses a resource's "rules", "implies", "max_body_bytes" and
+// "max_json_depth".
 func (p *cfgParser) guardConfig(path string, v gjson.Result, r *Resource) {
 	r.MaxBodyBytes = defaultMaxBodyBytes
 	p.integer(&r.MaxBodyBytes, 1024, 16<<20)(join(path, "max_body_bytes"), v.Get("max_body_bytes"))
+	r.MaxJSONDepth = strictjson.DefaultMaxDepth
+	p.integer(&r.MaxJSONDepth, 2, 1024)(join(path, "max_json_depth"), v.Get("max_json_depth"))
 	p.array(join(path, "rules"), v.Get("rules"), func(rp string, _ int, v gjson.Result) {
 		var rule ScopeRule
 		p.object(rp, v, map[string]func(string, gjson.Result){

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -24,8 +26,28 @@ func (e *ConfigError) Error() string {
 	return "authcore: config: " + e.Path + ": " + e.Msg
 }
 
-// cfgParser walks a gjson document strictly: unknown keys, duplicate keys and
-// wrong types are all errors, each reported with its JSON path.
+// configMaxDepth bounds the nesting of the configuration: its deepest
+// shipped path (resources[].rules[].scopes[]) is 4 levels deep.
+const configMaxDepth = 16
+
+// checkConfigJSON admits a configuration text through strictjson, the one
+// strict reader: RFC 8259 with unique member names (a repeated key is
+// reported at its path, as every other configuration error is).
+func checkConfigJSON(data []byte) error {
+	switch err := strictjson.Check(data, strictjson.Options{MaxDepth: configMaxDepth}).(type) {
+	case nil:
+		return nil
+	case *strictjson.DuplicateError:
+		return &ConfigError{Path: err.Path, Msg: "duplicate key"}
+	case *strictjson.DepthError:
+		return &ConfigError{Path: err.Path, Msg: "nested deeper than " + strconv.Itoa(err.Limit) + " levels"}
+	default:
+		return &ConfigError{Msg: "not valid JSON: " + strings.TrimPrefix(err.Error(), "strictjson: ")}
+	}
+}
+
+// cfgParser walks a gjson document that checkConfigJSON accepted: unknown
+// keys and wrong types are errors, each reported with its JSON path.
 type cfgParser struct {
 	errs []error
 }
@@ -64,10 +86,6 @@ func (p *cfgParser) object(path string, v gjson.Result, fields map[string]func(p
 	seen := map[string]gjson.Result{}
 	v.ForEach(func(k, val gjson.Result) bool {
 		key := k.String()
-		if _, dup := seen[key]; dup {
-			p.fail(join(path, key), "duplicate key")
-			return true
-		}
 		seen[key] = val
 		if _, ok := fields[key]; !ok {
 			p.fail(join(path, key), "unknown key (known keys: %s)", strings.Join(sortedKeys(fields), ", "))

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -119,10 +120,10 @@ func (e *Engine) authorize(req *Request, r *Resource, claims *AccessTokenClaims)
 		return e.allow(r, claims)
 	}
 	return ReadBody{Limit: r.MaxBodyBytes, Resume: func(body []byte) Outcome {
-		ops, bad := jsonRPCOperations(body)
+		ops, code, bad := jsonRPCOperations(body, r.MaxJSONDepth)
 		if bad != "" {
 			e.count("mcpgate.guard.denied." + denyBadBody)
-			return jsonRPCError(400, -32700, bad)
+			return jsonRPCError(400, code, bad)
 		}
 		if msg := checkMCPHeaders(req.Headers, ops); msg != "" {
 			e.count("mcpgate.guard.denied." + denyBadBody)
@@ -371,32 +372,56 @@ outer:
 // rpcOp is what the guard reads of one JSON-RPC message.
 type rpcOp struct{ method, name string }
 
+// JSON-RPC 2.0 §5.1 error codes the guard answers with.
+const (
+	rpcParseError     = -32700
+	rpcInvalidRequest = -32600
+)
+
 // jsonRPCOperations extracts method and target name of a JSON-RPC message
-// or of each element of a batch. bad describes an unusable body.
-func jsonRPCOperations(body []byte) (ops []rpcOp, bad string) {
-	if !gjson.ValidBytes(body) {
-		return nil, "request body is not valid JSON"
+// or of each element of a batch. bad describes an unusable body and code
+// is its JSON-RPC error code.
+//
+// The body is read only after strictjson has accepted it (RFC 8259 with
+// unique member names after unescaping, valid UTF-8, at most maxDepth
+// levels; 0 means strictjson.DefaultMaxDepth), so this reading and the
+// MCP server's cannot differ: a body such as
+// {"method":"tools/call","params":{"name":"echo","name":"admin"}}, which
+// a first-wins reader sees as "echo" and a last-wins server runs as
+// "admin", is refused. RFC 8259 §4: "When the names within an object are
+// not unique, the behavior of software that receives such an object is
+// unpredictable"; RFC 7493 §2.3: "Objects in I-JSON messages MUST NOT have
+// members with duplicate names".
+func jsonRPCOperations(body []byte, maxDepth int) (ops []rpcOp, code int, bad string) {
+	switch err := strictjson.Check(body, strictjson.Options{MaxDepth: maxDepth}).(type) {
+	case nil:
+	case *strictjson.DuplicateError:
+		return nil, rpcInvalidRequest, "request body repeats the member name " + strconv.Quote(err.Name) + " at " + err.Path
+	case *strictjson.DepthError:
+		return nil, rpcInvalidRequest, "request body is nested deeper than " + strconv.Itoa(err.Limit) + " levels"
+	default:
+		return nil, rpcParseError, "request body is not valid JSON"
 	}
 	v := gjson.ParseBytes(body)
 	if v.IsArray() {
 		arr := v.Array()
 		if len(arr) == 0 {
-			return nil, "empty JSON-RPC batch"
+			return nil, rpcInvalidRequest, "empty JSON-RPC batch"
 		}
 		for _, el := range arr {
 			op, bad := oneOperation(el)
 			if bad != "" {
-				return nil, bad
+				return nil, rpcInvalidRequest, bad
 			}
 			ops = append(ops, op)
 		}
-		return ops, ""
+		return ops, 0, ""
 	}
 	op, bad := oneOperation(v)
 	if bad != "" {
-		return nil, bad
+		return nil, rpcInvalidRequest, bad
 	}
-	return []rpcOp{op}, ""
+	return []rpcOp{op}, 0, ""
 }
 
 func oneOperation(v gjson.Result) (rpcOp, string) {
