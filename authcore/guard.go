@@ -428,6 +428,9 @@ func oneOperation(v gjson.Result) (rpcOp, string) {
 	if !v.IsObject() {
 		return rpcOp{}, "JSON-RPC message is not an object"
 	}
+	if bad := caseVariant(v, "method", "params"); bad != "" {
+		return rpcOp{}, bad
+	}
 	m := v.Get("method")
 	if !m.Exists() {
 		// A response or notification result from the client: no method,
@@ -446,12 +449,40 @@ func oneOperation(v gjson.Result) (rpcOp, string) {
 	default:
 		return op, ""
 	}
+	if bad := caseVariant(v.Get("params"), field[len("params."):]); bad != "" {
+		return rpcOp{}, bad
+	}
 	n := v.Get(field)
 	if n.Exists() && n.Type != gjson.String {
 		return rpcOp{}, "JSON-RPC " + field + " is not a string"
 	}
 	op.name = n.Str
 	return op, ""
+}
+
+// caseVariant refuses an object with a member whose name differs from
+// one of names only by case, such as "Method" or "nAme": encoding/json and
+// many decoders built like it match struct fields case-insensitively
+// ("preferring an exact match but also accepting a case-insensitive
+// match"), keeping the last such member, while the guard reads the exact
+// name; refusing the variants leaves one reading. v that is not an object
+// passes.
+func caseVariant(v gjson.Result, names ...string) string {
+	if !v.IsObject() {
+		return ""
+	}
+	bad := ""
+	v.ForEach(func(k, _ gjson.Result) bool {
+		key := k.String()
+		for _, n := range names {
+			if key != n && strings.EqualFold(key, n) {
+				bad = "JSON-RPC member " + strconv.Quote(key) + " differs from " + strconv.Quote(n) + " only by case"
+				return false
+			}
+		}
+		return true
+	})
+	return bad
 }
 
 // checkMCPHeaders enforces MCP 2026-07-28: the Mcp-Method and Mcp-Name

@@ -26,6 +26,7 @@ func TestGuardRefusesAmbiguousBodies(t *testing.T) {
 			{"repeated method", `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":"admin_stats","arguments":{}},"method":"tools/call"}`, nil},
 			{"repeated params", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"},"params":{"name":"admin_stats","arguments":{}}}`, nil},
 			{"in a batch", `[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"admin_stats","arguments":{}}}]`, nil},
+			{"name differing only by case", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","Name":"admin_stats","arguments":{}}}`, nil},
 			{"headers agree with the first", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"admin_stats","arguments":{}}}`,
 				[]string{"Mcp-Method", "tools/call", "Mcp-Name", "echo"}},
 		} {
