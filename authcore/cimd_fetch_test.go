@@ -2,7 +2,6 @@ package authcore
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,6 +9,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/dnsmsg"
 )
 
 // cimdClock is a settable clock.
@@ -25,7 +28,7 @@ type cimdNet struct {
 	t        *testing.T
 	clock    *cimdClock
 	a, aaaa  map[string][]string
-	rcode    map[string]uint16
+	rcode    map[string]dnsmessage.RCode
 	dohDelay time.Duration
 	docDelay time.Duration
 	// afterDNS runs after each DoH answer (to change DNS between check and
@@ -41,7 +44,7 @@ func newCIMDNet(t *testing.T, clock *cimdClock) *cimdNet {
 		t: t, clock: clock,
 		a:     map[string][]string{"client.example.com": {"93.184.215.14"}},
 		aaaa:  map[string][]string{},
-		rcode: map[string]uint16{},
+		rcode: map[string]dnsmessage.RCode{},
 		serve: docResponse(200, testDoc(nil), "cache-control", "max-age=600"),
 	}
 }
@@ -59,11 +62,7 @@ func (n *cimdNet) handle(c Call) CallResult {
 	if !ok || err != nil || len(msg) < 12 {
 		n.t.Fatalf("bad DoH path %q", c.Path)
 	}
-	host, off, err := readDNSName(msg, 12)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	qtype := binary.BigEndian.Uint16(msg[off:])
+	host, qtype := dnsTestQuestion(n.t, msg)
 	src := n.a
 	if qtype == dnsTypeAAAA {
 		src = n.aaaa
@@ -173,9 +172,9 @@ func TestFetchCIMDPinned(t *testing.T) {
 	if len(n.calls) != 3 {
 		t.Fatalf("%d calls", len(n.calls))
 	}
-	for i, qt := range []uint16{dnsTypeA, dnsTypeAAAA} {
+	for i, qt := range []dnsmsg.Type{dnsTypeA, dnsTypeAAAA} {
 		c := n.calls[i]
-		want, _ := dohQueryPath("/dns-query", "client.example.com", qt)
+		want, _ := dnsmsg.QueryPath("/dns-query", "client.example.com", qt)
 		if c.Cluster != "cimd_doh" || c.Method != "GET" || c.Authority != "dns.test" || c.Path != want ||
 			c.Headers.Get("accept") != "application/dns-message" || c.Timeout != 3*time.Second {
 			t.Errorf("DoH call %d = %+v", i, c)
@@ -366,7 +365,7 @@ func TestFetchCIMDResolutionFailures(t *testing.T) {
 		{Status: 503, Headers: Header{{"content-type", "application/dns-message"}}, Body: dnsTestResponse("client.example.com", dnsTypeA, 0, testRR{name: "client.example.com", typ: dnsTypeA, ttl: 5, data: "8.8.8.8"})},
 		{Status: 200, Headers: Header{{"content-type", "text/html"}}, Body: []byte("<html>")},
 		{Status: 200, Body: dnsTestResponse("client.example.com", dnsTypeA, 0)},
-		{Status: 200, Headers: Header{{"content-type", "application/dns-message"}}, Body: make([]byte, dnsMaxMessage+1)},
+		{Status: 200, Headers: Header{{"content-type", "application/dns-message"}}, Body: make([]byte, dnsmsg.MaxMessage+1)},
 	} {
 		e, _, _ := newCIMDTest(t, cimdOn)
 		r := &cimdResult{}

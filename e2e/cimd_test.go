@@ -36,6 +36,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/mcpgate/mcpgate/wazero-harness/harnesstest"
 )
 
 // ---------------------------------------------------------------------------
@@ -45,8 +47,8 @@ import (
 // its document host.
 type cimdEnv struct {
 	kind string
-	ca   *testCA
-	doh  *dohServer
+	ca   *harnesstest.CA
+	doh  *harnesstest.DoH
 	docs *cimdHost
 	tg   *target
 	// tripwire counts calls to the native target's cimd_egress cluster
@@ -80,10 +82,10 @@ func startCIMD(t *testing.T, kind string, o cimdOptions) *cimdEnv {
 	if len(o.hosts) == 0 {
 		o.hosts = []string{"client.test"}
 	}
-	env := &cimdEnv{kind: kind, ca: newTestCA(t)}
-	env.doh = startDoH(t, env.ca)
+	env := &cimdEnv{kind: kind, ca: harnesstest.NewCA(t)}
+	env.doh = harnesstest.StartDoH(t, env.ca)
 	env.docs = startCIMDHost(t, env.ca, o.hosts...)
-	env.doh.set(env.docs.Hostname, env.docs.IP)
+	env.doh.Set(env.docs.Hostname, env.docs.IP)
 
 	var section string
 	if o.noLoopback {
@@ -395,13 +397,13 @@ func TestCIMDRefusesSpecialUseAnswers(t *testing.T) {
 			}
 			env := startCIMD(t, kind, cimdOptions{vms: 1, hosts: hosts, extra: []string{`"timeout": "1s"`}})
 			for _, c := range cases {
-				env.doh.set(c.host, c.answers...)
+				env.doh.Set(c.host, c.answers...)
 				path := "/" + c.host + ".json"
 				u := env.hostURL(c.host, path)
 				env.docs.serveDoc(path, clientDoc(u, cimdTestRedirect))
 				a := env.authorize(t, u)
 				wantErrorPage(t, c.host, a, 400, "invalid_client", "resolves to an address that is not allowed")
-				if n := env.doh.count(c.host); n != 2 {
+				if n := env.doh.Count(c.host); n != 2 {
 					t.Errorf("%s: %d DoH queries, want 2 (A and AAAA)", c.host, n)
 				}
 				if n := env.docs.hits(path); n != 0 {
@@ -436,8 +438,8 @@ func TestCIMDRefusesSpecialUseAnswers(t *testing.T) {
 		t.Run("loopback not allowed", func(t *testing.T) {
 			env := startCIMD(t, kind, cimdOptions{vms: 1, noLoopback: true,
 				hosts: []string{"client.test", "loop.test", "loop6.test"}, extra: []string{`"timeout": "1s"`}})
-			env.doh.set("loop.test", "127.1.2.3")
-			env.doh.set("loop6.test", "::1")
+			env.doh.Set("loop.test", "127.1.2.3")
+			env.doh.Set("loop6.test", "::1")
 			for _, host := range []string{"client.test", "loop.test", "loop6.test"} {
 				// client.test resolves to 127.0.0.1, where the document
 				// host really listens with a valid document.
@@ -446,7 +448,7 @@ func TestCIMDRefusesSpecialUseAnswers(t *testing.T) {
 				env.docs.serveDoc(path, clientDoc(u, cimdTestRedirect))
 				a := env.authorize(t, u)
 				wantErrorPage(t, host, a, 400, "invalid_client", "resolves to an address that is not allowed")
-				if n := env.doh.count(host); n != 2 {
+				if n := env.doh.Count(host); n != 2 {
 					t.Errorf("%s: %d DoH queries, want 2", host, n)
 				}
 			}
@@ -628,7 +630,7 @@ func TestCIMDDNSRebinding(t *testing.T) {
 	t.Parallel()
 	env := startCIMD(t, wasm, cimdOptions{vms: 1, hosts: []string{"client.test", "split.test"}, extra: []string{`"timeout": "1s"`}})
 	docs, doh := env.docs, env.doh
-	doh.setTTL(0)
+	doh.SetTTL(0)
 	hostport := net.JoinHostPort(docs.Hostname, strconv.Itoa(docs.Port))
 
 	// no-store: every authorization resolves and fetches again.
@@ -636,15 +638,15 @@ func TestCIMDDNSRebinding(t *testing.T) {
 	docs.serve("/rebind.json", 200, map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
 		mustJSON(t, clientDoc(u, cimdTestRedirect)))
 	var rebound atomic.Bool
-	doh.onQuery(func(q dohQuery) {
+	doh.OnQuery(func(q harnesstest.DoHQuery) {
 		if q.Name == docs.Hostname && q.Type == dnsmessage.TypeAAAA && !rebound.Load() {
 			// The AAAA answer is already computed (empty, NOERROR); from
 			// now on client.test is 10.0.0.1.
-			doh.set(docs.Hostname, "10.0.0.1")
+			doh.Set(docs.Hostname, "10.0.0.1")
 			rebound.Store(true)
 		}
 	})
-	t.Cleanup(func() { doh.onQuery(nil) })
+	t.Cleanup(func() { doh.OnQuery(nil) })
 
 	wantConsent(t, "authorize during rebinding", env.authorize(t, u), hostport)
 	if !rebound.Load() {
@@ -657,7 +659,7 @@ func TestCIMDDNSRebinding(t *testing.T) {
 		t.Errorf("cimd_egress dialed %q, want only the vetted %s", d, docs.Addr)
 	}
 	var logged []string
-	for _, q := range doh.queries() {
+	for _, q := range doh.Queries() {
 		logged = append(logged, q.Type.String()+"="+strings.Join(q.Answers, ","))
 	}
 	if !slices.Equal(logged, []string{"TypeA=127.0.0.1", "TypeAAAA="}) {
@@ -677,12 +679,12 @@ func TestCIMDDNSRebinding(t *testing.T) {
 	// Rebinding between the A and the AAAA question: A says 127.0.0.1
 	// (allowed), then the name gains ::ffff:10.0.0.1, which the AAAA
 	// answer carries: refused, nothing fetched.
-	doh.set("split.test", "127.0.0.1")
+	doh.Set("split.test", "127.0.0.1")
 	split := env.hostURL("split.test", "/split.json")
 	docs.serveDoc("/split.json", clientDoc(split, cimdTestRedirect))
-	doh.onQuery(func(q dohQuery) {
+	doh.OnQuery(func(q harnesstest.DoHQuery) {
 		if q.Name == "split.test" && q.Type == dnsmessage.TypeA {
-			doh.set("split.test", "127.0.0.1", "::ffff:10.0.0.1")
+			doh.Set("split.test", "127.0.0.1", "::ffff:10.0.0.1")
 		}
 	})
 	wantErrorPage(t, "rebinding between A and AAAA", env.authorize(t, split), 400, "invalid_client", "resolves to an address that is not allowed")
@@ -891,7 +893,7 @@ func TestCIMDSharedFetch(t *testing.T) {
 					t.Errorf("authorize #%d: %d %s", i, a.status, a.body)
 				}
 			}
-			hits, queries := env.docs.hits("/shared.json"), env.doh.count(env.docs.Hostname)
+			hits, queries := env.docs.hits("/shared.json"), env.doh.Count(env.docs.Hostname)
 			t.Logf("%d VMs: %d fetches, %d DoH queries for 20 concurrent authorizations", vms, hits, queries)
 			if hits < 1 || hits > vms {
 				t.Errorf("%d VMs: %d fetches for 20 concurrent authorizations, want 1..%d", vms, hits, vms)
@@ -919,7 +921,7 @@ func TestCIMDURLChecks(t *testing.T) {
 		hp := net.JoinHostPort(docs.Hostname, strconv.Itoa(docs.Port))
 		port := strconv.Itoa(docs.Port)
 		docs.serveDoc("/c.json", clientDoc("https://"+hp+"/c.json", cimdTestRedirect))
-		env.doh.set("other.test", docs.IP)
+		env.doh.Set("other.test", docs.IP)
 		for _, c := range []struct{ why, id string }{
 			{"http scheme", "http://" + hp + "/c.json"},
 			{"upper-case scheme", "HTTPS://" + hp + "/c.json"},
@@ -949,10 +951,10 @@ func TestCIMDURLChecks(t *testing.T) {
 			{"percent-encoded host", "https://client%2etest:" + port + "/c.json"},
 			{"space", "https://" + hp + "/c .json"},
 		} {
-			before := len(env.doh.queries())
+			before := len(env.doh.Queries())
 			a := env.authorize(t, c.id)
 			wantErrorPage(t, c.why+" "+c.id, a, 400, "invalid_client")
-			if n := len(env.doh.queries()); n != before {
+			if n := len(env.doh.Queries()); n != before {
 				t.Errorf("%s %s: %d DoH questions asked", c.why, c.id, n-before)
 			}
 		}
@@ -968,7 +970,7 @@ func TestCIMDURLChecks(t *testing.T) {
 
 		// Control: a valid URL is resolved, and fetched.
 		a := env.authorize(t, "https://"+hp+"/c.json")
-		if n := env.doh.count(docs.Hostname); n != 2 {
+		if n := env.doh.Count(docs.Hostname); n != 2 {
 			t.Errorf("control: %d DoH questions, want 2", n)
 		}
 		switch kind {

@@ -1,7 +1,8 @@
 package e2e
 
-// Test infrastructure for Client ID Metadata Documents (issue 5): a test
-// CA, an RFC 8484 DNS-over-HTTPS resolver, an https host serving client
+// Test infrastructure for Client ID Metadata Documents: a test CA and an
+// RFC 8484 DNS-over-HTTPS resolver (package harnesstest, shared with the
+// harness's tests), an https host serving client
 // metadata documents on loopback, and the harness clusters that connect
 // them to the filter the way Envoy would (cimd_doh: the resolver;
 // cimd_egress: ORIGINAL_DST pinned by x-envoy-original-dst-host, SNI and
@@ -9,31 +10,24 @@ package e2e
 //
 // A CIMD test through the wasm typically does:
 //
-//	ca := newTestCA(t)
-//	doh := startDoH(t, ca)
+//	ca := harnesstest.NewCA(t)
+//	doh := harnesstest.StartDoH(t, ca)
 //	docs := startCIMDHost(t, ca)                  // client.test on 127.0.0.1:port
-//	doh.set(docs.Hostname, docs.IP)               // client.test A 127.0.0.1
+//	doh.Set(docs.Hostname, docs.IP)               // client.test A 127.0.0.1
 //	docs.serveDoc("/client.json", clientDoc(docs.url("/client.json"), "http://127.0.0.1:9/cb"))
 //	config := ... `"cimd": ` + cimdSection(doh, docs.Hostname) ...
 //	tg := startTarget(t, wasm, config, targetOptions{harnessClusters: cimdClusters(doh, ca)})
 //	... authorize with client_id=docs.url("/client.json") ...
-//	docs.hits("/client.json"), doh.count(docs.Hostname), tg.host.Dialed("cimd_egress")
+//	docs.hits("/client.json"), doh.Count(docs.Hostname), tg.host.Dialed("cimd_egress")
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -45,7 +39,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,386 +46,8 @@ import (
 
 	"github.com/mcpgate/mcpgate/authcore"
 	harness "github.com/mcpgate/mcpgate/wazero-harness"
+	"github.com/mcpgate/mcpgate/wazero-harness/harnesstest"
 )
-
-// ---------------------------------------------------------------------------
-// Test CA
-
-// testCA is a throw-away ECDSA certificate authority. Only clients built
-// from it (pool, tlsConfig) trust its certificates.
-type testCA struct {
-	t    testing.TB
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	// pool holds the CA certificate alone: use it as RootCAs.
-	pool *x509.CertPool
-	// pem is the CA certificate in PEM, for files (-cacert, Envoy configs).
-	pem    []byte
-	serial atomic.Int64
-}
-
-// newTestCA creates a CA valid for a day.
-func newTestCA(t testing.TB) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "mcpgate e2e test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &testCA{t: t, cert: cert, key: key, pool: x509.NewCertPool(),
-		pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-	ca.pool.AddCert(cert)
-	ca.serial.Store(1)
-	return ca
-}
-
-// issue returns a server certificate signed by the CA for hosts: DNS names
-// (SANs), or IP literals (IP SANs). Call it from the test goroutine.
-func (ca *testCA) issue(hosts ...string) tls.Certificate {
-	ca.t.Helper()
-	if len(hosts) == 0 {
-		ca.t.Fatal("testCA.issue: no hosts")
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		ca.t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(ca.serial.Add(1)),
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		ca.t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-}
-
-// tlsConfig returns a client configuration that trusts only the CA.
-func (ca *testCA) tlsConfig() *tls.Config { return &tls.Config{RootCAs: ca.pool} }
-
-// writePEM writes the CA certificate to a file in a temporary directory
-// and returns its path (e.g. for mcpgate-dev -cacert).
-func (ca *testCA) writePEM() string {
-	ca.t.Helper()
-	p := filepath.Join(ca.t.TempDir(), "ca.pem")
-	if err := os.WriteFile(p, ca.pem, 0o600); err != nil {
-		ca.t.Fatal(err)
-	}
-	return p
-}
-
-// startTLS serves h over TLS with cert on a fresh listener at addr
-// ("127.0.0.1:0"), with handshake errors (expected in negative tests) kept
-// out of the test log.
-func startTLS(t testing.TB, addr string, cert tls.Certificate, h http.Handler) *httptest.Server {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(h)
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// ---------------------------------------------------------------------------
-// DNS over HTTPS
-
-// dohServer is an RFC 8484 resolver (GET ?dns= and POST) over https on
-// loopback, answering A and AAAA questions from a zone the test changes at
-// run time. A name that is not in the zone is NXDOMAIN.
-type dohServer struct {
-	// URL is the server's base URL, https://127.0.0.1:port (the cimd_doh
-	// cluster's URL).
-	URL string
-	// Authority is the name in the server's certificate, "doh.test": the
-	// cimd_doh cluster's SNI and the config's doh_authority.
-	Authority string
-	// Path is the endpoint path, "/dns-query" (the config's doh_path).
-	Path string
-
-	t     testing.TB
-	srv   *httptest.Server
-	mu    sync.Mutex
-	zone  map[string]*dohEntry
-	ttl   uint32
-	delay time.Duration
-	hook  func(dohQuery)
-	log   []dohQuery
-}
-
-// dohEntry is what the zone holds for one name.
-type dohEntry struct {
-	addrs []netip.Addr // A (IPv4) and AAAA (everything else) records
-	cname string       // when set, the name is an alias and addrs are ignored
-	rcode *dnsmessage.RCode
-}
-
-// dohQuery is one logged query and what it was answered.
-type dohQuery struct {
-	Name   string          // lower case, without the trailing dot
-	Type   dnsmessage.Type // dnsmessage.TypeA, TypeAAAA, ...
-	Method string          // GET or POST
-	Accept string          // the request's Accept header
-	Host   string          // the request's Host (the callout's :authority)
-	RCode  dnsmessage.RCode
-	// Answers lists the answer records, "name CNAME target" or the
-	// address ("127.0.0.1", "::ffff:10.0.0.1").
-	Answers []string
-	At      time.Time
-}
-
-// startDoH starts a resolver whose certificate (for "doh.test") is issued
-// by ca. The zone starts empty; the TTL is 60 s.
-func startDoH(t testing.TB, ca *testCA) *dohServer {
-	t.Helper()
-	d := &dohServer{Authority: "doh.test", Path: "/dns-query", t: t, zone: map[string]*dohEntry{}, ttl: 60}
-	d.srv = startTLS(t, "127.0.0.1:0", ca.issue(d.Authority), d)
-	d.URL = d.srv.URL
-	return d
-}
-
-// dnsName normalises a host name: lower case, no trailing dot.
-func dnsName(s string) string { return strings.TrimSuffix(strings.ToLower(s), ".") }
-
-// set makes name resolve to addrs (IPv4 literals become A records, all
-// others, including "::ffff:10.0.0.1" and "64:ff9b::a00:1", AAAA records),
-// replacing what name had. With no addrs the name exists with no address
-// records (NOERROR, empty answer).
-func (d *dohServer) set(name string, addrs ...string) {
-	d.t.Helper()
-	e := &dohEntry{}
-	for _, a := range addrs {
-		ip, err := netip.ParseAddr(a)
-		if err != nil || ip.Zone() != "" {
-			d.t.Fatalf("dohServer.set(%q): %q is not an IP address", name, a)
-		}
-		e.addrs = append(e.addrs, ip)
-	}
-	d.mu.Lock()
-	d.zone[dnsName(name)] = e
-	d.mu.Unlock()
-}
-
-// setCNAME makes name an alias of target (answers carry the CNAME record
-// and then target's records of the queried type).
-func (d *dohServer) setCNAME(name, target string) {
-	d.mu.Lock()
-	d.zone[dnsName(name)] = &dohEntry{cname: dnsName(target)}
-	d.mu.Unlock()
-}
-
-// setRcode makes queries for name fail with rc (e.g.
-// dnsmessage.RCodeServerFailure, RCodeRefused).
-func (d *dohServer) setRcode(name string, rc dnsmessage.RCode) {
-	d.mu.Lock()
-	d.zone[dnsName(name)] = &dohEntry{rcode: &rc}
-	d.mu.Unlock()
-}
-
-// remove deletes name: it becomes NXDOMAIN.
-func (d *dohServer) remove(name string) {
-	d.mu.Lock()
-	delete(d.zone, dnsName(name))
-	d.mu.Unlock()
-}
-
-// setTTL sets the TTL of every record answered from now on.
-func (d *dohServer) setTTL(ttl uint32) {
-	d.mu.Lock()
-	d.ttl = ttl
-	d.mu.Unlock()
-}
-
-// setDelay delays every answer by dl (resolver timeouts).
-func (d *dohServer) setDelay(dl time.Duration) {
-	d.mu.Lock()
-	d.delay = dl
-	d.mu.Unlock()
-}
-
-// onQuery registers f, called with each query and its answer after the
-// answer is computed and before it is sent, outside the server's lock (f
-// may call set: DNS rebinding between a check and a connect).
-func (d *dohServer) onQuery(f func(q dohQuery)) {
-	d.mu.Lock()
-	d.hook = f
-	d.mu.Unlock()
-}
-
-// queries returns the query log.
-func (d *dohServer) queries() []dohQuery {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.log)
-}
-
-// count returns how many queries asked about name (any type).
-func (d *dohServer) count(name string) int {
-	name = dnsName(name)
-	n := 0
-	for _, q := range d.queries() {
-		if q.Name == name {
-			n++
-		}
-	}
-	return n
-}
-
-// ServeHTTP implements RFC 8484 §4.1: GET with ?dns=<base64url, no
-// padding> or POST with an application/dns-message body.
-func (d *dohServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != d.Path {
-		http.NotFound(w, r)
-		return
-	}
-	var raw []byte
-	switch r.Method {
-	case http.MethodGet:
-		var err error
-		raw, err = base64.RawURLEncoding.DecodeString(r.URL.Query().Get("dns"))
-		if err != nil || len(raw) == 0 {
-			http.Error(w, "dns parameter missing or not base64url without padding", http.StatusBadRequest)
-			return
-		}
-	case http.MethodPost:
-		if r.Header.Get("Content-Type") != "application/dns-message" {
-			http.Error(w, "content-type must be application/dns-message", http.StatusUnsupportedMediaType)
-			return
-		}
-		var err error
-		raw, err = io.ReadAll(io.LimitReader(r.Body, 65536))
-		if err != nil {
-			return
-		}
-	default:
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	var p dnsmessage.Parser
-	hdr, err := p.Start(raw)
-	if err != nil {
-		http.Error(w, "bad DNS message: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	qs, err := p.AllQuestions()
-	if err != nil || len(qs) != 1 || hdr.Response {
-		http.Error(w, "want one question in a query", http.StatusBadRequest)
-		return
-	}
-	resp, logged, ttl, delay, hook := d.answer(hdr, qs[0])
-	logged.Method, logged.Accept, logged.Host = r.Method, r.Header.Get("Accept"), r.Host
-	d.mu.Lock()
-	d.log = append(d.log, logged)
-	d.mu.Unlock()
-	if hook != nil {
-		hook(logged)
-	}
-	out, err := resp.Pack()
-	if err != nil {
-		http.Error(w, "packing the answer: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	if delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	w.Header().Set("Content-Type", "application/dns-message")
-	w.Header().Set("Cache-Control", "max-age="+strconv.Itoa(int(ttl)))
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	_, _ = w.Write(out)
-}
-
-// answer builds the response to q from the zone.
-func (d *dohServer) answer(hdr dnsmessage.Header, q dnsmessage.Question) (dnsmessage.Message, dohQuery, uint32, time.Duration, func(dohQuery)) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	name := dnsName(q.Name.String())
-	logged := dohQuery{Name: name, Type: q.Type, At: time.Now()}
-	m := dnsmessage.Message{
-		Header: dnsmessage.Header{ID: hdr.ID, Response: true, OpCode: hdr.OpCode,
-			RecursionDesired: hdr.RecursionDesired, RecursionAvailable: true},
-		Questions: []dnsmessage.Question{q},
-	}
-	rrh := func(owner string, typ dnsmessage.Type) dnsmessage.ResourceHeader {
-		return dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName(owner + "."), Type: typ, Class: dnsmessage.ClassINET, TTL: d.ttl}
-	}
-	e := d.zone[name]
-	switch {
-	case q.Class != dnsmessage.ClassINET:
-		m.Header.RCode = dnsmessage.RCodeNotImplemented
-	case e == nil:
-		m.Header.RCode = dnsmessage.RCodeNameError
-	case e.rcode != nil:
-		m.Header.RCode = *e.rcode
-	default:
-		cur := name
-		for range 16 {
-			e := d.zone[cur]
-			if e == nil || e.rcode != nil {
-				break
-			}
-			if e.cname != "" {
-				m.Answers = append(m.Answers, dnsmessage.Resource{Header: rrh(cur, dnsmessage.TypeCNAME),
-					Body: &dnsmessage.CNAMEResource{CNAME: dnsmessage.MustNewName(e.cname + ".")}})
-				logged.Answers = append(logged.Answers, cur+" CNAME "+e.cname)
-				cur = e.cname
-				continue
-			}
-			for _, a := range e.addrs {
-				switch {
-				case a.Is4() && q.Type == dnsmessage.TypeA:
-					m.Answers = append(m.Answers, dnsmessage.Resource{Header: rrh(cur, dnsmessage.TypeA), Body: &dnsmessage.AResource{A: a.As4()}})
-				case !a.Is4() && q.Type == dnsmessage.TypeAAAA:
-					m.Answers = append(m.Answers, dnsmessage.Resource{Header: rrh(cur, dnsmessage.TypeAAAA), Body: &dnsmessage.AAAAResource{AAAA: a.As16()}})
-				default:
-					continue
-				}
-				logged.Answers = append(logged.Answers, a.String())
-			}
-			break
-		}
-	}
-	logged.RCode = m.Header.RCode
-	return m, logged, d.ttl, d.delay, d.hook
-}
 
 // ---------------------------------------------------------------------------
 // The host serving client metadata documents
@@ -486,13 +101,13 @@ type cimdRequest struct {
 
 // startCIMDHost starts the document host with a certificate from ca for
 // hostnames (default "client.test").
-func startCIMDHost(t testing.TB, ca *testCA, hostnames ...string) *cimdHost {
+func startCIMDHost(t testing.TB, ca *harnesstest.CA, hostnames ...string) *cimdHost {
 	t.Helper()
 	if len(hostnames) == 0 {
 		hostnames = []string{"client.test"}
 	}
-	h := &cimdHost{Hostname: dnsName(hostnames[0]), t: t, pool: ca.pool, routes: map[string]cimdResponse{}, hitsBy: map[string]int{}}
-	h.srv = startTLS(t, "127.0.0.1:0", ca.issue(hostnames...), h)
+	h := &cimdHost{Hostname: harnesstest.DNSName(hostnames[0]), t: t, pool: ca.Pool, routes: map[string]cimdResponse{}, hitsBy: map[string]int{}}
+	h.srv = harnesstest.StartTLS(t, "127.0.0.1:0", ca.Issue(hostnames...), h)
 	ap := netip.MustParseAddrPort(h.srv.Listener.Addr().String())
 	h.IP, h.Port, h.Addr = ap.Addr().String(), int(ap.Port()), ap.String()
 	return h
@@ -689,10 +304,10 @@ func clientDoc(clientID string, redirectURIs ...string) map[string]any {
 // (ORIGINAL_DST over https: the connection goes to the callout's
 // x-envoy-original-dst-host, SNI and certificate check by the :authority
 // host, trusting ca).
-func cimdClusters(doh *dohServer, ca *testCA) map[string]harness.Cluster {
+func cimdClusters(doh *harnesstest.DoH, ca *harnesstest.CA) map[string]harness.Cluster {
 	return map[string]harness.Cluster{
-		"cimd_doh":    {URL: doh.URL, TLS: &tls.Config{RootCAs: ca.pool, ServerName: doh.Authority}},
-		"cimd_egress": {URL: "https://", OriginalDst: true, TLS: &tls.Config{RootCAs: ca.pool}},
+		"cimd_doh":    {URL: doh.URL, TLS: &tls.Config{RootCAs: ca.Pool, ServerName: doh.Authority}},
+		"cimd_egress": {URL: "https://", OriginalDst: true, TLS: &tls.Config{RootCAs: ca.Pool}},
 	}
 }
 
@@ -700,7 +315,7 @@ func cimdClusters(doh *dohServer, ca *testCA) map[string]harness.Cluster {
 // against doh, allowing only hosts and loopback answers (the test hosts
 // listen on 127.0.0.1). Extra members (e.g. `"max_bytes": 1024`) are
 // appended as given.
-func cimdSection(doh *dohServer, hosts []string, extra ...string) string {
+func cimdSection(doh *harnesstest.DoH, hosts []string, extra ...string) string {
 	hs, _ := json.Marshal(hosts)
 	s := fmt.Sprintf(`{"enabled": true, "doh_authority": %q, "doh_path": %q, "allow_hosts": %s, "allow_loopback_for_tests": true`,
 		doh.Authority, doh.Path, hs)
@@ -744,7 +359,7 @@ func kitchenWasm(t testing.TB) []byte {
 
 // dohAsk sends one RFC 8484 query with client and parses the answer with
 // dnsmessage.
-func dohAsk(t *testing.T, client *http.Client, d *dohServer, method, name string, qtype dnsmessage.Type, id uint16) (*http.Response, dnsmessage.Message) {
+func dohAsk(t *testing.T, client *http.Client, d *harnesstest.DoH, method, name string, qtype dnsmessage.Type, id uint16) (*http.Response, dnsmessage.Message) {
 	t.Helper()
 	q := dnsmessage.Message{
 		Header:    dnsmessage.Header{ID: id, RecursionDesired: true},
@@ -795,17 +410,17 @@ func answerAddrs(m dnsmessage.Message) []string {
 
 func TestCIMDInfra(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t)
-	doh := startDoH(t, ca)
+	ca := harnesstest.NewCA(t)
+	doh := harnesstest.StartDoH(t, ca)
 	docs := startCIMDHost(t, ca)
-	dohClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool, ServerName: doh.Authority}}}
+	dohClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool, ServerName: doh.Authority}}}
 
 	t.Run("DoH answers parse with dnsmessage", func(t *testing.T) {
-		doh.set(docs.Hostname, docs.IP)
-		doh.set("mapped.test", "::ffff:10.0.0.1", "64:ff9b::a00:1")
-		doh.set("empty.test")
-		doh.setCNAME("alias.test", docs.Hostname)
-		doh.setRcode("broken.test", dnsmessage.RCodeServerFailure)
+		doh.Set(docs.Hostname, docs.IP)
+		doh.Set("mapped.test", "::ffff:10.0.0.1", "64:ff9b::a00:1")
+		doh.Set("empty.test")
+		doh.SetCNAME("alias.test", docs.Hostname)
+		doh.SetRcode("broken.test", dnsmessage.RCodeServerFailure)
 		tests := []struct {
 			method string
 			name   string
@@ -840,30 +455,30 @@ func TestCIMDInfra(t *testing.T) {
 			}
 		}
 		// Runtime changes, and a hook that rebinds after the first answer.
-		doh.set(docs.Hostname, "10.0.0.1")
+		doh.Set(docs.Hostname, "10.0.0.1")
 		if _, m := dohAsk(t, dohClient, doh, "GET", docs.Hostname, dnsmessage.TypeA, 0); !slices.Equal(answerAddrs(m), []string{"10.0.0.1"}) {
 			t.Errorf("after set: %q", answerAddrs(m))
 		}
-		doh.set("rebind.test", "127.0.0.1")
-		doh.onQuery(func(q dohQuery) {
+		doh.Set("rebind.test", "127.0.0.1")
+		doh.OnQuery(func(q harnesstest.DoHQuery) {
 			if q.Name == "rebind.test" {
-				doh.set("rebind.test", "169.254.169.254")
+				doh.Set("rebind.test", "169.254.169.254")
 			}
 		})
 		_, m1 := dohAsk(t, dohClient, doh, "GET", "rebind.test", dnsmessage.TypeA, 0)
 		_, m2 := dohAsk(t, dohClient, doh, "GET", "rebind.test", dnsmessage.TypeA, 0)
-		doh.onQuery(nil)
+		doh.OnQuery(nil)
 		if a1, a2 := answerAddrs(m1), answerAddrs(m2); !slices.Equal(a1, []string{"127.0.0.1"}) || !slices.Equal(a2, []string{"169.254.169.254"}) {
 			t.Errorf("rebinding: %q then %q", a1, a2)
 		}
-		doh.remove("rebind.test")
+		doh.Remove("rebind.test")
 		if _, m := dohAsk(t, dohClient, doh, "GET", "rebind.test", dnsmessage.TypeA, 0); m.RCode != dnsmessage.RCodeNameError {
 			t.Errorf("after remove: %v", m.RCode)
 		}
-		if n := doh.count("rebind.test"); n != 3 {
+		if n := doh.Count("rebind.test"); n != 3 {
 			t.Errorf("count(rebind.test) = %d, want 3", n)
 		}
-		last := doh.queries()[len(doh.queries())-1]
+		last := doh.Queries()[len(doh.Queries())-1]
 		if last.Method != "GET" || last.Accept != "application/dns-message" || last.RCode != dnsmessage.RCodeNameError {
 			t.Errorf("last logged query %+v", last)
 		}
@@ -878,7 +493,7 @@ func TestCIMDInfra(t *testing.T) {
 				t.Errorf("GET %s: %d, want 400", target, resp.StatusCode)
 			}
 		}
-		doh.set(docs.Hostname, docs.IP)
+		doh.Set(docs.Hostname, docs.IP)
 	})
 
 	t.Run("document host over net/http", func(t *testing.T) {
@@ -936,7 +551,7 @@ func TestCIMDInfra(t *testing.T) {
 			t.Errorf("first request: %+v", r)
 		}
 		// Another name fails verification.
-		other := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool, ServerName: "other.test"}}}
+		other := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool, ServerName: "other.test"}}}
 		if resp, err := other.Get("https://" + docs.Addr + "/client.json"); err == nil {
 			resp.Body.Close()
 			t.Error("the document host's certificate verified for other.test")
@@ -977,14 +592,14 @@ func TestCIMDInfra(t *testing.T) {
 		query := dnsmessage.Message{Header: dnsmessage.Header{RecursionDesired: true},
 			Questions: []dnsmessage.Question{{Name: dnsmessage.MustNewName(docs.Hostname + "."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}}}
 		raw, _ := query.Pack()
-		before := doh.count(docs.Hostname)
+		before := doh.Count(docs.Hostname)
 		st, res := callout("cimd_doh", doh.Path+"?dns="+base64.RawURLEncoding.EncodeToString(raw), doh.Authority, "accept:application/dns-message")
 		if st != 200 || res["status"] != "200" {
 			t.Fatalf("DoH callout: %d %v", st, res)
 		}
-		if doh.count(docs.Hostname) != before+1 {
+		if doh.Count(docs.Hostname) != before+1 {
 			t.Error("the DoH server did not log the callout's query")
-		} else if q := doh.queries()[len(doh.queries())-1]; q.Host != doh.Authority || q.Accept != "application/dns-message" || !slices.Equal(q.Answers, []string{docs.IP}) {
+		} else if q := doh.Queries()[len(doh.Queries())-1]; q.Host != doh.Authority || q.Accept != "application/dns-message" || !slices.Equal(q.Answers, []string{docs.IP}) {
 			t.Errorf("DoH logged %+v", q)
 		}
 

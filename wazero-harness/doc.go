@@ -1,7 +1,7 @@
 // Package harness hosts a compiled proxy-wasm module (built from Go with
 // GOOS=wasip1 GOARCH=wasm -buildmode=c-shared) the way Envoy does, on the
-// wazero runtime. It is used by tests, benchmarks and the local dev gateway
-// (cmd/mcpgate-dev).
+// wazero runtime. It is used by tests, benchmarks and the local gateway
+// (e2e/cmd/mcpgate-run).
 //
 // A Host owns several VM instances of one module, like Envoy owns one VM per
 // worker thread. Each VM is single-threaded: every call into it is made with

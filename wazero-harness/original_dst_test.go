@@ -1,16 +1,10 @@
 package harness
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,63 +13,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/mcpgate/mcpgate/wazero-harness/harnesstest"
 )
-
-// testCA is a throw-away certificate authority for TLS tests.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newTestCA(t testing.TB) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "harness test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// issue returns a leaf certificate for the DNS names.
-func (ca *testCA) issue(t testing.TB, names ...string) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: names[0]},
-		DNSNames:     names,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 // pinnedSeen is what a pinned backend reports about a request.
 type pinnedSeen struct {
@@ -125,9 +65,9 @@ func pinnedBackend(t testing.TB, name, addr string, cert *tls.Certificate) (*htt
 
 func TestOriginalDstCluster(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t)
-	good := ca.issue(t, "good.test")
-	other := ca.issue(t, "other.test")
+	ca := harnesstest.NewCA(t)
+	good := ca.Issue("good.test")
+	other := ca.Issue("other.test")
 	srvGood, hitsGood := pinnedBackend(t, "good", "127.0.0.1:0", &good)
 	srvOther, hitsOther := pinnedBackend(t, "other", "127.0.0.1:0", &other)
 	srvPlain, _ := pinnedBackend(t, "plain", "127.0.0.1:0", nil)
@@ -147,7 +87,7 @@ func TestOriginalDstCluster(t *testing.T) {
 		Clusters: map[string]Cluster{
 			// The host part of an original-dst URL is ignored; a name that
 			// cannot resolve proves nothing resolves it.
-			"egress":      {URL: "https://ignored.invalid", OriginalDst: true, TLS: &tls.Config{RootCAs: ca.pool}},
+			"egress":      {URL: "https://ignored.invalid", OriginalDst: true, TLS: &tls.Config{RootCAs: ca.Pool}},
 			"egress_http": {URL: "http://", OriginalDst: true},
 			"egress_sys":  {URL: "https://", OriginalDst: true}, // system roots: the test CA is not trusted
 		},

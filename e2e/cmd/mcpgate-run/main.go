@@ -1,12 +1,21 @@
-// Command mcpgate-run is the program behind `make run`: a local MCP gateway
-// with no Docker and no Envoy.
+// Command mcpgate-run is the local gateway: it runs the compiled filter
+// (build/mcpgate.wasm, or any proxy-wasm module) inside the wazero
+// proxy-wasm harness, the way Envoy runs it, with no Docker and no Envoy.
+// It is the program behind `make run`.
 //
-// It starts the demo MCP server (package demomcp) on -upstream-listen, and on
-// -listen a gateway that runs the compiled filter (build/mcpgate.wasm) inside
-// the wazero proxy-wasm harness, the way Envoy runs it, in front of that
-// server. It prints the URLs to try and stops cleanly on Ctrl-C.
+// By default it also starts the demo MCP server (package demomcp) on
+// -upstream-listen and puts the gateway on -listen in front of it; with
+// -upstream URL the gateway fronts that server instead and no demo server
+// starts. It prints the URLs to try (or, for a configuration without an
+// issuer, just the listen URL) and stops cleanly on SIGINT or SIGTERM.
 //
 //	go run ./e2e/cmd/mcpgate-run -wasm build/mcpgate.wasm -config e2e/testdata/dev-config.json
+//	go run ./e2e/cmd/mcpgate-run -config FILE -listen ADDR -upstream URL \
+//	    [-cluster NAME=URL]... [-cacert PEM] [-vms 2] [-enosys]
+//
+// The configuration file's bytes are the plugin configuration. Exit status:
+// 0 after a clean stop, 1 when the gateway fails (the plugin refusing to
+// start included, with its message), 2 for bad arguments.
 //
 // The configuration in e2e/testdata/dev-config.json signs tokens with a
 // development key published in this repository: local trials only.
@@ -16,6 +25,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -40,10 +50,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "mcpgate-run:", err)
-		os.Exit(1)
-	}
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // clusterFlags collects repeated -cluster name=URL flags.
@@ -73,34 +80,67 @@ func (c clusterFlags) Set(s string) error {
 type options struct {
 	wasm, config           string
 	listen, upstreamListen string
+	upstream               string
 	vms                    int
 	stateful               bool
 	verbose                bool
 	clusters               clusterFlags
 	insecureClusterTLS     bool
+	caCert                 string
 	cacheDir               string
+	enosys                 bool
+	rootID                 string
+	vmConfig               string
+	upstreamTimeout        time.Duration
+	minLevel               int
 }
+
+// levels maps -log-level names to proxy-wasm log levels.
+var levels = map[string]int{
+	"trace": harness.LevelTrace, "debug": harness.LevelDebug, "info": harness.LevelInfo,
+	"warn": harness.LevelWarn, "error": harness.LevelError, "critical": harness.LevelCritical,
+}
+
+// errUsage marks bad arguments (exit status 2).
+var errUsage = errors.New("bad arguments")
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{clusters: clusterFlags{}}
 	flags := flag.NewFlagSet("mcpgate-run", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	flags.StringVar(&o.wasm, "wasm", "build/mcpgate.wasm", "compiled filter (`make wasm`)")
-	flags.StringVar(&o.config, "config", "e2e/testdata/dev-config.json", "filter configuration (JSON)")
+	flags.StringVar(&o.wasm, "wasm", "build/mcpgate.wasm", "compiled filter (`make wasm`), or any proxy-wasm module")
+	flags.StringVar(&o.config, "config", "e2e/testdata/dev-config.json", "plugin configuration file; its bytes are passed to the filter")
 	flags.StringVar(&o.listen, "listen", "127.0.0.1:8080", "gateway address")
-	flags.StringVar(&o.upstreamListen, "upstream-listen", "127.0.0.1:8081", "demo MCP server address")
-	flags.IntVar(&o.vms, "vms", 2, "wasm VM instances (Envoy worker threads)")
+	flags.StringVar(&o.upstream, "upstream", "", "URL of the upstream (MCP) server, e.g. http://127.0.0.1:8081; empty: start the demo MCP server")
+	flags.StringVar(&o.upstreamListen, "upstream-listen", "127.0.0.1:8081", "demo MCP server address (without -upstream)")
+	flags.IntVar(&o.vms, "vms", harness.DefaultVMs, "wasm VM instances (Envoy worker threads)")
 	flags.BoolVar(&o.stateful, "stateful", false,
 		"run the demo server with MCP sessions (the harness buffers responses, so standalone SSE streams end at its upstream timeout)")
 	flags.BoolVar(&o.verbose, "v", false, "log every request and the filter's debug output")
 	flags.Var(o.clusters, "cluster", "Envoy cluster the filter may call, as `name=URL` (repeatable), e.g. upstream_idp=http://127.0.0.1:9000")
 	flags.BoolVar(&o.insecureClusterTLS, "insecure-cluster-tls", false, "skip certificate checks on https clusters (local test providers only)")
+	flags.StringVar(&o.caCert, "cacert", "", "optional PEM file of root CAs trusted for https clusters and upstream")
 	flags.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "wazero compilation cache (makes restarts fast); empty for none")
+	flags.BoolVar(&o.enosys, "enosys", false, "emulate Envoy before PR 45756: WASI poll_oneoff returns ENOSYS")
+	flags.StringVar(&o.rootID, "root-id", "mcpgate", "plugin root id (and VM id), as in envoy/envoy.yaml")
+	flags.StringVar(&o.vmConfig, "vm-config", "", "optional VM configuration file")
+	flags.DurationVar(&o.upstreamTimeout, "upstream-timeout", harness.DefaultUpstreamTimeout, "limit on a whole upstream response, like Envoy's route timeout; 0 disables (for long event streams)")
+	logLevel := flags.String("log-level", "info", "lowest filter log level shown: trace, debug, info, warn, error, critical (-v: debug)")
 	if err := flags.Parse(args); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if flags.NArg() != 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", flags.Args())
+		return nil, fmt.Errorf("%w: unexpected arguments: %q", errUsage, flags.Args())
+	}
+	var ok bool
+	if o.minLevel, ok = levels[*logLevel]; !ok {
+		return nil, fmt.Errorf("%w: -log-level %q is not a level name", errUsage, *logLevel)
+	}
+	if o.verbose && o.minLevel > harness.LevelDebug {
+		o.minLevel = harness.LevelDebug
+	}
+	if o.config == "" {
+		return nil, fmt.Errorf("%w: -config is required", errUsage)
 	}
 	return o, nil
 }
@@ -115,16 +155,22 @@ type devConfig struct {
 	} `json:"resources"`
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+// run is main without the process: it returns the exit status. It stops
+// when ctx is cancelled or on SIGINT/SIGTERM.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
-		return err
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "mcpgate-run:", err)
+		}
+		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	g, err := start(ctx, o, stderr)
 	if err != nil {
-		return err
+		fmt.Fprintln(stderr, "mcpgate-run:", err)
+		return 1
 	}
 	g.printURLs(stdout)
 	fmt.Fprintln(stdout, "Ctrl-C to stop.")
@@ -138,10 +184,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if cerr := g.close(); err == nil {
 		err = cerr
 	}
-	return err
+	fmt.Fprintln(stdout, "mcpgate-run: stopped")
+	if err != nil {
+		fmt.Fprintln(stderr, "mcpgate-run:", err)
+		return 1
+	}
+	return 0
 }
 
-// gateway is a running demo server + wasm gateway pair.
+// gateway is a running wasm gateway and, without -upstream, the demo
+// server behind it.
 type gateway struct {
 	cfg       devConfig
 	base      string // the gateway's URL
@@ -153,6 +205,8 @@ type gateway struct {
 	logger    *log.Logger
 	warnings  []string
 	clusterNm []string
+	vms       int
+	started   time.Duration
 }
 
 func start(ctx context.Context, o *options, stderr io.Writer) (*gateway, error) {
@@ -165,39 +219,59 @@ func start(ctx context.Context, o *options, stderr io.Writer) (*gateway, error) 
 	if err != nil {
 		return nil, err
 	}
-	g := &gateway{errc: make(chan error, 2), logger: logger}
-	if err := json.Unmarshal(cfgBytes, &g.cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", o.config, err)
+	var vmConfig []byte
+	if o.vmConfig != "" {
+		if vmConfig, err = os.ReadFile(o.vmConfig); err != nil {
+			return nil, err
+		}
 	}
+	var roots *x509.CertPool
+	if o.caCert != "" {
+		pem, err := os.ReadFile(o.caCert)
+		if err != nil {
+			return nil, err
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("no certificate in %s", o.caCert)
+		}
+	}
+	g := &gateway{errc: make(chan error, 2), logger: logger}
+	// The configuration is the filter's business; it is read here only to
+	// print URLs, so one that is not an mcpgate configuration prints none.
+	_ = json.Unmarshal(cfgBytes, &g.cfg)
 
 	gwLn, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	upLn, err := net.Listen("tcp", o.upstreamListen)
-	if err != nil {
-		gwLn.Close()
-		return nil, fmt.Errorf("demo MCP server: %w", err)
-	}
 	g.base = "http://" + gwLn.Addr().String()
-	g.upstream = "http://" + upLn.Addr().String()
 	g.warnings = configWarnings(g.cfg, gwLn.Addr().String())
-
-	// The demo server sits on loopback behind the gateway, which forwards the
-	// client's Host header. If the gateway is reached under a non-loopback
-	// name, accept that Host (the SDK's DNS-rebinding check would refuse it).
-	demo := demomcp.NewDemo(demomcp.Options{
-		Stateless:    !o.stateful,
-		AllowAnyHost: !isLoopbackAddr(gwLn.Addr().String()),
-	})
-	g.upSrv = &http.Server{Handler: demo.Handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() { g.errc <- serveErr("demo MCP server", g.upSrv.Serve(upLn)) }()
+	g.upstream = o.upstream
+	if o.upstream == "" {
+		upLn, err := net.Listen("tcp", o.upstreamListen)
+		if err != nil {
+			gwLn.Close()
+			return nil, fmt.Errorf("demo MCP server: %w", err)
+		}
+		g.upstream = "http://" + upLn.Addr().String()
+		// The demo server sits on loopback behind the gateway, which
+		// forwards the client's Host header. If the gateway is reached
+		// under a non-loopback name, accept that Host (the SDK's
+		// DNS-rebinding check would refuse it).
+		demo := demomcp.NewDemo(demomcp.Options{
+			Stateless:    !o.stateful,
+			AllowAnyHost: !isLoopbackAddr(gwLn.Addr().String()),
+		})
+		g.upSrv = &http.Server{Handler: demo.Handler, ReadHeaderTimeout: 10 * time.Second}
+		go func() { g.errc <- serveErr("demo MCP server", g.upSrv.Serve(upLn)) }()
+	}
 
 	clusters := map[string]harness.Cluster{}
 	for name, u := range o.clusters {
 		c := harness.Cluster{URL: u}
-		if o.insecureClusterTLS && strings.HasPrefix(u, "https:") {
-			c.TLS = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // opt-in, local test providers
+		if strings.HasPrefix(u, "https:") {
+			c.TLS = clusterTLS(roots, o.insecureClusterTLS)
 		}
 		clusters[name] = c
 		g.clusterNm = append(g.clusterNm, name)
@@ -210,32 +284,45 @@ func start(ctx context.Context, o *options, stderr io.Writer) (*gateway, error) 
 			logger.Printf("compilation cache disabled: %v", err)
 		}
 	}
+	upstreamTimeout := o.upstreamTimeout
+	if upstreamTimeout <= 0 {
+		upstreamTimeout = -1 // none
+	}
 	logger.Printf("loading %s (%d bytes) into %d VMs...", o.wasm, len(wasm), o.vms)
+	if o.enosys {
+		logger.Printf("-enosys: poll_oneoff fails like Envoy before PR 45756; expect the Go runtime to die at a GC")
+	}
 	began := time.Now()
 	h, err := harness.New(ctx, harness.Options{
 		Wasm:                wasm,
 		CompilationCacheDir: cacheDir,
 		PluginConfig:        cfgBytes,
+		VMConfig:            vmConfig,
 		VMs:                 o.vms,
-		// Same identifiers as envoy/envoy.yaml.
-		RootID:   "mcpgate",
-		VMID:     "mcpgate",
-		Upstream: g.upstream,
-		Clusters: clusters,
+		RootID:              o.rootID,
+		VMID:                o.rootID,
+		Upstream:            g.upstream,
+		UpstreamTLS:         clusterTLS(roots, false),
+		UpstreamTimeout:     upstreamTimeout,
+		PollOneoffENOSYS:    o.enosys,
+		Clusters:            clusters,
 		Log: func(level int, msg string) {
-			// proxy-wasm levels: 0 trace, 1 debug, 2 info, 3 warn, 4 error, 5 critical.
-			if level >= 2 || o.verbose {
+			if level >= o.minLevel {
 				logger.Printf("filter %s: %s", levelName(level), msg)
 			}
 		},
 	})
 	if err != nil {
-		_ = g.upSrv.Close()
+		if g.upSrv != nil {
+			_ = g.upSrv.Close()
+		}
 		gwLn.Close()
 		return nil, fmt.Errorf("starting the filter: %w", err)
 	}
 	g.host = h
-	logger.Printf("filter ready in %s", time.Since(began).Round(time.Millisecond))
+	g.vms = h.NumVMs()
+	g.started = time.Since(began).Round(time.Millisecond)
+	logger.Printf("filter ready in %s", g.started)
 
 	var handler http.Handler = h
 	if o.verbose {
@@ -244,6 +331,19 @@ func start(ctx context.Context, o *options, stderr io.Writer) (*gateway, error) 
 	g.gwSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { g.errc <- serveErr("gateway", g.gwSrv.Serve(gwLn)) }()
 	return g, nil
+}
+
+// clusterTLS is the client TLS configuration for https clusters and the
+// upstream: the -cacert roots (nil: the system's), or no verification at all
+// with -insecure-cluster-tls.
+func clusterTLS(roots *x509.CertPool, insecure bool) *tls.Config {
+	switch {
+	case insecure:
+		return &tls.Config{InsecureSkipVerify: true} //nolint:gosec // opt-in, local test providers
+	case roots != nil:
+		return &tls.Config{RootCAs: roots}
+	}
+	return nil
 }
 
 // defaultCacheDir is a per-user directory for wazero's compilation cache,
@@ -297,7 +397,7 @@ func serveErr(what string, err error) error {
 }
 
 // close stops the gateway first (no new requests reach the filter), then the
-// filter, then the demo server.
+// filter, then the demo server if there is one.
 func (g *gateway) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -308,15 +408,25 @@ func (g *gateway) close() error {
 	if err := g.host.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("closing the filter: %w", err))
 	}
-	if err := g.upSrv.Shutdown(ctx); err != nil {
-		_ = g.upSrv.Close()
+	if g.upSrv != nil {
+		if err := g.upSrv.Shutdown(ctx); err != nil {
+			_ = g.upSrv.Close()
+		}
 	}
 	return errors.Join(errs...)
 }
 
 func (g *gateway) printURLs(w io.Writer) {
+	fmt.Fprintf(w, "mcpgate-run: listening on %s (upstream %s, %d VMs, started in %v)\n", g.base, g.upstream, g.vms, g.started)
+	if g.cfg.Issuer == "" {
+		return
+	}
 	fmt.Fprintf(w, "\nmcpgate (compiled filter in the wazero harness) on %s\n", g.base)
-	fmt.Fprintf(w, "demo MCP server (no authorization of its own) on %s\n\n", g.upstream)
+	if g.upSrv != nil {
+		fmt.Fprintf(w, "demo MCP server (no authorization of its own) on %s\n\n", g.upstream)
+	} else {
+		fmt.Fprintf(w, "upstream %s\n\n", g.upstream)
+	}
 	issuer := strings.TrimSuffix(g.cfg.Issuer, "/")
 	asPath := "/.well-known/oauth-authorization-server"
 	if u, err := url.Parse(issuer); err == nil && u.Path != "" && u.Path != "/" {
@@ -402,21 +512,13 @@ func isLoopbackAddr(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func levelName(l int) string {
-	switch l {
-	case 0:
-		return "trace"
-	case 1:
-		return "debug"
-	case 2:
-		return "info"
-	case 3:
-		return "warn"
-	case 4:
-		return "error"
-	default:
-		return "critical"
+func levelName(level int) string {
+	for name, l := range levels {
+		if l == level {
+			return name
+		}
 	}
+	return fmt.Sprint(level)
 }
 
 // statusRecorder captures the status code for the request log.
