@@ -4,6 +4,8 @@ WASM     := build/mcpgate.wasm
 PKGS     := ./...
 FUZZTIME ?= 20s
 export MCPGATE_WASM := $(CURDIR)/$(WASM)
+# The build's version, embedded in the wasm (plugin/version.go) and the image.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: all build wasm run test check bench fuzz e2e clean
 
@@ -16,7 +18,7 @@ build: wasm
 ## wasm: build the proxy-wasm filter (standard Go, wasip1, c-shared)
 wasm:
 	@mkdir -p build
-	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $(WASM) ./plugin
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags '-X main.version=$(VERSION)' -o $(WASM) ./plugin
 	@ls -l $(WASM)
 
 ## run: demo MCP server on 127.0.0.1:8081 behind the compiled filter on 127.0.0.1:8080
