@@ -4,8 +4,11 @@ WASM     := build/mcpgate.wasm
 PKGS     := ./...
 FUZZTIME ?= 20s
 export MCPGATE_WASM := $(CURDIR)/$(WASM)
+# The build's version, embedded in the wasm (plugin/version.go) and the image.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: all build wasm run test check bench fuzz e2e clean
+.PHONY: image push istio-fetch-test actionlint check-nested
 
 all: build
 
@@ -16,7 +19,7 @@ build: wasm
 ## wasm: build the proxy-wasm filter (standard Go, wasip1, c-shared)
 wasm:
 	@mkdir -p build
-	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $(WASM) ./plugin
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags '-X main.version=$(VERSION)' -o $(WASM) ./plugin
 	@ls -l $(WASM)
 
 ## run: demo MCP server on 127.0.0.1:8081 behind the compiled filter on 127.0.0.1:8080
@@ -27,6 +30,7 @@ run: wasm
 ## filter runs as compiled .wasm under the wazero harness), fuzz seed corpora
 test: check wasm
 	$(GO) test -count=1 -timeout 12m $(PKGS)
+	$(MAKE) --no-print-directory istio-fetch-test
 
 ## check: gofmt, go vet (native and wasip1 for plugin/), go mod tidy drift
 check:
@@ -38,6 +42,7 @@ check:
 	  $(GO) mod tidy; \
 	  if ! diff -q go.mod /tmp/mcpgate.go.mod.bak >/dev/null || ! diff -q go.sum /tmp/mcpgate.go.sum.bak >/dev/null; then \
 	    echo "go mod tidy changed go.mod/go.sum: commit the tidy result"; git --no-pager diff -- go.mod go.sum; exit 1; fi
+	$(MAKE) --no-print-directory check-nested actionlint
 
 ## bench: benchmarks of native engine, wasm under the harness and a no-op baseline, in one run
 bench: wasm
@@ -51,9 +56,41 @@ fuzz:
 	  done; \
 	done
 
-## e2e: the conformance suite against a dockerised Envoy (skips without Docker)
+## e2e: docker compose up (Envoy running build/mcpgate.wasm + demo MCP server; ENVOY_IMAGE=... to pick
+## Envoy), wait for health, MCP Go SDK OAuth flow through Envoy, logs on failure (skips without Docker)
 e2e: wasm
-	$(GO) test -count=1 -run 'TestEnvoy' -v ./e2e/
+	$(GO) test -count=1 -timeout 20m -run 'TestEnvoy' -v ./e2e/
 
 clean:
 	rm -rf build
+
+# --- release: OCI image, Istio's fetcher, workflow lint ----------------------
+IMAGE_LAYOUT  := build/oci
+IMAGE_TARBALL := build/mcpgate-image.tar
+FETCHTEST     := envoy/istio/fetchtest
+ACTIONLINT    ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+
+## image: pack build/mcpgate.wasm as an OCI image (build/oci layout + build/mcpgate-image.tar), print its sha256s
+image: wasm
+	$(GO) run ./ociimage/cmd/mcpgate-image build -wasm $(WASM) -version '$(VERSION)' \
+	  -layout $(IMAGE_LAYOUT) -tarball $(IMAGE_TARBALL) $(IMAGE_FLAGS)
+
+## push: push the image to IMAGE=registry/repository:tag (credentials of `docker login` / ~/.docker/config.json)
+push: image
+	@if [ -z "$(IMAGE)" ]; then echo "usage: make push IMAGE=ghcr.io/OWNER/mcpgate:$(VERSION)"; exit 2; fi
+	$(GO) run ./ociimage/cmd/mcpgate-image push -layout $(IMAGE_LAYOUT) -image '$(IMAGE)'
+
+## istio-fetch-test: pull the image with Istio's own wasm fetcher (nested module: Istio's dependencies stay out of go.mod)
+istio-fetch-test: wasm
+	cd $(FETCHTEST) && $(GO) test -count=1 -timeout 10m ./...
+
+## check-nested: go mod tidy drift of the nested Istio-fetcher module (its test vets it in make test)
+check-nested:
+	@cd $(FETCHTEST) && cp go.mod /tmp/mcpgate.fetchtest.go.mod.bak && cp go.sum /tmp/mcpgate.fetchtest.go.sum.bak && \
+	  $(GO) mod tidy && \
+	  if ! diff -q go.mod /tmp/mcpgate.fetchtest.go.mod.bak >/dev/null || ! diff -q go.sum /tmp/mcpgate.fetchtest.go.sum.bak >/dev/null; then \
+	    echo "go mod tidy changed $(FETCHTEST)/go.mod/go.sum: commit the tidy result"; exit 1; fi
+
+## actionlint: lint .github/workflows offline (actionlint, pinned)
+actionlint:
+	$(GO) run $(ACTIONLINT) -color=false

@@ -100,6 +100,7 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		proxywasm.LogCriticalf("mcpgate: refusing to start: cannot read plugin configuration: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
+	logBuild(data)
 	cfg, err := authcore.ParseConfig(data)
 	if err != nil {
 		proxywasm.LogCriticalf("mcpgate: refusing to start: %v", err)
@@ -116,6 +117,7 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		proxywasm.LogWarnf("mcpgate: no tick, expired records will not be swept: %v", err)
 	}
 	proxywasm.LogInfof("mcpgate: started: issuer %s, %d resource(s)", cfg.Issuer, len(cfg.Resources))
+	countBuild()
 	return types.OnPluginStartStatusOK
 }
 
