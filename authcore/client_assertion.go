@@ -180,8 +180,7 @@ func (e *Engine) authenticateAssertion(req *Request, f form, ca clientAuth, then
 			}
 			return e.rememberAssertion(id, a, now, func(replayed bool, serr error) Outcome {
 				if serr != nil {
-					e.log(LogError, "mcpgate: client assertion replay check failed: "+serr.Error())
-					return then(ca, newError(ErrCodeServerError, 500, "internal error"))
+					return then(ca, e.storeError("client assertion replay check failed", serr))
 				}
 				if replayed {
 					return fail("the client assertion was used before (jti)")

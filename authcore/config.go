@@ -37,6 +37,9 @@ type Config struct {
 	// IdentityHeaders name the request headers through which the verified
 	// identity reaches the MCP server (config_guard.go).
 	IdentityHeaders IdentityHeaders
+	// Store selects where shared records live and bounds revocation
+	// across instances (config_store.go).
+	Store StoreConfig
 
 	issuerURL *url.URL
 	activeKey *SigningKey
@@ -181,6 +184,7 @@ func ParseConfig(data []byte) (*Config, error) {
 		"authorization_server": func(path string, v gjson.Result) { p.asConfig(path, v, &c.AS) },
 		"identity_headers":     func(path string, v gjson.Result) { p.identityHeaders(path, v, &c.IdentityHeaders) },
 		"cimd":                 func(path string, v gjson.Result) { p.cimdConfig(path, v, &c.CIMD) },
+		"store":                func(path string, v gjson.Result) { p.storeConfig(path, v, &c.Store) },
 		"cors": func(path string, v gjson.Result) {
 			p.object(path, v, map[string]func(string, gjson.Result){
 				"allowed_origins": func(path string, v gjson.Result) {
@@ -200,6 +204,7 @@ func ParseConfig(data []byte) (*Config, error) {
 	if len(p.errs) == 0 {
 		p.validateAS(c)
 		p.validateCIMD(c)
+		p.validateStore(c)
 	}
 	if err := p.err(); err != nil {
 		return nil, err

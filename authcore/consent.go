@@ -45,7 +45,6 @@ type consentTicket struct {
 	Subject string       `json:"u"`
 	// Bind is the hash of the browser cookie the page was shown to.
 	Bind string `json:"b"`
-	Used bool   `json:"x,omitempty"`
 	Exp  int64  `json:"e"`
 }
 
@@ -106,8 +105,8 @@ func (e *Engine) showConsent(req *Request, c *Client, ar *authzRequest, sub stri
 	val, _ := json.Marshal(rec)
 	return e.store.Put(consentTicketKey(ticket), val, 0, consentTicketTTL, func(err error) Outcome {
 		if err != nil {
-			e.log(LogError, "mcpgate: storing consent ticket failed: "+err.Error())
-			return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error"))
+			oe := e.storeError("storing consent ticket failed", err)
+			return e.redirectError(ar, oe.Code, oe.Description, 302, nil)
 		}
 		r := e.resourceByURI(ar.Resource)
 		view := consentView{
@@ -159,32 +158,29 @@ func (e *Engine) handleConsent(req *Request) Outcome {
 			var rec consentTicket
 			switch {
 			case errors.Is(err, ErrNotFound):
-				return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this consent form has expired; start again from the application"))
+				// A consumed ticket is deleted, so this also answers a
+				// second submission.
+				return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this consent form has expired or was already answered; start again from the application"))
 			case err != nil:
-				e.log(LogError, "mcpgate: consent ticket lookup failed: "+err.Error())
-				return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error"))
+				oe := e.storeError("consent ticket lookup failed", err)
+				return e.errorPage(oe.Status, oe)
 			case json.Unmarshal(val, &rec) != nil:
 				return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error"))
 			case !equalSecret(rec.Bind, hashKey(bid)):
 				return e.errorPage(403, newError(ErrCodeAccessDenied, 403, "this consent form was not opened in this browser; start again from the application"))
-			case rec.Used:
-				return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this consent form was already answered"))
 			}
-			rec.Used = true
-			used, _ := json.Marshal(rec)
-			ttl := time.Unix(rec.Exp, 0).Sub(e.now())
-			if ttl < time.Second {
-				ttl = time.Second
-			}
-			return e.store.Put(key, used, ver, ttl, func(err error) Outcome {
+			// Consumed by deleting it with compare-and-swap: of two
+			// submissions exactly one wins, and the answered flow leaves
+			// no record behind.
+			ar := &rec.AR
+			return e.store.Put(key, nil, ver, 0, func(err error) Outcome {
 				if errors.Is(err, ErrConflict) {
 					return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this consent form was already answered"))
 				}
 				if err != nil {
-					e.log(LogError, "mcpgate: consuming consent ticket failed: "+err.Error())
-					return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error"))
+					oe := e.storeError("consuming consent ticket failed", err)
+					return e.redirectError(ar, oe.Code, oe.Description, 303, nil)
 				}
-				ar := &rec.AR
 				if action == "deny" {
 					e.count("mcpgate.consent.denied")
 					// O21 §4.1.2.1: access_denied, "the resource owner or

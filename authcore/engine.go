@@ -2,6 +2,7 @@ package authcore
 
 import (
 	"crypto/rand"
+	"errors"
 	"io"
 	"strings"
 	"time"
@@ -61,6 +62,8 @@ type Engine struct {
 	// grantEpoch counts the grants this engine revoked (atomic): a cached
 	// "grant live" answer from before a revocation is not trusted (guard.go).
 	grantEpoch int64
+	// grantsLive remembers grants found not revoked (guard_revocation.go).
+	grantsLive grantLive
 
 	// routes maps exact request paths owned by the filter to handlers.
 	routes map[string]*route
@@ -96,6 +99,12 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 	}
 	if e.log == nil {
 		e.log = func(LogLevel, string) {}
+	}
+	if cfg.Store.Etcd != nil {
+		if e.store != nil {
+			return nil, errors.New("authcore: the configuration names an etcd store and Options.Store is set: use one")
+		}
+		e.store = newEtcdStore(cfg.Store.Etcd, e.now, e.log, e.count)
 	}
 	if e.store == nil {
 		e.store = NewMemoryStore(e.now)

@@ -87,15 +87,13 @@ func (e *Engine) issueCode(ar *authzRequest, sub string, then func(code string, 
 	gval, _ := json.Marshal(g)
 	return e.store.Put(grantKey(gid), gval, 0, life+time.Minute, func(err error) Outcome {
 		if err != nil {
-			e.log(LogError, "mcpgate: storing grant failed: "+err.Error())
-			return then("", newError(ErrCodeServerError, 500, "internal error"))
+			return then("", e.storeError("storing grant failed", err))
 		}
 		c := codeRecord{AR: *ar, Subject: sub, GID: gid, Exp: now.Add(life).Unix()}
 		cval, _ := json.Marshal(c)
 		return e.store.Put(codeKey(code), cval, 0, life, func(err error) Outcome {
 			if err != nil {
-				e.log(LogError, "mcpgate: storing authorization code failed: "+err.Error())
-				return then("", newError(ErrCodeServerError, 500, "internal error"))
+				return then("", e.storeError("storing authorization code failed", err))
 			}
 			e.count("mcpgate.authorize.code_issued")
 			return then(code, nil)
@@ -152,37 +150,31 @@ func (e *Engine) updateGrant(gid string, change func(g *grantRecord) *grantRecor
 // revokeGrant revokes a grant and everything derived from it: on code
 // replay (RFC 6749 §4.1.2, kept by O21: the server "MUST deny the request
 // and SHOULD revoke (when possible) all tokens previously issued based on
-// that authorization code") and on refresh token reuse (O21 §4.3.1). It writes the grant-revoked marker, which the resource guard
-// checks for the access tokens already out, for as long as any can live,
-// and marks the grant record revoked, which kills the refresh family.
-// Failures are logged; then runs in every case.
-func (e *Engine) revokeGrant(gid, why string, then func() Outcome) Outcome {
+// that authorization code") and on refresh token reuse (O21 §4.3.1). It
+// writes the grant-revoked marker, which the resource guard checks for the
+// access tokens already out, for as long as any can live, and marks the
+// grant record revoked, which kills the refresh family. then receives the
+// first store failure (logged), or nil once both are written.
+func (e *Engine) revokeGrant(gid, why string, then func(err error) Outcome) Outcome {
 	e.log(LogWarn, "mcpgate: revoking grant "+gid+": "+why)
 	e.count("mcpgate.grant.revoked")
 	markerTTL := e.cfg.Lifetimes.AccessToken + 2*clockSkew + time.Minute
 	return e.store.Get(revokedGrantKey(gid), func(_ []byte, ver uint64, err error) Outcome {
-		mark := func(next func() Outcome) Outcome {
-			if err == nil {
-				// Already marked: extend it, as tokens may have been
-				// minted since.
-				return e.store.Put(revokedGrantKey(gid), []byte(why), ver, markerTTL, func(error) Outcome {
-					atomic.AddInt64(&e.grantEpoch, 1)
-					return next()
-				})
-			}
-			if !errors.Is(err, ErrNotFound) {
-				e.log(LogError, "mcpgate: revocation marker lookup failed: "+err.Error())
-			}
-			return e.store.Put(revokedGrantKey(gid), []byte(why), 0, markerTTL, func(err error) Outcome {
-				if err != nil && !errors.Is(err, ErrConflict) {
-					e.log(LogError, "mcpgate: writing revocation marker failed: "+err.Error())
-				}
-				// This VM's cached "grant live" answers end now (guard.go).
-				atomic.AddInt64(&e.grantEpoch, 1)
-				return next()
-			})
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			e.log(LogError, "mcpgate: revocation marker lookup failed: "+err.Error())
+			return then(err)
 		}
-		return mark(func() Outcome {
+		// Already marked: extend it, as tokens may have been minted
+		// since. Missing: create it (ver is then 0, or an expired
+		// marker's version).
+		return e.store.Put(revokedGrantKey(gid), []byte(why), ver, markerTTL, func(err error) Outcome {
+			if err != nil && !errors.Is(err, ErrConflict) {
+				// A conflict is a concurrent revocation: marked anyway.
+				e.log(LogError, "mcpgate: writing revocation marker failed: "+err.Error())
+				return then(err)
+			}
+			// This VM's cached "grant live" answers end now (guard.go).
+			atomic.AddInt64(&e.grantEpoch, 1)
 			return e.updateGrant(gid, func(g *grantRecord) *grantRecord {
 				if g.State == grantRevoked {
 					return nil
@@ -200,7 +192,7 @@ func (e *Engine) revokeGrant(gid, why string, then func() Outcome) Outcome {
 				if err != nil {
 					e.log(LogError, "mcpgate: revoking grant record failed: "+err.Error())
 				}
-				return then()
+				return then(err)
 			})
 		})
 	})

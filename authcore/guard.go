@@ -3,8 +3,6 @@ package authcore
 import (
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
@@ -73,42 +71,8 @@ func (e *Engine) guard(req *Request, r *Resource) Outcome {
 	if claims.GrantID == "" || e.grantKnownLive(claims, now) {
 		return e.authorize(req, r, claims)
 	}
-	epoch := atomic.LoadInt64(&e.grantEpoch)
-	return e.store.Get(revokedGrantKey(claims.GrantID), func(_ []byte, _ uint64, err error) Outcome {
-		switch err {
-		case ErrNotFound:
-			// Trust this for grantRecheck, or until this VM revokes a
-			// grant: a cached token's next requests skip the lookup.
-			atomic.StoreInt64(&claims.grantEpoch, epoch)
-			atomic.StoreInt64(&claims.grantLiveUntil, now.Add(grantRecheck).UnixNano())
-			return e.authorize(req, r, claims)
-		case nil:
-			return e.deny(req, r, denyRevoked, 401, ErrCodeInvalidToken, "the access token is invalid or expired", nil)
-		}
-		e.log(LogError, "mcpgate: revocation lookup failed: "+err.Error())
-		return ServerError()
-	})
+	return e.checkGrant(req, r, claims, now)
 }
-
-// grantRecheck is how long a VM trusts that a cached token's grant was not
-// revoked before it looks again. Revoking a grant (a replayed code, a
-// reused refresh token, a revocation request) therefore stops its access
-// tokens at once on the VM that revoked it and on every other worker
-// within this time; the revocation lookup, a shared-data read that costs
-// about 15 µs in wasm, is paid once per token, worker and interval instead
-// of on every request.
-const grantRecheck = time.Second
-
-// grantKnownLive reports whether this VM found claims' grant not revoked
-// less than grantRecheck ago and has revoked no grant since.
-func (e *Engine) grantKnownLive(claims *AccessTokenClaims, now time.Time) bool {
-	return now.UnixNano() < atomic.LoadInt64(&claims.grantLiveUntil) &&
-		atomic.LoadInt64(&claims.grantEpoch) == atomic.LoadInt64(&e.grantEpoch)
-}
-
-// revokedGrantKey is the Store key that marks a grant (an authorization
-// code and every token derived from it) as revoked.
-func revokedGrantKey(gid string) string { return "grant-revoked/" + gid }
 
 // authorize checks scopes, reading the body first when a rule needs it.
 func (e *Engine) authorize(req *Request, r *Resource, claims *AccessTokenClaims) Outcome {

@@ -293,7 +293,7 @@ func TestTokenCacheCollisions(t *testing.T) {
 }
 
 // TestGuardRevocationRecheck: a VM looks a cached token's grant up once
-// per grantRecheck; a revocation by another VM (sharing the Store) stops
+// per cfg.Store.RevocationRecheck; a revocation by another VM (sharing the Store) stops
 // the token there within that time, and one by the VM itself at once.
 func TestGuardRevocationRecheck(t *testing.T) {
 	cfg := loadConfig(t, "guard")
@@ -313,14 +313,14 @@ func TestGuardRevocationRecheck(t *testing.T) {
 		}
 	}
 	if store.gets != 1 {
-		t.Errorf("%d revocation lookups for 5 requests within %v, want 1", store.gets, grantRecheck)
+		t.Errorf("%d revocation lookups for 5 requests within %v, want 1", store.gets, cfg.Store.RevocationRecheck)
 	}
 	// Another VM revokes: a keeps trusting its answer until the recheck.
-	b.revokeGrant("g1", "test", func() Outcome { return Forward{} })
+	b.revokeGrant("g1", "test", func(error) Outcome { return Forward{} })
 	if !allowed(a) {
 		t.Error("refused before the recheck interval (the lookup should be cached)")
 	}
-	clock.advance(grantRecheck)
+	clock.advance(cfg.Store.RevocationRecheck)
 	if allowed(a) {
 		t.Error("revoked grant still accepted after the recheck interval")
 	}
@@ -333,7 +333,7 @@ func TestGuardRevocationRecheck(t *testing.T) {
 	if _, ok := run(a, mcpPost("/mcp", tok2, `{}`)).(Forward); !ok {
 		t.Fatal("live grant g2 refused")
 	}
-	a.revokeGrant("g2", "test", func() Outcome { return Forward{} })
+	a.revokeGrant("g2", "test", func(error) Outcome { return Forward{} })
 	if _, ok := run(a, mcpPost("/mcp", tok2, `{}`)).(Forward); ok {
 		t.Error("a VM's own revocation did not stop its cached answer")
 	}

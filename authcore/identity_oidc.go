@@ -72,18 +72,16 @@ func (e *Engine) startUpstreamLogin(req *Request, c *Client, ar *authzRequest) O
 	// callback, which is atomic across VMs.
 	return e.store.Put(loginStateKey(nonce), []byte(loginPending), 0, upstreamStateTTL, func(err error) Outcome {
 		if err != nil {
-			e.log(LogError, "mcpgate: recording login state: "+err.Error())
-			return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error"))
+			oe := e.storeError("recording login state", err)
+			return e.redirectError(ar, oe.Code, oe.Description, 302, nil)
 		}
 		return e.redirectUpstream(o, sealed, nonce, verifier, extra)
 	})
 }
 
-// Values of the login-state record.
-const (
-	loginPending = "pending"
-	loginUsed    = "used"
-)
+// loginPending is the value of a login-state record until its callback
+// consumes (deletes) it.
+const loginPending = "pending"
 
 // loginStateKey is the Store key of one upstream login, by its nonce.
 func loginStateKey(nonce string) string { return "login-state/" + hashKey(nonce) }
@@ -156,16 +154,18 @@ func (e *Engine) consumeLoginState(nonce string, then func() Outcome) Outcome {
 			return replay()
 		}
 		if err != nil {
-			e.log(LogError, "mcpgate: reading login state: "+err.Error())
-			return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error"))
+			oe := e.storeError("reading login state", err)
+			return e.errorPage(oe.Status, oe)
 		}
-		return e.store.Put(key, []byte(loginUsed), version, upstreamStateTTL, func(err error) Outcome {
+		// Consumed by deleting it with compare-and-swap: a second callback
+		// finds nothing (a replay), and no record outlives the login.
+		return e.store.Put(key, nil, version, 0, func(err error) Outcome {
 			if err == ErrConflict {
 				return replay()
 			}
 			if err != nil {
-				e.log(LogError, "mcpgate: consuming login state: "+err.Error())
-				return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error"))
+				oe := e.storeError("consuming login state", err)
+				return e.errorPage(oe.Status, oe)
 			}
 			return then()
 		})

@@ -31,7 +31,7 @@ type AccessTokenClaims struct {
 	forward Outcome
 	// grantLiveUntil (Unix nanoseconds, read and written atomically) is
 	// until when this VM need not look up the grant's revocation again
-	// (guard.go, grantRecheck).
+	// (guard_revocation.go).
 	grantLiveUntil int64
 	// grantEpoch is the Engine's grantEpoch when the grant was found live.
 	grantEpoch int64

@@ -2,6 +2,7 @@ package authcore
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 )
 
@@ -31,14 +32,22 @@ func (e *Engine) handleRevoke(req *Request) Outcome {
 			if oe != nil {
 				return e.tokenError(req, ca.basic, oe)
 			}
-			done := func() Outcome {
+			// A revocation the store could not record is not
+			// answered 200: the client would believe it done.
+			done := func(err error) Outcome {
+				if err != nil {
+					return e.tokenError(req, ca.basic, e.storeError("revocation failed", err))
+				}
 				return e.withCORS(req, Reply{Status: 200, Headers: Header{{"cache-control", "no-store"}, {"pragma", "no-cache"}}})
 			}
 			if gid, _, ok := parseRefreshToken(token); ok {
 				return e.store.Get(grantKey(gid), func(val []byte, _ uint64, err error) Outcome {
+					if err != nil && !errors.Is(err, ErrNotFound) {
+						return done(err)
+					}
 					var g grantRecord
 					if err != nil || json.Unmarshal(val, &g) != nil || g.ClientID != ca.client.ID || g.State == grantRevoked {
-						return done()
+						return done(nil)
 					}
 					e.count("mcpgate.revoke.refresh_token")
 					return e.revokeGrant(gid, "revoked by the client", done)
@@ -51,7 +60,7 @@ func (e *Engine) handleRevoke(req *Request) Outcome {
 					return e.revokeGrant(claims.GrantID, "revoked by the client", done)
 				}
 			}
-			return done()
+			return done(nil)
 		})
 	})
 }

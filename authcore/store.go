@@ -39,3 +39,17 @@ var (
 	ErrConflict    = errors.New("authcore: store: version conflict")
 	ErrUnavailable = errors.New("authcore: store: unavailable")
 )
+
+// storeError is the OAuth error for a failed store operation: 503
+// temporarily_unavailable when the store could not answer (O21 §4.1.2.1:
+// "The authorization server is currently unable to handle the request due
+// to a temporary overloading or maintenance"), 500 server_error for
+// anything else. The cause is logged, never sent.
+func (e *Engine) storeError(what string, err error) *Error {
+	e.log(LogError, "mcpgate: "+what+": "+err.Error())
+	if errors.Is(err, ErrUnavailable) {
+		e.count("mcpgate.store.unavailable")
+		return newError(ErrCodeTemporarilyUnavailable, 503, "the authorization server is temporarily unavailable; try again shortly")
+	}
+	return newError(ErrCodeServerError, 500, "internal error")
+}

@@ -29,7 +29,9 @@ import (
 //     redemptions exactly one wins, and the losers are replays. A code
 //     whose consumption could not be recorded yields no token;
 //  7. the grant turns active (with a refresh family when the policy says
-//     so) by compare-and-swap; a grant revoked in between yields nothing.
+//     so) by compare-and-swap; a grant a racing replay revoked in between
+//     yields an access token that is already revoked, so that of
+//     concurrent redemptions exactly one succeeds.
 func (e *Engine) codeGrant(req *Request, ca clientAuth, f form) Outcome {
 	c := ca.client
 	code, verifier := f["code"], f["code_verifier"]
@@ -58,8 +60,7 @@ func (e *Engine) codeGrant(req *Request, ca clientAuth, f form) Outcome {
 		case errors.Is(err, ErrNotFound):
 			return e.tokenError(req, ca.basic, invalidCode())
 		case err != nil:
-			e.log(LogError, "mcpgate: code lookup failed: "+err.Error())
-			return e.tokenError(req, ca.basic, newError(ErrCodeServerError, 500, "internal error"))
+			return e.tokenError(req, ca.basic, e.storeError("code lookup failed", err))
 		case json.Unmarshal(val, &rec) != nil:
 			return e.tokenError(req, ca.basic, newError(ErrCodeServerError, 500, "internal error"))
 		case !e.now().Before(time.Unix(rec.Exp, 0)):
@@ -89,8 +90,7 @@ func (e *Engine) codeGrant(req *Request, ca clientAuth, f form) Outcome {
 			case errors.Is(err, ErrConflict):
 				return e.codeReplay(req, ca, rec.GID)
 			case err != nil:
-				e.log(LogError, "mcpgate: consuming code failed: "+err.Error())
-				return e.tokenError(req, ca.basic, newError(ErrCodeServerError, 500, "internal error"))
+				return e.tokenError(req, ca.basic, e.storeError("consuming code failed", err))
 			}
 			return e.activateGrant(req, ca, &rec)
 		})
@@ -100,7 +100,7 @@ func (e *Engine) codeGrant(req *Request, ca clientAuth, f form) Outcome {
 // codeReplay answers a second valid redemption and revokes its grant.
 func (e *Engine) codeReplay(req *Request, ca clientAuth, gid string) Outcome {
 	e.count("mcpgate.token.code_replay")
-	return e.revokeGrant(gid, "authorization code redeemed twice", func() Outcome {
+	return e.revokeGrant(gid, "authorization code redeemed twice", func(error) Outcome {
 		return e.tokenError(req, ca.basic, newError(ErrCodeInvalidGrant, 400, "the authorization code was already used"))
 	})
 }
@@ -150,10 +150,20 @@ func (e *Engine) activateGrant(req *Request, ca clientAuth, rec *codeRecord) Out
 	}, func(g *grantRecord, written bool, err error) Outcome {
 		switch {
 		case err != nil:
-			e.log(LogError, "mcpgate: activating grant failed: "+err.Error())
-			return e.tokenError(req, ca.basic, newError(ErrCodeServerError, 500, "internal error"))
+			return e.tokenError(req, ca.basic, e.storeError("activating grant failed", err))
+		case !written && g != nil && g.State == grantRevoked:
+			// A replay of this code, racing, revoked the grant after this
+			// request consumed the code: this is still the one
+			// redemption, and it gets its access token, which is dead on
+			// arrival (the revocation marker was written before the grant
+			// record), and no refresh token.
+			tr, oe := e.mintFor(c.ID, g.Subject, g.Resource, rec.GID, g.Scopes)
+			if oe != nil {
+				return e.tokenError(req, ca.basic, oe)
+			}
+			return e.tokenReply(req, tr)
 		case !written:
-			// Missing (expired) or revoked by a concurrent replay.
+			// Missing (expired).
 			return e.tokenError(req, ca.basic, newError(ErrCodeInvalidGrant, 400, "the authorization grant is no longer valid"))
 		}
 		tr, oe := e.mintFor(c.ID, g.Subject, g.Resource, rec.GID, g.Scopes)

@@ -132,15 +132,14 @@ func (e *Engine) refreshGrant(req *Request, ca clientAuth, f form) Outcome {
 	}, func(g *grantRecord, written bool, err error) Outcome {
 		switch {
 		case err != nil:
-			e.log(LogError, "mcpgate: refresh failed: "+err.Error())
-			return e.tokenError(req, ca.basic, newError(ErrCodeServerError, 500, "internal error"))
+			return e.tokenError(req, ca.basic, e.storeError("refresh failed", err))
 		case g == nil:
 			return e.tokenError(req, ca.basic, invalidRefresh())
 		case fail != nil:
 			return e.tokenError(req, ca.basic, fail)
 		case reuse:
 			e.count("mcpgate.token.refresh_reuse")
-			return e.revokeGrant(gid, "refresh token reused", func() Outcome {
+			return e.revokeGrant(gid, "refresh token reused", func(error) Outcome {
 				return e.tokenError(req, ca.basic, invalidRefresh())
 			})
 		}

@@ -106,8 +106,14 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		proxywasm.LogCriticalf("mcpgate: refusing to start: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	p.store = newSharedStore(cfg.Issuer)
-	engine, err := authcore.New(cfg, authcore.Options{Log: logToHost, Count: p.count, Store: p.store})
+	opts := authcore.Options{Log: logToHost, Count: p.count}
+	if cfg.Store.Etcd == nil {
+		// Without an etcd store, shared records live in this Envoy's
+		// shared data; with one, the engine reaches etcd by callouts.
+		p.store = newSharedStore(cfg.Issuer)
+		opts.Store = p.store
+	}
+	engine, err := authcore.New(cfg, opts)
 	if err != nil {
 		proxywasm.LogCriticalf("mcpgate: refusing to start: %v", err)
 		return types.OnPluginStartStatusFailed
@@ -156,11 +162,18 @@ type httpContext struct {
 	// paused request through when a body callback returns Continue, so the
 	// body must be held until the call's outcome is known.
 	calling bool
+	// bodyEnded is set once the whole request body is buffered (or there
+	// is none), bodySize then its size: a ReadBody that comes after a
+	// callout (the guard's revocation check in a remote store) reads it
+	// at once, as no body callback will follow.
+	bodyEnded bool
+	bodySize  int
 }
 
 // OnHttpRequestHeaders implements types.HttpContext.
 func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action types.Action) {
 	defer h.recoverTo(&action)
+	h.bodyEnded = endOfStream
 	// One host call for the whole map: a call that returns data costs a
 	// round trip into the VM's allocator, and the guarded path needs every
 	// header anyway.
@@ -207,6 +220,9 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 // the engine waits for it.
 func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action types.Action) {
 	defer h.recoverTo(&action)
+	if endOfStream {
+		h.bodyEnded, h.bodySize = true, bodySize
+	}
 	if h.calling || h.ticket != 0 {
 		return types.ActionPause
 	}
@@ -243,6 +259,20 @@ func (h *httpContext) apply(o authcore.Outcome, endOfStream, inBody bool) types.
 	case authcore.ReadBody:
 		if endOfStream && !inBody {
 			return h.apply(o.Resume(nil), true, false)
+		}
+		if inBody && h.bodyEnded && h.readBody == nil {
+			// The body was buffered while a call was in flight.
+			if h.bodySize > o.Limit {
+				return h.reply(authcore.PayloadTooLarge(o.Limit))
+			}
+			var body []byte
+			if h.bodySize > 0 {
+				var err error
+				if body, err = proxywasm.GetHttpRequestBody(0, h.bodySize); err != nil {
+					return h.fail(fmt.Errorf("reading request body: %w", err))
+				}
+			}
+			return h.apply(o.Resume(body), true, true)
 		}
 		h.readBody = &o
 		return types.ActionPause
