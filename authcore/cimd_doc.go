@@ -4,9 +4,9 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -90,28 +90,25 @@ func (e cimdDocError) Error() string { return string(e) }
 // parseCIMDDocument parses and validates the document fetched from rawURL.
 // The body size was capped by the fetcher.
 func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
-	if !utf8.Valid(body) || !gjson.ValidBytes(body) {
+	// The one strict reader: duplicate members are refused (parsers
+	// disagree on which one wins, and client_id or redirect_uris must mean
+	// one thing), as are invalid UTF-8 and deep nesting.
+	switch err := strictjson.Check(body, strictjson.Options{MaxDepth: metadataMaxDepth}).(type) {
+	case nil:
+	case *strictjson.DuplicateError:
+		return nil, cimdDocError("the document has the member " + cimdQuote(err.Path) + " more than once")
+	default:
 		return nil, cimdDocError("the document is not valid JSON")
 	}
 	root := gjson.ParseBytes(body)
 	if !root.IsObject() {
 		return nil, cimdDocError("the document is not a JSON object")
 	}
-	// Duplicate members are refused: parsers disagree on which one wins,
-	// and client_id or redirect_uris must mean one thing.
 	members := map[string]gjson.Result{}
-	var dup string
 	root.ForEach(func(k, v gjson.Result) bool {
-		if _, ok := members[k.String()]; ok {
-			dup = k.String()
-			return false
-		}
 		members[k.String()] = v
 		return true
 	})
-	if dup != "" {
-		return nil, cimdDocError("the document has the member " + cimdQuote(dup) + " more than once")
-	}
 	get := func(name string) gjson.Result {
 		v := members[name]
 		if v.Type == gjson.Null {

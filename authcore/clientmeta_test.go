@@ -77,3 +77,28 @@ func TestUnsafeClientNameRefusedOnEveryPath(t *testing.T) {
 		})
 	}
 }
+
+// TestDuplicateMembersRefused: registration requests and metadata
+// documents go through the one strict JSON reader, so a member repeated
+// under an escaped spelling or inside a nested object is refused as well.
+func TestDuplicateMembersRefused(t *testing.T) {
+	h := newHarness(t, asConfigJSON(nil))
+	for _, body := range []string{
+		`{"redirect_uris":["https://app.example.com/cb"],"client_name":"A","client_n\u0061me":"B"}`,
+		`{"redirect_uris":["https://app.example.com/cb"],"redirect_uris":["https://evil.example/cb"]}`,
+		`{"redirect_uris":["https://app.example.com/cb"],"software_statement_x":{"a":1,"a":2}}`,
+	} {
+		h.advance(time.Minute)
+		if r := h.register(h.e, body); r.Status != 400 || !strings.Contains(string(r.Body), "more than once") {
+			t.Errorf("registration of %s: %d %s", body, r.Status, r.Body)
+		}
+	}
+	for _, members := range []map[string]string{
+		{"client_name": `"A","client_n\u0061me":"B"`},
+		{"jwks": `{"keys":[{"kty":"OKP","kty":"EC"}]}`, "token_endpoint_auth_method": `"private_key_jwt"`},
+	} {
+		if _, err := parseCIMDDocument(testDocURL, []byte(testDoc(members))); err == nil || !strings.Contains(err.Error(), "more than once") {
+			t.Errorf("document with %v: %v", members, err)
+		}
+	}
+}

@@ -9,11 +9,15 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
 )
 
 // Limits of dynamic registration.
 const (
+	// metadataMaxDepth bounds the nesting of a registration request or a
+	// metadata document (jwks is the deepest member, 3 levels).
+	metadataMaxDepth    = 16
 	maxRegistrationBody = 8 << 10
 	// maxClientIDLen bounds a sealed client id, which travels in every
 	// authorization URL.
@@ -92,24 +96,18 @@ func (e *Engine) handleRegister(req *Request) Outcome {
 
 // register validates client metadata and returns the registered client.
 func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
-	if !gjson.ValidBytes(body) {
+	// The one strict reader: duplicate members are refused (parsers
+	// disagree on which one wins, and redirect_uris must mean one thing).
+	switch err := strictjson.Check(body, strictjson.Options{MaxDepth: metadataMaxDepth}).(type) {
+	case nil:
+	case *strictjson.DuplicateError:
+		return nil, metadataError("member %q appears more than once", err.Path)
+	default:
 		return nil, metadataError("the request body is not valid JSON")
 	}
 	doc := gjson.ParseBytes(body)
 	if !doc.IsObject() {
 		return nil, metadataError("the request body must be a JSON object")
-	}
-	seen := map[string]bool{}
-	var dup string
-	doc.ForEach(func(k, _ gjson.Result) bool {
-		if seen[k.Str] && dup == "" {
-			dup = k.Str
-		}
-		seen[k.Str] = true
-		return true
-	})
-	if dup != "" {
-		return nil, metadataError("member %q appears more than once", dup)
 	}
 
 	sc := sealedClient{IssuedAt: e.now().Unix()}
