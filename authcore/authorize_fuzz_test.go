@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 )
 
 // fuzzHarness builds the standard AS engine for a fuzz target. Outbound
@@ -102,7 +104,7 @@ func FuzzRegistrationJSON(f *testing.F) {
 			t.Fatalf("registered %+v", c)
 		}
 		for _, r := range c.RedirectURIs {
-			if _, msg := checkRedirectURI(r, c.ApplicationType); msg != "" {
+			if _, msg := clientmeta.CheckRedirectURI(r, c.ApplicationType); msg != "" {
 				t.Fatalf("registered redirect URI %q: %s", r, msg)
 			}
 		}

@@ -2,10 +2,11 @@ package authcore
 
 import (
 	"slices"
-	"strings"
+	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -22,9 +23,10 @@ type CIMDDocument struct {
 	// ClientName is the human-readable name. It is what the document claims,
 	// not a verified identity: show it together with Host.
 	ClientName string
-	// RedirectURIs are the registered redirection URIs, each acceptable by
-	// cimdRedirectURIOK for ApplicationType. Matching against a request is exact (loopback
-	// ports aside), done by the authorization server.
+	// RedirectURIs are the registered redirection URIs, each acceptable to
+	// clientmeta.CheckRedirectURI for ApplicationType. Matching against a
+	// request is exact (loopback ports aside), done by the authorization
+	// server.
 	RedirectURIs []string
 	// ApplicationType is "web", "native" or "" (not given).
 	ApplicationType string
@@ -85,34 +87,28 @@ type cimdDocError string
 
 func (e cimdDocError) Error() string { return string(e) }
 
-// Limits on display strings.
-const cimdMaxNameBytes = 256
-
 // parseCIMDDocument parses and validates the document fetched from rawURL.
 // The body size was capped by the fetcher.
 func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
-	if !utf8.Valid(body) || !gjson.ValidBytes(body) {
+	// The one strict reader: duplicate members are refused (parsers
+	// disagree on which one wins, and client_id or redirect_uris must mean
+	// one thing), as are invalid UTF-8 and deep nesting.
+	switch err := strictjson.Check(body, strictjson.Options{MaxDepth: metadataMaxDepth}).(type) {
+	case nil:
+	case *strictjson.DuplicateError:
+		return nil, cimdDocError("the document has the member " + cimdQuote(err.Path) + " more than once")
+	default:
 		return nil, cimdDocError("the document is not valid JSON")
 	}
 	root := gjson.ParseBytes(body)
 	if !root.IsObject() {
 		return nil, cimdDocError("the document is not a JSON object")
 	}
-	// Duplicate members are refused: parsers disagree on which one wins,
-	// and client_id or redirect_uris must mean one thing.
 	members := map[string]gjson.Result{}
-	var dup string
 	root.ForEach(func(k, v gjson.Result) bool {
-		if _, ok := members[k.String()]; ok {
-			dup = k.String()
-			return false
-		}
 		members[k.String()] = v
 		return true
 	})
-	if dup != "" {
-		return nil, cimdDocError("the document has the member " + cimdQuote(dup) + " more than once")
-	}
 	get := func(name string) gjson.Result {
 		v := members[name]
 		if v.Type == gjson.Null {
@@ -151,19 +147,16 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 		return nil, cimdDocError("the document has no client_name")
 	case name.Type != gjson.String:
 		return nil, cimdDocError("client_name must be a string")
-	case strings.TrimSpace(name.Str) == "":
-		return nil, cimdDocError("client_name must not be empty")
-	case len(name.Str) > cimdMaxNameBytes:
-		return nil, cimdDocError("client_name is too long")
-	case !cimdDisplaySafe(name.Str):
-		return nil, cimdDocError("client_name contains control or bidirectional formatting characters")
+	}
+	if msg := clientmeta.CheckName(name.Str); msg != "" {
+		return nil, cimdDocError(msg)
 	}
 	d.ClientName = name.Str
 
 	// application_type (OpenID Connect Dynamic Client Registration §2)
 	// changes which redirect URIs are allowed, so it is read first.
 	if at := get("application_type"); at.Exists() {
-		if at.Type != gjson.String || (at.Str != "web" && at.Str != "native") {
+		if at.Type != gjson.String || at.Str == "" || clientmeta.CheckApplicationType(at.Str) != "" {
 			return nil, cimdDocError("application_type must be \"web\" or \"native\"")
 		}
 		d.ApplicationType = at.Str
@@ -176,14 +169,19 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 	if !ru.IsArray() || len(ru.Array()) == 0 {
 		return nil, cimdDocError("redirect_uris must be a non-empty array of strings")
 	}
+	if len(ru.Array()) > clientmeta.MaxRedirectURIs {
+		return nil, cimdDocError("redirect_uris: at most " + strconv.Itoa(clientmeta.MaxRedirectURIs) + " redirect URIs may be registered")
+	}
 	for _, v := range ru.Array() {
 		if v.Type != gjson.String {
 			return nil, cimdDocError("redirect_uris must be a non-empty array of strings")
 		}
-		if msg := checkCIMDRedirectURI(v.Str, d.ApplicationType); msg != "" {
+		if _, msg := clientmeta.CheckRedirectURI(v.Str, d.ApplicationType); msg != "" {
 			return nil, cimdDocError("redirect_uris: " + cimdQuote(v.Str) + " " + msg)
 		}
-		d.RedirectURIs = append(d.RedirectURIs, v.Str)
+		if !slices.Contains(d.RedirectURIs, v.Str) {
+			d.RedirectURIs = append(d.RedirectURIs, v.Str)
+		}
 	}
 
 	// Client authentication.
@@ -230,39 +228,27 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 		return nil, cimdDocError("private_key_jwt needs jwks or jwks_uri")
 	}
 
-	// Grant and response types.
-	d.GrantTypes = []string{"authorization_code"}
+	// Grant and response types: grants mcpgate does not serve are ignored,
+	// not an error (the JWT bearer grant claude.ai lists, for instance).
+	d.GrantTypes = []string{GrantAuthorizationCode}
 	if g := get("grant_types"); g.Exists() {
-		if !g.IsArray() {
+		list, ok := stringArray(g)
+		if !ok {
 			return nil, cimdDocError("grant_types must be an array of strings")
 		}
-		d.GrantTypes = nil
-		for _, v := range g.Array() {
-			if v.Type != gjson.String {
-				return nil, cimdDocError("grant_types must be an array of strings")
-			}
-			switch v.Str {
-			case "authorization_code", "refresh_token":
-				if !slices.Contains(d.GrantTypes, v.Str) {
-					d.GrantTypes = append(d.GrantTypes, v.Str)
-				}
-			default:
-				d.IgnoredGrantTypes = append(d.IgnoredGrantTypes, v.Str)
-			}
-		}
-		if !slices.Contains(d.GrantTypes, "authorization_code") {
-			return nil, cimdDocError("grant_types must include authorization_code")
+		var msg string
+		if d.GrantTypes, d.IgnoredGrantTypes, msg = clientmeta.GrantTypes(list); msg != "" {
+			return nil, cimdDocError(msg)
 		}
 	}
-	d.ResponseTypes = []string{"code"}
+	d.ResponseTypes = []string{ResponseTypeCode}
 	if r := get("response_types"); r.Exists() {
-		if !r.IsArray() || len(r.Array()) == 0 {
-			return nil, cimdDocError("response_types must be a non-empty array of strings")
+		list, ok := stringArray(r)
+		if !ok {
+			return nil, cimdDocError("response_types must be [\"code\"]")
 		}
-		for _, v := range r.Array() {
-			if v.Type != gjson.String || v.Str != "code" {
-				return nil, cimdDocError("response_types must be [\"code\"]")
-			}
+		if msg := clientmeta.CheckResponseTypes(list); msg != "" {
+			return nil, cimdDocError(msg)
 		}
 	}
 
@@ -270,11 +256,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 		if s.Type != gjson.String {
 			return nil, cimdDocError("scope must be a string")
 		}
-		ok := s.Str != ""
-		for _, tok := range strings.Split(s.Str, " ") {
-			ok = ok && validScopeToken(tok)
-		}
-		if !ok {
+		if sc, ok := clientmeta.ParseScope(s.Str); !ok || len(sc) == 0 {
 			return nil, cimdDocError("scope must be space-separated scope tokens")
 		}
 		d.Scope = s.Str
@@ -307,7 +289,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 		if !v.Exists() {
 			continue
 		}
-		if v.Type != gjson.String || len(v.Str) > cimdMaxNameBytes || !cimdDisplaySafe(v.Str) {
+		if v.Type != gjson.String || !clientmeta.DisplayString(v.Str) {
 			d.Dropped = append(d.Dropped, f.name)
 			continue
 		}
@@ -317,7 +299,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 		ok := c.IsArray()
 		var cs []string
 		for _, v := range c.Array() {
-			ok = ok && v.Type == gjson.String && len(v.Str) <= cimdMaxNameBytes && cimdDisplaySafe(v.Str)
+			ok = ok && v.Type == gjson.String && clientmeta.DisplayString(v.Str)
 			cs = append(cs, v.Str)
 		}
 		if ok {
@@ -327,34 +309,6 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 		}
 	}
 	return d, nil
-}
-
-// cimdRedirectURIOK reports whether s may be registered as a redirect URI
-// by a client metadata document whose application_type is appType ("web",
-// "native" or ""). The rules are exactly the authorization server's
-// (checkRedirectURI, clients.go): https; http only on a loopback host;
-// private-use schemes in reverse domain form; no fragment or userinfo.
-func cimdRedirectURIOK(s, appType string) bool { return checkCIMDRedirectURI(s, appType) == "" }
-
-func checkCIMDRedirectURI(s, appType string) string {
-	_, msg := checkRedirectURI(s, appType)
-	return msg
-}
-
-// cimdDisplaySafe refuses control characters and the Unicode bidirectional
-// formatting characters that can disguise a name on a consent page.
-func cimdDisplaySafe(s string) bool {
-	for _, r := range s {
-		switch {
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			return false
-		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
-			return false
-		case r == utf8.RuneError:
-			return false
-		}
-	}
-	return true
 }
 
 // cimdQuote quotes s for an error message, cut to 80 bytes.

@@ -1,11 +1,11 @@
 package authcore
 
 import (
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 	"github.com/tidwall/gjson"
 )
 
@@ -251,7 +251,7 @@ func (p *cfgParser) resource(path string, v gjson.Result) *Resource {
 			p.strings(&r.Scopes)(fp, v)
 			for i, s := range r.Scopes {
 				switch {
-				case !validScopeToken(s):
+				case !clientmeta.ValidScopeToken(s):
 					p.fail(index(fp, i), "not a valid scope token (RFC 6749 §3.3)")
 				case s == ScopeOfflineAccess:
 					p.fail(index(fp, i), "offline_access must not be a resource scope: it is never advertised in protected resource metadata (SEP-2207)")
@@ -438,7 +438,7 @@ func checkHTTPSURL(s string) (*url.URL, string) {
 	case u.User != nil:
 		return nil, "must not contain userinfo"
 	case strings.EqualFold(u.Scheme, "https"):
-	case strings.EqualFold(u.Scheme, "http") && isLoopbackHost(u.Hostname()):
+	case strings.EqualFold(u.Scheme, "http") && clientmeta.IsLoopbackHost(u.Hostname()):
 	case strings.EqualFold(u.Scheme, "http"):
 		return nil, "must use https (http is allowed only for loopback hosts)"
 	default:
@@ -447,35 +447,10 @@ func checkHTTPSURL(s string) (*url.URL, string) {
 	return u, ""
 }
 
-// isLoopbackHost reports whether host names the local machine: "localhost",
-// an address in 127.0.0.0/8, or ::1.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
-}
-
 func validOrigin(o string) bool {
 	u, err := url.Parse(o)
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" &&
 		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
-}
-
-// validScopeToken reports whether s is a scope-token of RFC 6749 §3.3:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // ActiveKey returns the key new tokens are signed with.

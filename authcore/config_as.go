@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 	"github.com/tidwall/gjson"
 )
 
@@ -505,14 +506,22 @@ func (p *cfgParser) preRegisteredClient(path string, v gjson.Result) *Client {
 				p.fail(fp, "must not start with %q, the prefix of dynamically registered clients", dcrPrefix)
 			}
 		},
-		"client_name": p.str(&c.Name),
+		"client_name": func(fp string, v gjson.Result) {
+			p.str(&c.Name)(fp, v)
+			if msg := clientmeta.CheckName(c.Name); v.Exists() && msg != "" {
+				p.fail(fp, "%s", msg)
+			}
+		},
 		"redirect_uris": func(fp string, v gjson.Result) {
 			p.strings(&c.RedirectURIs)(fp, v)
-			if len(c.RedirectURIs) == 0 {
+			switch {
+			case len(c.RedirectURIs) == 0:
 				p.fail(fp, "required: at least one redirect URI")
+			case len(c.RedirectURIs) > clientmeta.MaxRedirectURIs:
+				p.fail(fp, "at most %d redirect URIs", clientmeta.MaxRedirectURIs)
 			}
 			for i, r := range c.RedirectURIs {
-				if _, msg := checkRedirectURI(r, ""); msg != "" {
+				if _, msg := clientmeta.CheckRedirectURI(r, ""); msg != "" {
 					p.fail(index(fp, i), "%s", msg)
 				}
 			}
@@ -532,20 +541,25 @@ func (p *cfgParser) preRegisteredClient(path string, v gjson.Result) *Client {
 			}
 		},
 		"grant_types": func(fp string, v gjson.Result) {
-			p.strings(&c.GrantTypes)(fp, v)
-			for i, g := range c.GrantTypes {
-				if g != GrantAuthorizationCode && g != GrantRefreshToken {
-					p.fail(index(fp, i), `must be "authorization_code" or "refresh_token"`)
-				}
+			var list []string
+			p.strings(&list)(fp, v)
+			if !v.Exists() {
+				return
 			}
-			if v.Exists() && !containsString(c.GrantTypes, GrantAuthorizationCode) {
-				p.fail(fp, `must contain "authorization_code"`)
+			// The configuration names exactly the grants mcpgate serves.
+			kept, ignored, msg := clientmeta.GrantTypes(list)
+			switch {
+			case msg != "":
+				p.fail(fp, "%s", msg)
+			case len(ignored) > 0:
+				p.fail(fp, `%q is not served: grant_types must be "authorization_code" or "refresh_token"`, ignored[0])
 			}
+			c.GrantTypes = kept
 		},
 		"scope": func(fp string, v gjson.Result) {
 			p.str(&scope)(fp, v)
 			if v.Exists() {
-				sc, ok := parseScope(scope)
+				sc, ok := clientmeta.ParseScope(scope)
 				if !ok || len(sc) == 0 {
 					p.fail(fp, "must be space-separated scope tokens")
 				}

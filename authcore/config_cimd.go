@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 	"github.com/mcpgate/mcpgate/authcore/internal/netguard"
 	"github.com/tidwall/gjson"
 )
@@ -147,7 +148,7 @@ func (p *cfgParser) cimdConfig(path string, v gjson.Result, dst *CIMDConfig) {
 		}),
 		"doh_path": mark("doh_path", func(fp string, v gjson.Result) {
 			p.str(&dst.DoHPath)(fp, v)
-			if v.Type == gjson.String && (!strings.HasPrefix(v.Str, "/") || strings.ContainsAny(v.Str, "?# ") || cimdHasControl(v.Str)) {
+			if v.Type == gjson.String && (!strings.HasPrefix(v.Str, "/") || strings.ContainsAny(v.Str, "?# ") || clientmeta.HasControl(v.Str)) {
 				p.fail(fp, `must be a path starting with "/", without query or fragment (the dns= parameter is added)`)
 			}
 		}),
@@ -283,15 +284,6 @@ func cimdValidCluster(s string) bool {
 		}
 	}
 	return true
-}
-
-func cimdHasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < ' ' || s[i] == 0x7f {
-			return true
-		}
-	}
-	return false
 }
 
 // cimdCheckAuthority checks "host" or "host:port" for a DoH :authority.

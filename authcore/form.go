@@ -5,6 +5,8 @@ import (
 	"mime"
 	"net/url"
 	"strings"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 )
 
 // form is a parsed application/x-www-form-urlencoded body or query string
@@ -101,24 +103,13 @@ func isJSONContentType(ct string) bool {
 	return err == nil && mt == "application/json"
 }
 
-// parseScope splits a scope parameter (RFC 6749 §3.3: "a list of
-// space-delimited, case-sensitive strings") into unique scope tokens, in
-// order. ok is false when a token is not a valid scope-token or the
-// delimiters are not single spaces.
-func parseScope(s string) (scopes []string, ok bool) {
-	if s == "" {
-		return nil, true
-	}
-	for tok := range strings.SplitSeq(s, " ") {
-		if !validScopeToken(tok) {
-			return nil, false
-		}
-		if !containsString(scopes, tok) {
-			scopes = append(scopes, tok)
-		}
-	}
-	return scopes, true
-}
+// parseScope splits a scope parameter into unique scope tokens
+// (clientmeta.ParseScope, RFC 6749 §3.3).
+func parseScope(s string) (scopes []string, ok bool) { return clientmeta.ParseScope(s) }
+
+// validScopeToken reports whether s is a scope-token of RFC 6749 §3.3
+// (clientmeta.ValidScopeToken).
+func validScopeToken(s string) bool { return clientmeta.ValidScopeToken(s) }
 
 // appendQuery adds params, percent-encoded, to the query of uri, keeping
 // whatever query uri already has (O21 §4.1.2: the redirect URI "MAY include

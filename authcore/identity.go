@@ -2,6 +2,8 @@ package authcore
 
 import (
 	"net/netip"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 )
 
 // maxSubjectLen bounds a user's subject from any identity source.
@@ -53,7 +55,7 @@ func (e *Engine) headerSubject(req *Request) (string, *Error) {
 		return "", newError(ErrCodeInvalidRequest, 400, "the identity header appears more than once")
 	}
 	sub := req.Headers.Get(id.Header)
-	if sub == "" || len(sub) > maxSubjectLen || hasControl(sub) {
+	if sub == "" || len(sub) > maxSubjectLen || clientmeta.HasControl(sub) {
 		return "", newError(ErrCodeAccessDenied, 401, "you are not signed in")
 	}
 	return sub, nil

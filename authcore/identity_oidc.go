@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 	"github.com/mcpgate/mcpgate/authcore/internal/jose"
 	"github.com/tidwall/gjson"
 )
@@ -304,7 +305,7 @@ func (e *Engine) checkIDTokenClaims(t *jose.Token, nonce string) (string, error)
 		return "", errors.New("ID token nonce does not match")
 	}
 	sub, ok := jose.String(cl, o.SubjectClaim)
-	if !ok || sub == "" || len(sub) > maxSubjectLen || hasControl(sub) {
+	if !ok || sub == "" || len(sub) > maxSubjectLen || clientmeta.HasControl(sub) {
 		return "", errors.New("ID token lacks a usable " + o.SubjectClaim + " claim")
 	}
 	return sub, nil

@@ -7,16 +7,18 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
 )
 
 // Limits of dynamic registration.
 const (
+	// metadataMaxDepth bounds the nesting of a registration request or a
+	// metadata document (jwks is the deepest member, 3 levels).
+	metadataMaxDepth    = 16
 	maxRegistrationBody = 8 << 10
-	maxRedirectURIs     = 10
-	maxClientNameLen    = 100
 	// maxClientIDLen bounds a sealed client id, which travels in every
 	// authorization URL.
 	maxClientIDLen = 4096
@@ -94,28 +96,21 @@ func (e *Engine) handleRegister(req *Request) Outcome {
 
 // register validates client metadata and returns the registered client.
 func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
-	if !gjson.ValidBytes(body) {
+	// The one strict reader: duplicate members are refused (parsers
+	// disagree on which one wins, and redirect_uris must mean one thing).
+	switch err := strictjson.Check(body, strictjson.Options{MaxDepth: metadataMaxDepth}).(type) {
+	case nil:
+	case *strictjson.DuplicateError:
+		return nil, metadataError("member %q appears more than once", err.Path)
+	default:
 		return nil, metadataError("the request body is not valid JSON")
 	}
 	doc := gjson.ParseBytes(body)
 	if !doc.IsObject() {
 		return nil, metadataError("the request body must be a JSON object")
 	}
-	seen := map[string]bool{}
-	var dup string
-	doc.ForEach(func(k, _ gjson.Result) bool {
-		if seen[k.Str] && dup == "" {
-			dup = k.Str
-		}
-		seen[k.Str] = true
-		return true
-	})
-	if dup != "" {
-		return nil, metadataError("member %q appears more than once", dup)
-	}
 
 	sc := sealedClient{IssuedAt: e.now().Unix()}
-	var err *Error
 
 	// application_type (OpenID Connect Dynamic Client Registration §2):
 	// "web" or "native". When absent it defaults to "web", but clients of
@@ -127,10 +122,8 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 	if !ok {
 		return nil, metadataError("application_type must be a string")
 	}
-	switch appType {
-	case "", AppTypeWeb, AppTypeNative:
-	default:
-		return nil, metadataError(`application_type must be "web" or "native"`)
+	if msg := clientmeta.CheckApplicationType(appType); msg != "" {
+		return nil, metadataError("%s", msg)
 	}
 
 	// redirect_uris: required for the authorization code grant (RFC 7591
@@ -143,19 +136,19 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 	if !ru.IsArray() || len(ru.Array()) == 0 {
 		return nil, redirectError("redirect_uris must be a non-empty array of strings")
 	}
-	if len(ru.Array()) > maxRedirectURIs {
-		return nil, redirectError("at most %d redirect URIs may be registered", maxRedirectURIs)
+	if len(ru.Array()) > clientmeta.MaxRedirectURIs {
+		return nil, redirectError("at most %d redirect URIs may be registered", clientmeta.MaxRedirectURIs)
 	}
 	native := false
 	for i, r := range ru.Array() {
 		if r.Type != gjson.String {
 			return nil, redirectError("redirect_uris[%d] must be a string", i)
 		}
-		kind, msg := checkRedirectURI(r.Str, appType)
+		kind, msg := clientmeta.CheckRedirectURI(r.Str, appType)
 		if msg != "" {
 			return nil, redirectError("redirect_uris[%d] %s", i, msg)
 		}
-		if kind != redirectHTTPS {
+		if kind != clientmeta.HTTPS {
 			native = true
 		}
 		if !containsString(sc.RedirectURIs, r.Str) {
@@ -185,18 +178,35 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 		return nil, metadataError(`token_endpoint_auth_method must be "none", "client_secret_basic" or "client_secret_post"`)
 	}
 
-	if sc.GrantTypes, err = registeredGrantTypes(doc); err != nil {
-		return nil, err
+	// grant_types (default ["authorization_code"]): grants mcpgate does
+	// not serve are dropped, as the server may replace requested values
+	// (RFC 7591 §3.2.1), and the response says what was registered.
+	sc.GrantTypes = []string{GrantAuthorizationCode}
+	if g := doc.Get("grant_types"); g.Exists() {
+		list, ok := stringArray(g)
+		if !ok {
+			return nil, metadataError("grant_types must be an array of strings")
+		}
+		var msg string
+		if sc.GrantTypes, _, msg = clientmeta.GrantTypes(list); msg != "" {
+			return nil, metadataError("%s", msg)
+		}
 	}
-	if err = checkResponseTypes(doc); err != nil {
-		return nil, err
+	if r := doc.Get("response_types"); r.Exists() {
+		list, ok := stringArray(r)
+		if !ok {
+			return nil, metadataError(`response_types must be ["code"]: only the code response type is supported`)
+		}
+		if msg := clientmeta.CheckResponseTypes(list); msg != "" {
+			return nil, metadataError("%s", msg)
+		}
 	}
 
 	if name, ok := optString(doc, "client_name"); !ok {
 		return nil, metadataError("client_name must be a string")
 	} else if name != "" {
-		if utf8.RuneCountInString(name) > maxClientNameLen || !utf8.ValidString(name) || hasControl(name) {
-			return nil, metadataError("client_name must be at most %d printable characters", maxClientNameLen)
+		if msg := clientmeta.CheckName(name); msg != "" {
+			return nil, metadataError("%s", msg)
 		}
 		sc.Name = name
 	}
@@ -207,7 +217,7 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 	if s, ok := optString(doc, "scope"); !ok {
 		return nil, metadataError("scope must be a string")
 	} else if s != "" {
-		scopes, ok := parseScope(s)
+		scopes, ok := clientmeta.ParseScope(s)
 		if !ok {
 			return nil, metadataError("scope must be space-separated scope tokens")
 		}
@@ -249,56 +259,19 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 	return resp, nil
 }
 
-// registeredGrantTypes reads grant_types (RFC 7591 §2; default
-// ["authorization_code"]). implicit and password are refused (O21 removed
-// them); other grants mcpgate does not serve (client_credentials, device
-// code, jwt-bearer ...) are dropped rather than refused, and the response
-// says what was registered. authorization_code must remain.
-func registeredGrantTypes(doc gjson.Result) ([]string, *Error) {
-	g := doc.Get("grant_types")
-	if !g.Exists() {
-		return []string{GrantAuthorizationCode}, nil
+// stringArray reads a JSON array of strings; ok is false for anything
+// else.
+func stringArray(v gjson.Result) (list []string, ok bool) {
+	if !v.IsArray() {
+		return nil, false
 	}
-	if !g.IsArray() {
-		return nil, metadataError("grant_types must be an array of strings")
-	}
-	var out []string
-	for _, v := range g.Array() {
-		if v.Type != gjson.String {
-			return nil, metadataError("grant_types must be an array of strings")
-		}
-		switch v.Str {
-		case "implicit", "password":
-			return nil, metadataError("grant type %q is not supported (OAuth 2.1 removed it)", v.Str)
-		case GrantAuthorizationCode, GrantRefreshToken:
-			if !containsString(out, v.Str) {
-				out = append(out, v.Str)
-			}
-		}
-	}
-	if !containsString(out, GrantAuthorizationCode) {
-		return nil, metadataError(`grant_types must include "authorization_code", the only grant this server issues codes for`)
-	}
-	return out, nil
-}
-
-// checkResponseTypes enforces RFC 7591 §2.1: response_types (default
-// ["code"]) must be consistent with grant_types. mcpgate serves only the
-// code response type, which goes with authorization_code.
-func checkResponseTypes(doc gjson.Result) *Error {
-	r := doc.Get("response_types")
-	if !r.Exists() {
-		return nil
-	}
-	if !r.IsArray() || len(r.Array()) == 0 {
-		return metadataError(`response_types must be ["code"], consistent with the authorization_code grant`)
-	}
-	for _, v := range r.Array() {
-		if v.Type != gjson.String || v.Str != ResponseTypeCode {
-			return metadataError(`response_types must be ["code"]: only the code response type is supported`)
-		}
-	}
-	return nil
+	ok = true
+	v.ForEach(func(_, x gjson.Result) bool {
+		ok = x.Type == gjson.String
+		list = append(list, x.Str)
+		return ok
+	})
+	return list, ok
 }
 
 // openClientID returns the client sealed in a dynamically registered client
@@ -374,15 +347,6 @@ func gjsonEscape(name string) string {
 		b.WriteByte(name[i])
 	}
 	return b.String()
-}
-
-func hasControl(s string) bool {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return true
-		}
-	}
-	return false
 }
 
 // sourceKey is the rate-limit key of a peer address "ip:port": the IP, or

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -43,7 +44,9 @@ func goJoseVerifies(token string, pub crypto.PublicKey) bool {
 //   - an embedded key or certificate chain ("jwk", "x5c"), which go-jose
 //     checks and this package refuses unread;
 //   - a "typ" that is not a string (go-jose ignores "typ");
-//   - a header over maxHeaderLen bytes or maxMembers members;
+//   - a header over maxHeaderLen bytes, or one strictjson refuses beyond
+//     duplicate names (invalid UTF-8, escaped lone surrogates, nesting
+//     deeper than maxDepth), which go-jose's decoder repairs or allows;
 //   - RSASSA-PSS with a salt other than the hash length (RFC 7518 §3.5).
 func deliberatelyStricter(token string, pub crypto.PublicKey) bool {
 	parts := strings.Split(token, ".")
@@ -55,7 +58,7 @@ func deliberatelyStricter(token string, pub crypto.PublicKey) bool {
 	hb, _ := b64.DecodeString(parts[0])
 	h := gjson.ParseBytes(hb)
 	if h.Get("crit").Exists() || h.Get("jwk").Exists() || h.Get("x5c").Exists() || h.Get("typ").Exists() && h.Get("typ").Type != gjson.String ||
-		len(hb) > maxHeaderLen || uniqueMembers(h) != nil {
+		len(hb) > maxHeaderLen || strictjson.Check(hb, strictjson.Options{MaxDepth: maxDepth}) != nil {
 		return true
 	}
 	if alg := h.Get("alg").Str; strings.HasPrefix(alg, "PS") {

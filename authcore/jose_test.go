@@ -1,0 +1,53 @@
+package authcore
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestOneSignatureRoute: every signature authcore checks or makes goes
+// through Engine.verifySignature and Engine.signJWS (jose.go), so a host
+// crypto backend plugs in at one place. No other file calls a signing or
+// verifying function of internal/jose or of the crypto packages.
+func TestOneSignatureRoute(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forbidden := map[string]map[string]bool{
+		"jose":    {"Verify": true, "Sign": true, "Compact": true},
+		"ecdsa":   {"Sign": true, "SignASN1": true, "Verify": true, "VerifyASN1": true},
+		"ed25519": {"Sign": true, "Verify": true, "VerifyWithOptions": true},
+		"rsa":     {"SignPKCS1v15": true, "SignPSS": true, "VerifyPKCS1v15": true, "VerifyPSS": true},
+	}
+	checked := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") || name == "jose.go" {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if pkg, ok := sel.X.(*ast.Ident); ok && forbidden[pkg.Name][sel.Sel.Name] {
+				t.Errorf("%s calls %s.%s; sign and verify only through jose.go", name, pkg.Name, sel.Sel.Name)
+			} else if sel.Sel.Name == "Sign" {
+				t.Errorf("%s calls a Sign method (crypto.Signer); sign only through Engine.signJWS", name)
+			}
+			return true
+		})
+	}
+	if checked < 20 {
+		t.Fatalf("only %d files checked", checked)
+	}
+}
