@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -91,7 +92,7 @@ const cimdMaxNameBytes = 256
 // parseCIMDDocument parses and validates the document fetched from rawURL.
 // The body size was capped by the fetcher.
 func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
-	if !utf8.Valid(body) || !gjson.ValidBytes(body) {
+	if !utf8.Valid(body) || !strictjson.Valid(body, strictjson.Options{AllowDuplicates: true}) {
 		return nil, cimdDocError("the document is not valid JSON")
 	}
 	root := gjson.ParseBytes(body)

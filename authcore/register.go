@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -94,7 +95,7 @@ func (e *Engine) handleRegister(req *Request) Outcome {
 
 // register validates client metadata and returns the registered client.
 func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
-	if !gjson.ValidBytes(body) {
+	if !strictjson.Valid(body, strictjson.Options{AllowDuplicates: true}) {
 		return nil, metadataError("the request body is not valid JSON")
 	}
 	doc := gjson.ParseBytes(body)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -55,7 +56,8 @@ func deliberatelyStricter(token string, pub crypto.PublicKey) bool {
 	hb, _ := b64.DecodeString(parts[0])
 	h := gjson.ParseBytes(hb)
 	if h.Get("crit").Exists() || h.Get("jwk").Exists() || h.Get("x5c").Exists() || h.Get("typ").Exists() && h.Get("typ").Type != gjson.String ||
-		len(hb) > maxHeaderLen || uniqueMembers(h) != nil {
+		len(hb) > maxHeaderLen || uniqueMembers(h) != nil ||
+		strictjson.Check(hb, strictjson.Options{AllowDuplicates: true}) != nil { // lone surrogates, invalid UTF-8, depth
 		return true
 	}
 	if alg := h.Get("alg").Str; strings.HasPrefix(alg, "PS") {

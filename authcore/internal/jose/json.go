@@ -3,6 +3,7 @@ package jose
 import (
 	"errors"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -16,7 +17,7 @@ const maxMembers = 64
 // last duplicate member name" — mcpgate rejects, since gjson would return
 // the first). Names are compared after unescaping.
 func object(raw []byte) (gjson.Result, error) {
-	if !gjson.ValidBytes(raw) {
+	if !strictjson.Valid(raw, strictjson.Options{AllowDuplicates: true}) {
 		return gjson.Result{}, errors.New("not JSON")
 	}
 	v := gjson.ParseBytes(raw)
