@@ -178,6 +178,9 @@ func checkRedirectURI(raw, appType string) (kind int, msg string) {
 	if u.User != nil {
 		return redirectInvalid, "must not contain userinfo"
 	}
+	if p := u.Port(); p != "" && !validPort(p) {
+		return redirectInvalid, "has a port outside 1-65535"
+	}
 	if !strings.HasPrefix(raw, u.Scheme+":") {
 		// url.Parse lower-cases the scheme; the registered string is what
 		// is compared later, so it must already be in canonical form.
@@ -278,7 +281,7 @@ func splitLoopbackURI(s string) (host, port, rest string, ok bool) {
 	}
 	if port != "" {
 		digits := strings.TrimPrefix(port, ":")
-		if len(port) < 2 || port[0] != ':' || len(digits) > 5 || strings.Trim(digits, "0123456789") != "" {
+		if len(port) < 2 || port[0] != ':' || !validPort(digits) {
 			return "", "", "", false
 		}
 	}
@@ -295,4 +298,20 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// validPort reports whether s is a decimal TCP port, 1 to 65535 (RFC 793
+// ports are 16-bit; 0 is reserved), in at most five digits.
+func validPort(s string) bool {
+	if s == "" || len(s) > 5 {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n >= 1 && n <= 65535
 }

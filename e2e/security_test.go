@@ -124,3 +124,28 @@ func TestRegistrationLimiterAdmitsNewcomers(t *testing.T) {
 		}
 	})
 }
+
+// TestNearMissPathsNeverForwarded reproduces the near-miss paths that
+// reached the upstream unguarded (/MCP, /Mcp, /mcp;x, /mcp%3bx, /mcp%00,
+// /mcp.): each is now a 400 and the MCP server sees nothing; and a
+// loopback redirect URI with port 99999 is refused at registration.
+func TestNearMissPathsNeverForwarded(t *testing.T) {
+	forEachKind(t, func(t *testing.T, kind string) {
+		tg := startTarget(t, kind, readConfig(t, "conformance.json"), targetOptions{})
+		for _, p := range []string{"/MCP", "/Mcp", "/mcp;x", "/mcp%3bx", "/mcp%00", "/mcp.", "/mcp%20", "/mcp%23x"} {
+			tg.demo.Main.ResetSeen()
+			st, _, body := do(t, "POST", tg.base+p, strings.NewReader(initializeBody), mcpHeaders(""))
+			if st != http.StatusBadRequest {
+				t.Errorf("%s: %d %s, want 400", p, st, body)
+			}
+			if seen := tg.demo.Main.Seen(); len(seen) != 0 {
+				t.Errorf("%s reached the MCP server", p)
+			}
+		}
+		st, _, body := do(t, "POST", tg.base+"/oauth/register", strings.NewReader(`{"redirect_uris":["http://127.0.0.1:99999/cb"],"token_endpoint_auth_method":"none"}`),
+			http.Header{"Content-Type": {"application/json"}})
+		if st != http.StatusBadRequest || !strings.Contains(string(body), "invalid_redirect_uri") {
+			t.Errorf("port 99999 registered: %d %s", st, body)
+		}
+	})
+}
