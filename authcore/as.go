@@ -27,14 +27,22 @@ type asState struct {
 // may have per minute and per VM before every attempt is refused.
 const maxAuthFailures = 20
 
+// registrationBackstop bounds registrations from all sources together: a
+// VM accepts at most max(64 × rate_limit, 20000) a minute, however many
+// addresses a flood comes from. Registration keeps no state (the client id
+// is sealed), so this bounds only the work of a many-source flood; it is
+// far above what the per-source table (4096 sources) needs to admit
+// newcomers.
+func registrationBackstop(rate int) int { return max(64*rate, 20000) }
+
 // addASRoutes registers the authorization server endpoints that the
 // configuration switches on (config_as.go): authorization, consent, token
 // and revocation when an identity source is configured; registration when
 // it is enabled; the upstream login callback in oidc mode.
 func (e *Engine) addASRoutes() {
 	a := &e.cfg.AS
-	e.as.registrations = newLimiter(max(a.Registration.RateLimit, 1), time.Minute, 4096)
-	e.as.authFailures = newLimiter(maxAuthFailures, time.Minute, 4096)
+	e.as.registrations = newLimiter(max(a.Registration.RateLimit, 1), time.Minute, 4096, registrationBackstop(a.Registration.RateLimit))
+	e.as.authFailures = newLimiter(maxAuthFailures, time.Minute, 4096, 0)
 	if !a.Enabled() {
 		return
 	}

@@ -69,6 +69,10 @@ type Resource struct {
 	// MaxJSONDepth caps the nesting of arrays and objects in a body read
 	// for rule checks (400 above).
 	MaxJSONDepth int
+	// CaseInsensitivePath guards paths that equal Path (or continue it)
+	// ignoring case, for an upstream that routes that way; otherwise such
+	// paths are refused as near misses (strictpath.go).
+	CaseInsensitivePath bool
 
 	origin string // scheme://host[:port] of URI
 }
@@ -241,12 +245,13 @@ func (p *cfgParser) resource(path string, v gjson.Result) *Resource {
 				r.origin = u.Scheme + "://" + u.Host
 			}
 		},
-		"path":           p.str(&explicitPath),
-		"name":           p.str(&r.Name),
-		"rules":          func(string, gjson.Result) {}, // config_guard.go
-		"implies":        func(string, gjson.Result) {}, // config_guard.go
-		"max_body_bytes": func(string, gjson.Result) {}, // config_guard.go
-		"max_json_depth": func(string, gjson.Result) {}, // config_guard.go
+		"path":                  p.str(&explicitPath),
+		"name":                  p.str(&r.Name),
+		"rules":                 func(string, gjson.Result) {}, // config_guard.go
+		"implies":               func(string, gjson.Result) {}, // config_guard.go
+		"max_body_bytes":        func(string, gjson.Result) {}, // config_guard.go
+		"max_json_depth":        func(string, gjson.Result) {}, // config_guard.go
+		"case_insensitive_path": p.boolean(&r.CaseInsensitivePath),
 		"scopes": func(fp string, v gjson.Result) {
 			p.strings(&r.Scopes)(fp, v)
 			for i, s := range r.Scopes {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -139,6 +140,10 @@ func (e *Engine) handleConsent(req *Request) Outcome {
 	if !isFormContentType(req.Headers.Get("content-type")) {
 		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the consent form must be posted as a form"))
 	}
+	if !e.sameOriginPost(req) {
+		e.count("mcpgate.consent.cross_origin")
+		return e.errorPage(403, newError(ErrCodeAccessDenied, 403, "the consent form was posted from another site"))
+	}
 	return ReadBody{Limit: maxConsentBody, Resume: func(body []byte) Outcome {
 		f, err := parseForm(string(body))
 		if err != nil {
@@ -267,4 +272,30 @@ func (e *Engine) resourceByURI(uri string) *Resource {
 		}
 	}
 	return nil
+}
+
+// sameOriginPost reports whether a form POST may come from the consent
+// page: with no Origin header (older browsers, non-browser clients; the
+// CSRF token still binds the form to the browser) or with the issuer's own
+// origin. Defence in depth beside the CSRF token: RFC 6454 §7.3 "the user
+// agent MUST include an Origin header" in such requests, and the consent
+// page is served only from the issuer, so any other Origin, "null"
+// included (RFC 6454 §7.1), is a cross-site post (OWASP's "verifying
+// origin with standard headers").
+func (e *Engine) sameOriginPost(req *Request) bool {
+	origins := req.Headers.Values("origin")
+	if len(origins) == 0 {
+		return true
+	}
+	return len(origins) == 1 && strings.EqualFold(origins[0], e.issuerOrigin())
+}
+
+// issuerOrigin is the RFC 6454 origin of the issuer: scheme "://" host
+// [":" port].
+func (e *Engine) issuerOrigin() string {
+	u, err := url.Parse(e.cfg.Issuer)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }

@@ -159,6 +159,15 @@ func TestConsentSubmission(t *testing.T) {
 		r := h.postForm(h.e, nil, "/oauth/consent", url.Values{"ticket": {ticket}, "csrf": {csrf}, "action": {"approve"}}.Encode(), crumbs...)
 		redirected(t, r, 303)
 	})
+	t.Run("cross-origin post refused", func(t *testing.T) {
+		b, page := open()
+		ticket, csrf := consentFields(t, page)
+		form := url.Values{"ticket": {ticket}, "csrf": {csrf}, "action": {"approve"}}.Encode()
+		for _, origin := range []string{"https://evil.example", "null", h.e.issuerOrigin() + ".evil.example"} {
+			errorPageOf(t, h.postForm(h.e, b, "/oauth/consent", form, [2]string{"origin", origin}), 403)
+		}
+		redirected(t, h.postForm(h.e, b, "/oauth/consent", form, [2]string{"origin", h.e.issuerOrigin()}), 303)
+	})
 	t.Run("cookie sent twice", func(t *testing.T) {
 		b, page := open()
 		ticket, csrf := consentFields(t, page)

@@ -151,6 +151,9 @@ func (e *Engine) Handle(req *Request) Outcome {
 		// Discovery paths are never challenged; unknown ones are 404.
 		return e.notFound(req)
 	case RouteGuard:
+		if req.routing.nearMiss {
+			return e.nearMissReply(req)
+		}
 		return e.guard(req, req.routing.resource)
 	}
 	// Traffic mcpgate does not own keeps its credentials, but never
@@ -184,6 +187,9 @@ type routing struct {
 	route    Route
 	endpoint *route
 	resource *Resource
+	// nearMiss: the path is not resource's but differs from it only in
+	// ways some upstreams ignore (strictpath.go); it is refused.
+	nearMiss bool
 }
 
 // Classify returns the route of req's target and remembers it in req, so
@@ -205,8 +211,8 @@ func (e *Engine) lookup(target string) routing {
 		rg.route, rg.endpoint = RouteEndpoint, rt
 	} else if strings.HasPrefix(path, "/.well-known/") {
 		rg.route = RouteDiscovery
-	} else if r := e.guardedResource(path); r != nil {
-		rg.route, rg.resource = RouteGuard, r
+	} else if r, near := e.guardedResource(path); r != nil {
+		rg.route, rg.resource, rg.nearMiss = RouteGuard, r, near
 	}
 	return rg
 }
@@ -216,24 +222,33 @@ func (e *Engine) lookup(target string) routing {
 // a "/" boundary. Decoding first means "/%6Dcp" cannot slip past the guard
 // to an upstream that decodes it to "/mcp". A path that cannot be decoded
 // is matched conservatively: it is guarded by the first resource, so it is
-// refused rather than passed through.
-func (e *Engine) guardedResource(path string) *Resource {
+// refused rather than passed through. nearMiss is set for a path that is
+// not the resource's but that an upstream might take for it (nearPath).
+func (e *Engine) guardedResource(path string) (r *Resource, nearMiss bool) {
 	if r := e.resources[path]; r != nil {
-		return r
+		return r, false
 	}
 	norm := path
 	if needsNormalizing(path) {
 		var ok bool
 		if norm, ok = normalizePath(path); !ok {
-			return e.cfg.Resources[0]
+			return e.cfg.Resources[0], false
 		}
 	}
 	for _, r := range e.cfg.Resources {
 		if norm == r.Path || len(norm) > len(r.Path) && norm[len(r.Path)] == '/' && strings.HasPrefix(norm, r.Path) {
-			return r
+			return r, false
 		}
 	}
-	return nil
+	for _, r := range e.cfg.Resources {
+		if r.CaseInsensitivePath && hasPathPrefixFold(norm, r.Path) {
+			return r, false
+		}
+		if nearPath(norm, r.Path) {
+			return r, true
+		}
+	}
+	return nil, false
 }
 
 // needsNormalizing reports whether path could mean something else once

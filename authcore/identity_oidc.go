@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 	"github.com/mcpgate/mcpgate/authcore/internal/jose"
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -236,7 +237,7 @@ func idTokenFromResponse(res CallResult) (string, error) {
 		return "", res.Err
 	case res.Status != 200:
 		return "", errors.New("status " + strconv.Itoa(res.Status) + ": " + truncate(string(res.Body), 200))
-	case !gjson.ValidBytes(res.Body):
+	case !strictjson.Valid(res.Body, strictjson.Options{AllowDuplicates: true}):
 		return "", errors.New("response is not JSON")
 	}
 	v := gjson.GetBytes(res.Body, "id_token")

@@ -25,6 +25,8 @@ type formBrowser struct {
 	action string
 	// pages counts consent pages shown.
 	pages int
+	// origin, when set, is sent as the consent POST's Origin header.
+	origin string
 }
 
 func newFormBrowser(t testing.TB) *formBrowser {
@@ -65,7 +67,15 @@ func (b *formBrowser) authorize(ctx context.Context, authURL string) (*url.URL, 
 	}
 	action, _ := url.Parse(authURL)
 	action, _ = action.Parse(html.UnescapeString(string(m[1])))
-	res, err = b.client.PostForm(action.String(), form)
+	post, err := http.NewRequestWithContext(ctx, "POST", action.String(), strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if b.origin != "" {
+		post.Header.Set("Origin", b.origin)
+	}
+	res, err = b.client.Do(post)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -174,6 +175,12 @@ func (s *stream) serve(w http.ResponseWriter) outcome {
 	}
 	body := s.r.Body
 	hasBody := body != nil && body != http.NoBody && s.r.ContentLength != 0
+	if hasBody && vm.h.opts.RequestBodyTimeout > 0 {
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(vm.h.opts.RequestBodyTimeout)) == nil {
+			defer rc.SetReadDeadline(time.Time{})
+		}
+	}
 	headers := s.requestHeaders()
 
 	vm.mu.Lock()
@@ -198,10 +205,26 @@ func (s *stream) serve(w http.ResponseWriter) outcome {
 		return rw.whole(failReply(err))
 	}
 
+	if hasBody && !stop && s.r.ContentLength > int64(vm.h.opts.MaxRequestBody) {
+		// Refused at once after the request headers: no byte of a body
+		// that cannot fit is read.
+		rep := hostReply(http.StatusRequestEntityTooLarge, "Payload Too Large", "request_payload_too_large")
+		vm.mu.Lock()
+		s.local = &rep
+		vm.mu.Unlock()
+		stop = true
+	}
 	if hasBody && !stop {
 		cr := chunkReader{r: body, hint: s.r.ContentLength}
 		for {
 			chunk, eos, rerr := cr.next()
+			if errors.Is(rerr, os.ErrDeadlineExceeded) {
+				rep := hostReply(http.StatusRequestTimeout, "Request Timeout", "request_overall_timeout")
+				vm.mu.Lock()
+				s.local = &rep
+				vm.mu.Unlock()
+				break
+			}
 			if rerr != nil {
 				return outGone
 			}

@@ -28,6 +28,9 @@ const (
 	// DefaultUpstreamTimeout is the upstream request timeout when
 	// Options.UpstreamTimeout is 0 (Envoy's default route timeout).
 	DefaultUpstreamTimeout = 15 * time.Second
+	// DefaultRequestBodyTimeout is the time a client has to send a whole
+	// request body when Options.RequestBodyTimeout is 0.
+	DefaultRequestBodyTimeout = 15 * time.Second
 	// MaxCalloutResponseBody caps the body of a proxy_http_call response;
 	// a larger body is a callout failure, like Envoy's async client buffer
 	// limit.
@@ -118,6 +121,14 @@ type Options struct {
 	// bodies whole); a response body the filter buffers beyond it gets a
 	// 500 reply. Streamed response bodies are not limited.
 	MaxRequestBody int
+	// RequestBodyTimeout bounds the time from the request headers to the
+	// end of the request body (default DefaultRequestBodyTimeout; negative
+	// disables it). A client that sends its body slower gets a 408 reply
+	// and its connection closed, so slow bodies cannot hold connections and
+	// buffers (Envoy's request_timeout plays this part). A declared
+	// Content-Length above MaxRequestBody gets 413 at once, before any of
+	// the body is read.
+	RequestBodyTimeout time.Duration
 }
 
 // Host runs opts.VMs instances of one proxy-wasm module and serves HTTP
@@ -189,6 +200,9 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	}
 	if opts.MaxRequestBody <= 0 {
 		opts.MaxRequestBody = DefaultMaxRequestBody
+	}
+	if opts.RequestBodyTimeout == 0 {
+		opts.RequestBodyTimeout = DefaultRequestBodyTimeout
 	}
 	if opts.UpstreamTimeout == 0 {
 		opts.UpstreamTimeout = DefaultUpstreamTimeout
