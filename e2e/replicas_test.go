@@ -86,7 +86,7 @@ func startReplicas(t testing.TB, etcdURLs [2]string, cfgTemplate, extraStore str
 			Upstream:     upstream.URL,
 			Clusters:     map[string]harness.Cluster{"etcd": {URL: etcdURLs[i]}},
 			Log: func(level int, msg string) {
-				if level >= 3 {
+				if level >= 4 {
 					t.Logf("instance %c: wasm[%d]: %s", 'A'+i, level, msg)
 				}
 			},
