@@ -94,7 +94,7 @@ func TestReplicasMCPSDKFlow(t *testing.T) {
 // A within the bound.
 func TestReplicasNative(t *testing.T) {
 	etcd := oneEtcd(t)
-	rp := startReplicasOf(t, native, [2]string{etcd.URL(0), etcd.URL(0)}, refreshAlways(t, "2s"), "")
+	rp := startReplicasOf(t, native, [2]string{etcd.URL(0), etcd.URL(0)}, refreshAlways(t, "2s"), "", nil)
 	rp.onPath("/oauth/token", 1)
 	code, verifier, cfg := pkceCode(t, rp.target(), "mcp:tools")
 	tok, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier), oauth2.SetAuthURLParam("resource", rp.base+"/mcp"))

@@ -33,7 +33,7 @@ type replicas struct {
 	// hosts are the harness hosts (wasm), handlers what the front calls.
 	hosts    [2]*harness.Host
 	handlers [2]http.Handler
-	prefix string // the etcd key prefix of this gateway's records
+	prefix   string // the etcd key prefix of this gateway's records
 	// pick chooses the instance (0 or 1) for a request; default: A.
 	pick atomic.Pointer[func(*http.Request) int]
 	// next alternates between instances for alternate().
@@ -72,12 +72,13 @@ var replicaPrefixes atomic.Int32
 // etcdURLs[i]. cfgTemplate gets a store section with a key prefix of its
 // own, so tests can share one etcd cluster.
 func startReplicas(t testing.TB, etcdURLs [2]string, cfgTemplate, extraStore string) *replicas {
-	return startReplicasOf(t, wasm, etcdURLs, cfgTemplate, extraStore)
+	return startReplicasOf(t, wasm, etcdURLs, cfgTemplate, extraStore, nil)
 }
 
 // startReplicasOf is startReplicas for a kind of target: wasm (harness
-// hosts) or native (authhttp handlers, each with its own engine).
-func startReplicasOf(t testing.TB, kind string, etcdURLs [2]string, cfgTemplate, extraStore string) *replicas {
+// hosts, which also get clusters) or native (authhttp handlers, each with
+// its own engine).
+func startReplicasOf(t testing.TB, kind string, etcdURLs [2]string, cfgTemplate, extraStore string, clusters map[string]harness.Cluster) *replicas {
 	t.Helper()
 	demo := demomcp.NewDemo(demomcp.Options{AllowAnyHost: true})
 	upstream := httptest.NewServer(demo.Handler)
@@ -103,12 +104,16 @@ func startReplicasOf(t testing.TB, kind string, etcdURLs [2]string, cfgTemplate,
 			rp.handlers[i] = &authhttp.Handler{Engine: eng, Next: httputil.NewSingleHostReverseProxy(u), Clusters: map[string]string{"etcd": etcdURLs[i]}}
 			continue
 		}
+		cl := map[string]harness.Cluster{"etcd": {URL: etcdURLs[i]}}
+		for k, v := range clusters {
+			cl[k] = v
+		}
 		h, err := harness.New(context.Background(), harness.Options{
 			Wasm:         filterWasm(t),
 			PluginConfig: []byte(cfg),
 			VMs:          2,
 			Upstream:     upstream.URL,
-			Clusters:     map[string]harness.Cluster{"etcd": {URL: etcdURLs[i]}},
+			Clusters:     cl,
 			Log: func(level int, msg string) {
 				if level >= 4 {
 					t.Logf("instance %c: wasm[%d]: %s", 'A'+i, level, msg)
