@@ -274,8 +274,9 @@ func (s *cimdState) jwksPut(url string, keys []*jose.Key, until, now time.Time) 
 // authorization server MAY ensure that JWTs are not replayed by
 // maintaining the set of used jti values for the length of time for which
 // the JWT would be considered valid"). The VM's own table is exact; the
-// Store record makes other VMs see it too, except for two uses racing on
-// two VMs, which shared data cannot order (a new key is a blind write).
+// Store record makes other VMs and instances see it too. Two uses racing
+// on two VMs are ordered where the Store's create-if-absent is atomic
+// (etcd), not by shared data (a new key is a blind write).
 func (e *Engine) rememberAssertion(id string, a *clientAssertion, now time.Time, then func(replayed bool, err error) Outcome) Outcome {
 	sum := sha256.Sum256([]byte(id + "\x00" + a.jti))
 	key := "assertion-jti/" + b64.EncodeToString(sum[:16])
@@ -313,6 +314,11 @@ func (e *Engine) rememberAssertion(id string, a *clientAssertion, now time.Time,
 			return then(false, err)
 		}
 		return e.store.Put(key, []byte{1}, 0, until.Sub(now), func(err error) Outcome {
+			if errors.Is(err, ErrConflict) {
+				// Another instance recorded it first (an atomic
+				// create-if-absent, as in etcd, orders racing uses).
+				return then(true, nil)
+			}
 			return then(false, err)
 		})
 	})

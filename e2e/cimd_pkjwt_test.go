@@ -43,17 +43,7 @@ func TestCIMDPrivateKeyJWT(t *testing.T) {
 
 	base := env.tg.base
 	sign := func(k *ecdsa.PrivateKey, jti string) string {
-		hdr, _ := json.Marshal(map[string]string{"alg": "ES256", "kid": "k1", "typ": "JWT"})
-		now := time.Now()
-		pl, _ := json.Marshal(map[string]any{"iss": clientID, "sub": clientID, "aud": base + "/oauth/token",
-			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": jti})
-		signed := b64.EncodeToString(hdr) + "." + b64.EncodeToString(pl)
-		h := sha256.Sum256([]byte(signed))
-		r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return signed + "." + b64.EncodeToString(append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...))
+		return signAssertion(t, k, clientID, base+"/oauth/token", jti)
 	}
 	conf := &oauth2.Config{
 		ClientID:    clientID,
@@ -109,4 +99,21 @@ func TestCIMDPrivateKeyJWT(t *testing.T) {
 	if n := env.docs.hits("/jwks.json"); n < 1 || n > 2 {
 		t.Errorf("jwks_uri fetched %d times, want once per VM at most", n)
 	}
+}
+
+// signAssertion is an RFC 7523 client assertion of clientID for aud, signed
+// ES256 with kid "k1", valid for a minute.
+func signAssertion(t testing.TB, k *ecdsa.PrivateKey, clientID, aud, jti string) string {
+	b64 := base64.RawURLEncoding
+	hdr, _ := json.Marshal(map[string]string{"alg": "ES256", "kid": "k1", "typ": "JWT"})
+	now := time.Now()
+	pl, _ := json.Marshal(map[string]any{"iss": clientID, "sub": clientID, "aud": aud,
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": jti})
+	signed := b64.EncodeToString(hdr) + "." + b64.EncodeToString(pl)
+	h := sha256.Sum256([]byte(signed))
+	r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed + "." + b64.EncodeToString(append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...))
 }

@@ -87,3 +87,35 @@ func TestReplicasMCPSDKFlow(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicasNative: the same etcd backend code behind net/http
+// (authhttp), two engines sharing etcd: authorize on A, redeem on B,
+// refresh on A, the token works on both, and a revocation on B stops it on
+// A within the bound.
+func TestReplicasNative(t *testing.T) {
+	etcd := oneEtcd(t)
+	rp := startReplicasOf(t, native, [2]string{etcd.URL(0), etcd.URL(0)}, refreshAlways(t, "2s"), "", nil)
+	rp.onPath("/oauth/token", 1)
+	code, verifier, cfg := pkceCode(t, rp.target(), "mcp:tools")
+	tok, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier), oauth2.SetAuthURLParam("resource", rp.base+"/mcp"))
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("exchange on B: %v", err)
+	}
+	rp.onPath("/oauth/token", 0)
+	st, m := tokenPost(t, rp.base+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"test-client"}})
+	if st != 200 {
+		t.Fatalf("refresh on A: %d %v", st, m)
+	}
+	at := m["access_token"].(string)
+	for i := 0; i < 2; i++ {
+		rp.route(func(*http.Request) int { return i })
+		if st, _, body := do(t, "POST", rp.base+"/mcp", strings.NewReader(initializeBody), mcpHeaders(at)); st != 200 {
+			t.Fatalf("token on %c: %d %s", 'A'+i, st, body)
+		}
+	}
+	rp.route(func(*http.Request) int { return 1 })
+	if st, m := tokenPost(t, rp.base+"/oauth/revoke", url.Values{"token": {at}, "client_id": {"test-client"}}); st != 200 {
+		t.Fatalf("revoke on B: %d %v", st, m)
+	}
+	wantRefusedOn(t, rp, 0, at, "the access token on A after revocation on B")
+}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore"
+	"github.com/mcpgate/mcpgate/authcore/authhttp"
 	"github.com/mcpgate/mcpgate/e2e/demomcp"
 	"github.com/mcpgate/mcpgate/e2e/etcdtest"
 	harness "github.com/mcpgate/mcpgate/wazero-harness"
@@ -26,9 +29,11 @@ import (
 
 // replicas is two instances behind one front URL.
 type replicas struct {
-	base   string
-	hosts  [2]*harness.Host
-	prefix string // the etcd key prefix of this gateway's records
+	base string
+	// hosts are the harness hosts (wasm), handlers what the front calls.
+	hosts    [2]*harness.Host
+	handlers [2]http.Handler
+	prefix   string // the etcd key prefix of this gateway's records
 	// pick chooses the instance (0 or 1) for a request; default: A.
 	pick atomic.Pointer[func(*http.Request) int]
 	// next alternates between instances for alternate().
@@ -67,6 +72,13 @@ var replicaPrefixes atomic.Int32
 // etcdURLs[i]. cfgTemplate gets a store section with a key prefix of its
 // own, so tests can share one etcd cluster.
 func startReplicas(t testing.TB, etcdURLs [2]string, cfgTemplate, extraStore string) *replicas {
+	return startReplicasOf(t, wasm, etcdURLs, cfgTemplate, extraStore, nil)
+}
+
+// startReplicasOf is startReplicas for a kind of target: wasm (harness
+// hosts, which also get clusters) or native (authhttp handlers, each with
+// its own engine).
+func startReplicasOf(t testing.TB, kind string, etcdURLs [2]string, cfgTemplate, extraStore string, clusters map[string]harness.Cluster) *replicas {
 	t.Helper()
 	demo := demomcp.NewDemo(demomcp.Options{AllowAnyHost: true})
 	upstream := httptest.NewServer(demo.Handler)
@@ -79,14 +91,31 @@ func startReplicas(t testing.TB, etcdURLs [2]string, cfgTemplate, extraStore str
 	rp.prefix = "mcpgate-test/" + t.Name() + "/" + string(rune('a'+replicaPrefixes.Add(1)%26)) + "/"
 	cfg := etcdConfig(strings.ReplaceAll(cfgTemplate, "{{BASE}}", rp.base), rp.prefix, extraStore)
 	for i := range rp.hosts {
+		if kind == native {
+			c, err := authcore.ParseConfig([]byte(cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng, err := authcore.New(c, authcore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, _ := url.Parse(upstream.URL)
+			rp.handlers[i] = &authhttp.Handler{Engine: eng, Next: httputil.NewSingleHostReverseProxy(u), Clusters: map[string]string{"etcd": etcdURLs[i]}}
+			continue
+		}
+		cl := map[string]harness.Cluster{"etcd": {URL: etcdURLs[i]}}
+		for k, v := range clusters {
+			cl[k] = v
+		}
 		h, err := harness.New(context.Background(), harness.Options{
 			Wasm:         filterWasm(t),
 			PluginConfig: []byte(cfg),
 			VMs:          2,
 			Upstream:     upstream.URL,
-			Clusters:     map[string]harness.Cluster{"etcd": {URL: etcdURLs[i]}},
+			Clusters:     cl,
 			Log: func(level int, msg string) {
-				if level >= 3 {
+				if level >= 4 {
 					t.Logf("instance %c: wasm[%d]: %s", 'A'+i, level, msg)
 				}
 			},
@@ -95,14 +124,14 @@ func startReplicas(t testing.TB, etcdURLs [2]string, cfgTemplate, extraStore str
 			t.Fatalf("harness: %v", err)
 		}
 		t.Cleanup(func() { h.Close(context.Background()) })
-		rp.hosts[i] = h
+		rp.hosts[i], rp.handlers[i] = h, h
 	}
 	front := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		i := 0
 		if f := rp.pick.Load(); f != nil {
 			i = (*f)(r)
 		}
-		rp.hosts[i].ServeHTTP(w, r)
+		rp.handlers[i].ServeHTTP(w, r)
 	})
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: front}}
 	srv.Start()

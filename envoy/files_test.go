@@ -273,14 +273,15 @@ func TestIstioWasmPlugin(t *testing.T) {
 		t.Error("no selector or targetRefs: the plugin would apply to every workload of the namespace")
 	}
 
-	// pluginConfig follows the schema of mcpgate-config.json: same keys at the
-	// top, in each resource and in each key entry.
+	// pluginConfig follows the schema of mcpgate-config-etcd.json (the
+	// Envoy configuration plus its store section: a mesh runs several
+	// proxies): same keys at the top, in each resource and in each key entry.
 	pc, ok := doc.Spec["pluginConfig"].(map[string]any)
 	if !ok {
 		t.Fatalf("spec.pluginConfig is %T, want an object", doc.Spec["pluginConfig"])
 	}
 	var ref map[string]any
-	if err := json.Unmarshal(mustRead(t, pluginConfigFile), &ref); err != nil {
+	if err := json.Unmarshal(mustRead(t, "mcpgate-config-etcd.json"), &ref); err != nil {
 		t.Fatal(err)
 	}
 	sameKeys(t, "pluginConfig", pc, ref)

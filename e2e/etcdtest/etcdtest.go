@@ -58,7 +58,7 @@ func Start(dir string, n int) (*Cluster, error) {
 		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
 		cfg.InitialClusterToken = "mcpgate-test"
-		cfg.LogLevel = "error"
+		cfg.LogLevel = "panic" // a stopped member logs its closed listeners as errors
 		cfg.UnsafeNoFsync = true
 		// Loaded test machines: generous election timing so elections
 		// happen when a test asks for one, not from CPU starvation.

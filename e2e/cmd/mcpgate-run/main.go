@@ -93,6 +93,7 @@ type options struct {
 	vmConfig               string
 	upstreamTimeout        time.Duration
 	minLevel               int
+	etcd                   etcdOptions // etcd.go
 }
 
 // levels maps -log-level names to proxy-wasm log levels.
@@ -126,6 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	flags.StringVar(&o.vmConfig, "vm-config", "", "optional VM configuration file")
 	flags.DurationVar(&o.upstreamTimeout, "upstream-timeout", harness.DefaultUpstreamTimeout, "limit on a whole upstream response, like Envoy's route timeout; 0 disables (for long event streams)")
 	logLevel := flags.String("log-level", "info", "lowest filter log level shown: trace, debug, info, warn, error, critical (-v: debug)")
+	addEtcdFlags(flags, &o.etcd)
 	if err := flags.Parse(args); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -207,6 +209,7 @@ type gateway struct {
 	clusterNm []string
 	vms       int
 	started   time.Duration
+	stopEtcd  func()
 }
 
 func start(ctx context.Context, o *options, stderr io.Writer) (*gateway, error) {
@@ -267,6 +270,13 @@ func start(ctx context.Context, o *options, stderr io.Writer) (*gateway, error) 
 		go func() { g.errc <- serveErr("demo MCP server", g.upSrv.Serve(upLn)) }()
 	}
 
+	if g.stopEtcd, err = startEtcd(&o.etcd, o.clusters, logger); err != nil {
+		if g.upSrv != nil {
+			_ = g.upSrv.Close()
+		}
+		gwLn.Close()
+		return nil, err
+	}
 	clusters := map[string]harness.Cluster{}
 	for name, u := range o.clusters {
 		c := harness.Cluster{URL: u}
@@ -317,6 +327,7 @@ func start(ctx context.Context, o *options, stderr io.Writer) (*gateway, error) 
 			_ = g.upSrv.Close()
 		}
 		gwLn.Close()
+		g.stopEtcd()
 		return nil, fmt.Errorf("starting the filter: %w", err)
 	}
 	g.host = h
@@ -413,6 +424,7 @@ func (g *gateway) close() error {
 			_ = g.upSrv.Close()
 		}
 	}
+	g.stopEtcd()
 	return errors.Join(errs...)
 }
 
