@@ -51,7 +51,7 @@ func TestCheckRedirectURI(t *testing.T) {
 }
 
 // TestMatchRedirectURI: exact match, except any port for loopback http
-// (CHECKLIST G.5, FIELD-NOTES "Loopback redirect").
+// (OAuth 2.1 §8.4.2).
 func TestMatchRedirectURI(t *testing.T) {
 	c := &Client{RedirectURIs: []string{
 		"http://127.0.0.1/cb", "http://localhost:8080/cb?x=1", "http://[::1]/cb",

@@ -303,8 +303,8 @@ func checkResponseTypes(doc gjson.Result) *Error {
 
 // openClientID returns the client sealed in a dynamically registered client
 // id. An id sealed by another issuer, or with a key that is no longer
-// configured, does not open (CHECKLIST 11: "A foreign client_id gets
-// invalid_client").
+// configured, does not open: a foreign client_id gets invalid_client (MCP
+// 2026-07-28 "Authorization Server Binding").
 func (e *Engine) openClientID(id string) (*Client, error) {
 	if len(id) > maxClientIDLen {
 		return nil, errUnseal
