@@ -84,7 +84,7 @@ func (e *Engine) addASMetadata(m *AuthorizationServerMetadata) {
 	}
 	m.ResponseModesSupported = []string{"query"}
 	// MCP 2026-07-28: clients refuse to proceed without
-	// code_challenge_methods_supported (CHECKLIST 9); plain is not offered.
+	// code_challenge_methods_supported (RFC 8414 §2; MCP 2026-07-28 security considerations); plain is not offered.
 	m.CodeChallengeMethodsSupported = []string{"S256"}
 	auth := []string{AuthMethodNone}
 	if a.Registration.Enabled || a.hasConfidentialClient() {

@@ -20,7 +20,7 @@ func TestASMetadataGolden(t *testing.T) {
 			if err := json.Unmarshal(r.Body, &m); err != nil {
 				t.Fatal(err)
 			}
-			// Every endpoint listed is served (CHECKLIST B).
+			// Every endpoint listed is served (RFC 8414 §2).
 			for _, ep := range []string{m.AuthorizationEndpoint, m.TokenEndpoint, m.RegistrationEndpoint, m.RevocationEndpoint} {
 				if ep == "" {
 					continue

@@ -41,7 +41,8 @@ const (
 )
 
 // handleAuthorize serves the authorization endpoint (O21 §4.1.1) in the
-// order of CHECKLIST 12:
+// order O21 §4.1.2.1 implies (no redirect before the client and
+// redirect_uri are verified):
 //
 //  1. parse the query; a repeated client_id, redirect_uri or state cannot
 //     be trusted, so it is an error page; another repeated parameter is an
@@ -149,7 +150,7 @@ func (e *Engine) validateAuthorize(f form, dup string, c *Client, ar *authzReque
 	}
 
 	// PKCE: O21 requires the authorization server to reject a request
-	// without code_challenge (CHECKLIST 16); RFC 7636 §4.3: the method
+	// without code_challenge (OAuth 2.1 §4.1.2.1); RFC 7636 §4.3: the method
 	// "defaults to "plain" if not present", and plain is not supported.
 	challenge, ok := f["code_challenge"]
 	if !ok {

@@ -21,7 +21,7 @@ func isCIMDURL(clientID string) bool {
 // with the client or an error. It may return a [Call] that fetches the
 // document, then calls then from its Resume. Errors are invalid_client:
 // the authorization endpoint shows them on an error page, never by
-// redirect (CHECKLIST 20: "including CIMD failures").
+// redirect (OAuth 2.1 §4.1.2.1: an invalid client_id, CIMD failures included, is never redirected to).
 //
 // A client it returns has Source [ClientMetadataDocument], ID equal to the
 // URL, TokenEndpointAuthMethod "none" unless the document says

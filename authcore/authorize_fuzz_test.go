@@ -22,7 +22,7 @@ func fuzzHarness(f *testing.F) *harness {
 // FuzzAuthorizeQuery feeds arbitrary query strings to the authorization
 // endpoint. Whatever comes in, the answer is a page without Location, or a
 // redirect to a redirect URI registered for the client it names, carrying
-// iss exactly once (CHECKLIST 19, 20).
+// iss exactly once (RFC 9207 §2; OAuth 2.1 §4.1.2.1).
 func FuzzAuthorizeQuery(f *testing.F) {
 	h := fuzzHarness(f)
 	_, ch := pkce()

@@ -7,7 +7,7 @@ import (
 )
 
 // TestAuthorizeErrorPages: until client and redirect URI are verified, no
-// error is redirected (CHECKLIST 12, 20, G.4).
+// error is redirected (OAuth 2.1 §2.3.5, §4.1.2.1).
 func TestAuthorizeErrorPages(t *testing.T) {
 	h := newHarness(t, asConfigJSON(nil))
 	_, ch := pkce()
@@ -47,7 +47,7 @@ func TestAuthorizeErrorPages(t *testing.T) {
 
 // TestAuthorizeRedirectedErrors: once client and redirect URI are verified,
 // errors go back to the client with error, state and exactly one iss
-// (CHECKLIST 16-21, G.3, G.9, G.11; FIELD-NOTES).
+// (OAuth 2.1 §4.1.1-§4.1.2.1; RFC 7636; RFC 8707; RFC 9207).
 func TestAuthorizeRedirectedErrors(t *testing.T) {
 	h := newHarness(t, asConfigJSON(nil))
 	_, ch := pkce()

@@ -118,7 +118,7 @@ func TestParseCIMDDocumentDropsBadOptionalMembers(t *testing.T) {
 	}
 }
 
-// TestParseCIMDDocumentRejects: each rule of CHECKLIST 14 and G.6/G.8.
+// TestParseCIMDDocumentRejects: each rule of CIMD §4.1 and the MCP 2026-07-28 client registration profile.
 func TestParseCIMDDocumentRejects(t *testing.T) {
 	cases := []struct {
 		name string

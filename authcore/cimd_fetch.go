@@ -10,7 +10,7 @@ import (
 	"github.com/mcpgate/mcpgate/authcore/internal/netguard"
 )
 
-// The sans-I/O Client ID Metadata Document fetch (CHECKLIST 14, issue 5).
+// The sans-I/O Client ID Metadata Document fetch (CIMD draft §4; MCP 2026-07-28 "Client ID Metadata Documents").
 //
 //	fetchCIMD(url)
 //	  ├─ URL rules (internal/netguard), host policy   → invalid_client, no I/O
@@ -213,7 +213,7 @@ func (e *Engine) egressCall(cluster string, u *netguard.URL, extra Header, what 
 	}
 }
 
-// checkEgressResponse applies the response rules of CHECKLIST 14 to the
+// checkEgressResponse applies the response rules of CIMD-01 §4 and §6.6 to the
 // result of a document GET that took elapsed.
 func checkEgressResponse(r CallResult, what string, maxBytes int, elapsed, timeout time.Duration) *Error {
 	the := "the " + what

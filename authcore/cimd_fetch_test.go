@@ -220,7 +220,7 @@ func TestFetchCIMDPinnedAddressAndPort(t *testing.T) {
 
 // TestFetchCIMDRefusesSpecialUseAnswers: a host with any special-use
 // answer is refused and the document server never sees a request (issue 5
-// "Done when"; CHECKLIST G.7).
+// "Done when"; CIMD-01 §6.5).
 func TestFetchCIMDRefusesSpecialUseAnswers(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -376,7 +376,7 @@ func TestFetchCIMDResolutionFailures(t *testing.T) {
 	}
 }
 
-// TestFetchCIMDResponseRules: CHECKLIST 14 and G.7 on the document
+// TestFetchCIMDResponseRules: CIMD-01 §4 and §6.5-6.6 on the document
 // response; every failure leaves the cache empty.
 func TestFetchCIMDResponseRules(t *testing.T) {
 	good := testDoc(nil)
@@ -448,7 +448,7 @@ func TestFetchCIMDResponseRules(t *testing.T) {
 }
 
 // TestFetchCIMDURLRefusedWithoutIO: URLs that break the rules never cause
-// a call (CHECKLIST G.6).
+// a call (CIMD §3).
 func TestFetchCIMDURLRefusedWithoutIO(t *testing.T) {
 	for _, url := range []string{
 		"https://client.example.com/a#frag", "https://user@client.example.com/x", "https://client.example.com/a/../x",

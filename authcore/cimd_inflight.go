@@ -10,30 +10,12 @@ import (
 // and the registry of fetches in flight that lets concurrent authorizations
 // for one client_id share a single fetch.
 //
-// # Sharing one fetch: the Wait outcome
+// # Sharing one fetch
 //
 // A proxy-wasm filter has no way to block a request on another request's
-// callout, so sharing needs a small contract with the host, made of one new
-// Outcome and three Engine methods:
-//
-//   - [Wait]{Ticket}: the engine parked the request's continuation under
-//     Ticket. The host pauses the stream (like for a Call) and records
-//     ticket → stream. It does nothing else for it until the ticket comes out
-//     of [Engine.Woken].
-//   - [Engine.Woken] returns the tickets whose wait is over, each once. The
-//     host calls it after applying any outcome that came from a Call's
-//     Resume (that is when a shared fetch completes) and periodically, from
-//     a timer (proxy-wasm: the root context's OnTick, every 500 ms or so;
-//     that is when a fetch whose leader vanished is given up).
-//   - For each ticket, the host makes that stream current again
-//     (proxy-wasm: SetEffectiveContext(contextID)) and applies
-//     [Engine.Continue](ticket) exactly as it applies the outcome of Handle
-//     or Resume: the result may be a Reply, a Forward, a Call (the waiter
-//     now leads a fetch of its own) or another Wait.
-//   - If a parked stream ends first (client reset, Envoy stream timeout:
-//     OnHttpStreamDone), the host calls [Engine.Cancel](ticket). A ticket
-//     that comes out of Woken for a stream that no longer exists must be
-//     cancelled too.
+// callout, so sharing needs a small contract with the host: the [Wait]
+// outcome and [Engine.Woken], [Engine.Continue] and [Engine.Cancel] (the
+// contract is on [Wait]).
 //
 // The first request for a URL leads: it issues the DoH and fetch Calls
 // itself, and the flight records a deadline (three call timeouts plus
@@ -53,12 +35,32 @@ import (
 // this is per engine, so per proxy-wasm VM (Envoy worker): N concurrent
 // authorizations spread over W workers make at most W fetches.
 //
-// Natively (authhttp), Wait maps to blocking the request's goroutine on a
-// channel that the goroutine running Woken signals; the engine's mutex
-// makes all of this safe for concurrent use.
 
-// Wait is an [Outcome]: the request waits for work another request
-// started. See the package documentation above cimdState.
+// Wait is an [Outcome]: the request waits for work another request started
+// (today: a client metadata document fetch, shared by every authorization
+// for one client_id). The host's side of the contract:
+//
+//   - On Wait{Ticket}, the engine has parked the request's continuation
+//     under Ticket. The host pauses the stream (as for a [Call]) and records
+//     ticket → stream. It does nothing else for it until the ticket comes out
+//     of [Engine.Woken].
+//   - [Engine.Woken] returns the tickets whose wait is over, each once. The
+//     host calls it after applying any outcome that came from a Call's
+//     Resume (that is when a shared fetch completes) and periodically, from
+//     a timer (proxy-wasm: the root context's OnTick, every 500 ms or so;
+//     that is when a fetch whose leader vanished is given up).
+//   - For each ticket, the host makes that stream current again
+//     (proxy-wasm: SetEffectiveContext(contextID)) and applies
+//     [Engine.Continue](ticket) exactly as it applies the outcome of
+//     [Engine.Handle] or a Resume: the result may be a [Reply], a [Forward],
+//     a Call (the waiter now leads a fetch of its own) or another Wait.
+//   - If a parked stream ends first (client reset, Envoy stream timeout:
+//     OnHttpStreamDone), the host calls [Engine.Cancel](ticket). A ticket
+//     that comes out of Woken for a stream that no longer exists must be
+//     cancelled too.
+//
+// Natively, authhttp blocks the request's goroutine on a channel that the
+// goroutine running Woken signals; the engine is safe for concurrent use.
 type Wait struct {
 	// Ticket identifies the parked continuation; never 0.
 	Ticket uint64
@@ -224,11 +226,11 @@ func (s *cimdState) land(url string, f *cimdFlight, doc *CIMDDocument, err *Erro
 	f.waiters = nil
 }
 
-// Woken returns the tickets of parked requests that can continue now, each
-// once; the host then calls [Engine.Continue] for each, in its stream. It
-// also gives up flights whose deadline has passed, waking their waiters to
-// retry. Call it after applying the outcome of any Call's Resume, and
-// periodically.
+// Woken returns the tickets of parked requests ([Wait]) that can continue
+// now, each once; the host then calls [Engine.Continue] for each, in its
+// stream. It also gives up flights whose deadline has passed, waking their
+// waiters to retry. The host calls it after applying the outcome of any
+// Call's Resume, and periodically (proxy-wasm: on every tick).
 func (e *Engine) Woken() []uint64 {
 	s := &e.cimd
 	now := e.now()
@@ -282,8 +284,10 @@ func (e *Engine) Continue(ticket uint64) Outcome {
 	return w.then(doc, w.err)
 }
 
-// Cancel forgets the continuation parked under ticket: its stream ended.
-// Unknown tickets are ignored.
+// Cancel forgets the continuation parked under ticket ([Wait]): the host
+// calls it when a parked stream ends before its ticket is continued, and
+// for a ticket from [Engine.Woken] whose stream no longer exists. Unknown
+// tickets are ignored.
 func (e *Engine) Cancel(ticket uint64) {
 	s := &e.cimd
 	s.mu.Lock()

@@ -151,11 +151,11 @@ type OIDCConfig struct {
 
 // Refresh-token policies ("refresh_tokens.policy"). MCP 2026-07-28 (SEP-2207)
 // leaves issuance to the authorization server's discretion; clients must
-// not assume they get one (CHECKLIST 30).
+// not assume they get one (SEP-2207; OAuth 2.1 §3.2.3).
 const (
 	// RefreshGrantType (the default) issues a refresh token when the
 	// client's grant_types include refresh_token, or when the client asked
-	// for and was granted offline_access (CHECKLIST 30).
+	// for and was granted offline_access (SEP-2207).
 	RefreshGrantType = "grant_type"
 	// RefreshOfflineAccess issues one only when offline_access was
 	// requested and granted.

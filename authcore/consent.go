@@ -27,7 +27,7 @@ import (
 //     or with access_denied.
 //
 // Order: in oidc mode the user logs in upstream first and consents after,
-// not the other way round (CHECKLIST 23 suggests setting the upstream state
+// not the other way round (MCP 2026-07-28 Security Best Practices, "Confused Deputy Problem", suggests setting the upstream state
 // only after consent). Consent is remembered per user, so the user must be
 // known; and what the confused-deputy rule protects, a code for a client
 // the user never approved, is never issued before this page is answered,

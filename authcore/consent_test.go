@@ -65,7 +65,7 @@ func TestConsentPageUnverifiedLoopbackClient(t *testing.T) {
 }
 
 // TestConsentSubmission covers the consent post: CSRF, browser binding,
-// single use, deny (CHECKLIST 23, FIELD-NOTES "Consent").
+// single use, deny (MCP 2026-07-28 Security Best Practices, "Confused Deputy Problem").
 func TestConsentSubmission(t *testing.T) {
 	h := newHarness(t, asConfigJSON(withAS(map[string]string{"consent": `{"remember":"0s"}`})))
 	_, ch := pkce()

@@ -43,7 +43,7 @@ func TestDiscoveryGolden(t *testing.T) {
 }
 
 // TestIssuerIdentity checks that the issuer string is byte-identical in the
-// AS metadata and in every PRM's authorization_servers (CHECKLIST 8, G.2).
+// AS metadata and in every PRM's authorization_servers (RFC 8414 §3.3; RFC 9728 §2).
 func TestIssuerIdentity(t *testing.T) {
 	for _, name := range []string{"example", "minimal", "issuer-path"} {
 		e := newTestEngine(t, name)

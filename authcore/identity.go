@@ -11,8 +11,8 @@ const maxSubjectLen = 255
 
 // authenticate establishes who the user is, by the configured identity
 // mode, and then asks for consent ([Engine.consent]). mcpgate is an
-// authorization server, not an identity provider (ARCHITECTURE.md, "User
-// identity"):
+// authorization server, not an identity provider; who the user is comes
+// from the identity mode:
 //
 //   - dev: a fixed subject, announced at Warn on every use;
 //   - header: a header set by a trusted earlier filter;

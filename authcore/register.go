@@ -276,8 +276,8 @@ func stringArray(v gjson.Result) (list []string, ok bool) {
 
 // openClientID returns the client sealed in a dynamically registered client
 // id. An id sealed by another issuer, or with a key that is no longer
-// configured, does not open (CHECKLIST 11: "A foreign client_id gets
-// invalid_client").
+// configured, does not open: a foreign client_id gets invalid_client (MCP
+// 2026-07-28 "Authorization Server Binding").
 func (e *Engine) openClientID(id string) (*Client, error) {
 	if len(id) > maxClientIDLen {
 		return nil, errUnseal

@@ -35,7 +35,7 @@ func registered(t testing.TB, r Reply) RegistrationResponse {
 func TestRegisterDefaults(t *testing.T) {
 	h := newHarness(t, asConfigJSON(nil))
 	// An omitted auth method is client_secret_basic: a secret is issued with
-	// client_secret_expires_at (CHECKLIST G.16).
+	// client_secret_expires_at (RFC 7591 §3.2.1).
 	r := h.register(h.e, `{"redirect_uris":["https://app.example.com/cb"],"client_name":"Fancy","scope":"mcp:tools bogus offline_access","client_uri":"https://app.example.com"}`)
 	rr := registered(t, r)
 	var raw map[string]any
@@ -137,7 +137,7 @@ func TestRegisterRejects(t *testing.T) {
 }
 
 // TestRegisterForeignIssuer: a client id from issuer A is invalid_client at
-// issuer B, even with the same sealing key (CHECKLIST 11, G.16).
+// issuer B, even with the same sealing key (MCP 2026-07-28 "Authorization Server Binding").
 func TestRegisterForeignIssuer(t *testing.T) {
 	a := newHarness(t, asConfigJSON(nil))
 	rr := registered(t, a.register(a.e, `{"redirect_uris":["https://app.example.com/cb"]}`))

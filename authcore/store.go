@@ -14,8 +14,32 @@ import (
 // whose Resume invokes the continuation). Handlers never change shape when
 // the backend does.
 //
-// Versions are opaque, never 0, and wide enough for a replicated store's
-// revision numbers (etcd's are int64).
+// The rules a backend must follow, and what it may rely on in how authcore
+// uses it:
+//   - Versions are opaque to authcore, never 0 for a stored record, change
+//     on every successful Put of a key, and are wide enough for a
+//     replicated store's revision numbers (etcd's are int64).
+//   - Values are opaque bytes (small JSON records, at most a few KB). A
+//     backend without native expiry (proxy-wasm shared data) must wrap each
+//     value with its own expiry time and treat an expired record exactly
+//     like a missing one, also for Put with version 0.
+//   - Put with version 0 is create-if-absent. It is atomic where the
+//     backend can order it (memory, etcd); where it cannot (proxy-wasm
+//     shared data: set with cas 0 always succeeds), authcore stays correct
+//     because version 0 is used only for keys just made from fresh random
+//     bytes, or for markers whose concurrent writers all write the same
+//     meaning (a revocation, a remembered consent, a replayed jti). Every
+//     contended transition (consuming a code or a consent ticket, rotating
+//     or revoking a refresh family) is a Put with the non-zero version a
+//     Get returned.
+//   - A Put with a ttl of zero or less deletes the record when the version
+//     check passes; other records expire, and a backend must drop expired
+//     records on its own (on a tick, lazily, or by leases) to bound memory.
+//   - The continuation is called exactly once, either before the method
+//     returns or from a [Call]'s Resume. Errors other than [ErrNotFound] and
+//     [ErrConflict] are backend failures (unreachable, timed out) and wrap
+//     [ErrUnavailable]: authcore never reads them as a missing record or a
+//     lost race.
 type Store interface {
 	// Get reads key. A missing or expired key yields ErrNotFound. version
 	// identifies the stored value for a later compare-and-swap.

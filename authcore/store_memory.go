@@ -13,20 +13,9 @@ import (
 // how tests model several proxy-wasm VMs over one shared-data region. It is
 // safe for concurrent use.
 //
-// How authcore uses a Store, which a backend may rely on:
-//   - Values are opaque bytes (small JSON records, at most a few KB). A
-//     backend without native expiry (proxy-wasm shared data) must wrap each
-//     value with its own expiry time and treat an expired record exactly
-//     like a missing one, also for Put with version 0.
-//   - Put with version 0 is used only for keys just made from fresh random
-//     bytes, or for idempotent markers whose concurrent writers all write
-//     the same meaning (a revocation, a remembered consent). Every contended
-//     transition (consuming a code or a consent ticket, rotating or revoking
-//     a refresh family) is a Put with the non-zero version a Get returned.
-//     So a backend whose create-if-absent is not atomic (proxy-wasm shared
-//     data: set with cas 0 always succeeds) is still correct.
-//   - Nothing is ever deleted: records expire. A backend must drop expired
-//     records on its own (on a tick, or lazily as here) to bound memory.
+// It follows the rules on [Store]: expired records read as missing (also
+// for Put with version 0), and they are swept lazily, every
+// memorySweepEvery writes.
 type MemoryStore struct {
 	now func() time.Time
 

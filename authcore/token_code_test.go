@@ -28,7 +28,7 @@ func TestCodeFlow(t *testing.T) {
 	}
 }
 
-// TestCodeRedemptionErrors (CHECKLIST 25, 26, G.9, G.10, G.11).
+// TestCodeRedemptionErrors (OAuth 2.1 §4.1.3, §7.5.3; RFC 8707).
 func TestCodeRedemptionErrors(t *testing.T) {
 	h := newHarness(t, asConfigJSON(withAS(map[string]string{"consent": `{"remember":"0s"}`})))
 	redeem := func(v url.Values) Reply {
@@ -117,7 +117,7 @@ func TestCodeRedemptionErrors(t *testing.T) {
 }
 
 // TestCodeReplay: a second valid redemption fails and revokes what the
-// first issued; a replay with a bad verifier revokes nothing (CHECKLIST 26,
+// first issued; a replay with a bad verifier revokes nothing (OAuth 2.1 §7.5.3,
 // G.10).
 func TestCodeReplay(t *testing.T) {
 	h := newHarness(t, asConfigJSON(nil))
@@ -211,7 +211,7 @@ func TestCodeConcurrentRedemption(t *testing.T) {
 }
 
 // TestCodeConsumptionFailure: a code whose consumption cannot be recorded
-// yields no token (FIELD-NOTES).
+// yields no token.
 func TestCodeConsumptionFailure(t *testing.T) {
 	h := newHarness(t, asConfigJSON(nil))
 	code, verifier := h.getCode(newBrowser(), publicClient, loopbackRedirect, nil)
@@ -240,7 +240,7 @@ func (s *failingStore) Put(key string, value []byte, version uint64, ttl time.Du
 var errInjected = &TokenError{Reason: "injected store failure"}
 
 // TestRefreshPolicy: whether a refresh token is issued follows
-// refresh_tokens.policy (CHECKLIST 30, G.13).
+// refresh_tokens.policy (SEP-2207).
 func TestRefreshPolicy(t *testing.T) {
 	type want struct{ ide, ideOffline, web bool }
 	for policy, w := range map[string]want{

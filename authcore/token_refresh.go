@@ -18,7 +18,7 @@ import (
 //     twice at once (two tabs, two processes) keeps its session;
 //   - any other token of the family, or Previous after the grace window,
 //     is reuse: the whole family is revoked, as refresh token rotation
-//     prescribes (O21 §4.3.1, CHECKLIST 29), with every access token of
+//     prescribes (OAuth 2.1 §4.3.1), with every access token of
 //     the grant.
 
 // parseRefreshToken splits a refresh token; ok is false for a malformed one.

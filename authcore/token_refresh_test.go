@@ -26,7 +26,7 @@ func (h *harness) refresh(e *Engine, rt string, extra map[string]string) Reply {
 	return h.tokenReq(e, v, confidentialClient, confidentialSecret)
 }
 
-// TestRefreshRotation (CHECKLIST 28, 29, G.12).
+// TestRefreshRotation (OAuth 2.1 §4.3.1, §4.3.3).
 func TestRefreshRotation(t *testing.T) {
 	h, first := refreshHarness(t, nil)
 	second := tokenOK(t, h.refresh(h.e, first.RefreshToken, nil))
@@ -74,7 +74,7 @@ func TestRefreshNoGrace(t *testing.T) {
 
 // TestRefreshConcurrentDuplicates: a client refreshing the same token many
 // times at once through two VMs gets one successor; reuse after the grace
-// window revokes the family (FIELD-NOTES 1).
+// window revokes the family.
 func TestRefreshConcurrentDuplicates(t *testing.T) {
 	h, first := refreshHarness(t, nil)
 	other := h.engine(h.e.cfg, h.store)
@@ -139,7 +139,7 @@ func TestRefreshScopeAndResource(t *testing.T) {
 
 func TestRefreshBindings(t *testing.T) {
 	h, first := refreshHarness(t, nil)
-	// Another client: invalid_grant, and the family lives on (CHECKLIST G.12).
+	// Another client: invalid_grant, and the family lives on (OAuth 2.1 §4.3.1).
 	r := h.tokenReq(h.e, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.RefreshToken}, "client_id": {publicClient}})
 	oauthErr(t, r, 400, ErrCodeInvalidGrant)
 	for _, bad := range []string{"nope", first.RefreshToken + "x", "AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", first.RefreshToken[:22] + ".!!"} {

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestTokenTransport: form in, JSON out, errors 400/401 (CHECKLIST 24).
+// TestTokenTransport: form in, JSON out, errors 400/401 (OAuth 2.1 §3.2.3, §3.2.4).
 func TestTokenTransport(t *testing.T) {
 	h := newHarness(t, asConfigJSON(nil))
 	t.Run("not a form", func(t *testing.T) {
@@ -45,7 +45,7 @@ func TestTokenTransport(t *testing.T) {
 	}
 }
 
-// TestTokenClientAuthentication (CHECKLIST 31, FIELD-NOTES).
+// TestTokenClientAuthentication (OAuth 2.1 §2.4).
 func TestTokenClientAuthentication(t *testing.T) {
 	h := newHarness(t, asConfigJSON(nil))
 	// Each case redeems a bogus code: authentication passing shows as

@@ -29,7 +29,7 @@ func do(t testing.TB, method, url string, body io.Reader, header http.Header) (i
 	return res.StatusCode, res.Header, b
 }
 
-// TestDiscovery runs the discovery cases (CHECKLIST A, B, G.1, G.2) against
+// TestDiscovery runs the discovery cases (RFC 9728 §3, RFC 8414 §3) against
 // the native engine and the compiled wasm under the harness.
 func TestDiscovery(t *testing.T) {
 	forEachKind(t, func(t *testing.T, kind string) {

@@ -14,7 +14,7 @@ import (
 // whose proxy-wasm host predates envoy PR 45756, where WASI poll_oneoff
 // returns ENOSYS (emulated by the harness's PollOneoffENOSYS switch).
 //
-// What is known (wazero-harness/README.md, PLATFORM.md): the Go runtime
+// What is known (wazero-harness/README.md): the Go runtime
 // calls poll_oneoff only once it has a timer to wait for — the scavenger
 // returning memory after the heap shrank, or time.Sleep — and then dies at
 // the next garbage collection with "fatal error: poll_oneoff failed"; the

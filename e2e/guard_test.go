@@ -38,7 +38,7 @@ func mcpHeaders(token string, extra ...string) http.Header {
 	return h
 }
 
-// TestGuardConformance runs CHECKLIST section F over HTTP against the
+// TestGuardConformance runs the resource-server rules (RFC 6750 §3, RFC 9068 §4, MCP 2026-07-28 "Token Handling") over HTTP against the
 // native engine and the compiled wasm, with golden WWW-Authenticate values.
 func TestGuardConformance(t *testing.T) {
 	forEachKind(t, func(t *testing.T, kind string) {

@@ -150,7 +150,7 @@ func TestOIDCLogin(t *testing.T) {
 				}
 			}
 
-			// The callback URL is single-use (CHECKLIST 23): replaying it
+			// The callback URL is single-use (MCP 2026-07-28 Security Best Practices, "Confused Deputy Problem"): replaying it
 			// (same browser, same cookie) gets an error page, never a second
 			// consent page or code, and the provider is not called again.
 			spent := idp.hits()["POST /oauth/token"]
@@ -229,7 +229,7 @@ func TestOIDCLogin(t *testing.T) {
 		})
 
 		t.Run("replayed-callback-lenient-op", func(t *testing.T) {
-			// CHECKLIST 23: the upstream state is single-use. With a provider
+			// The upstream state is single-use (MCP Security Best Practices). With a provider
 			// that lets a code be redeemed twice, only mcpgate can refuse a
 			// second use of the same callback URL.
 			idp.store.setReusableCodes(true)
@@ -249,7 +249,7 @@ func TestOIDCLogin(t *testing.T) {
 		t.Run("user-cancels-at-op", func(t *testing.T) {
 			// The provider answers access_denied. The user is not signed
 			// in, so mcpgate shows a page and does not redirect
-			// (CHECKLIST 21: authenticate the user before redirecting).
+			// (OAuth 2.1 §7.12.2: authenticate the user before redirecting).
 			b := newOIDCBrowser(t)
 			_, _, authURL := oidcAuthURL(tg, "st-cancel")
 			login, upstreamState := b.openOPLogin(tg, idp, authURL)
