@@ -118,6 +118,10 @@ type Options struct {
 	// bodies whole); a response body the filter buffers beyond it gets a
 	// 500 reply. Streamed response bodies are not limited.
 	MaxRequestBody int
+	// NoSignatureFunctions emulates an Envoy without the verify_signature
+	// and sign foreign functions: calls to them answer NotFound, like any
+	// unknown name. By default both are available (abi_foreign.go).
+	NoSignatureFunctions bool
 }
 
 // Host runs opts.VMs instances of one proxy-wasm module and serves HTTP
@@ -136,6 +140,7 @@ type Host struct {
 	shared    sharedData
 	queues    sharedQueues
 	metrics   metricRegistry
+	foreign   foreignCounts
 	logs      logRing
 	bg        tracker // callouts, ticks, queue notifications
 	bgCtx     context.Context
