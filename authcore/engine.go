@@ -22,6 +22,13 @@ type Options struct {
 	// Store holds shared records (codes, refresh families, revocations).
 	// Default: a per-engine memory store, fine for a single process.
 	Store Store
+	// HostCrypto, when set, computes RSA and ECDSA signatures in the host
+	// (hostcrypto.go); nil computes every signature in Go.
+	HostCrypto HostCrypto
+	// TokenShare, when set, lets the VMs of one host share which access
+	// tokens they verified, so a new token is verified once per host
+	// (tokenshare.go); nil keeps verification per engine.
+	TokenShare TokenShare
 }
 
 // LogLevel orders log messages.
@@ -48,6 +55,11 @@ type Engine struct {
 
 	counter func(string)
 	tokens  tokenCache
+	// hostCrypto and hostKeys: signatures by the host (hostcrypto.go).
+	hostCrypto HostCrypto
+	hostKeys   hostKeys
+	// share: verified tokens shared between VMs (tokenshare.go).
+	share *tokenShare
 	// as is the authorization server's per-engine state (as.go).
 	as asState
 	// cimd is the Client ID Metadata Document cache, fetch rate limits and
@@ -81,15 +93,16 @@ type route struct {
 // New builds an engine for cfg, precomputing every discovery document.
 func New(cfg *Config, opts Options) (*Engine, error) {
 	e := &Engine{
-		cfg:       cfg,
-		now:       opts.Now,
-		rand:      opts.Rand,
-		log:       opts.Log,
-		store:     opts.Store,
-		counter:   opts.Count,
-		tokens:    tokenCache{max: tokenCacheSize},
-		routes:    map[string]*route{},
-		resources: map[string]*Resource{},
+		cfg:        cfg,
+		now:        opts.Now,
+		rand:       opts.Rand,
+		log:        opts.Log,
+		store:      opts.Store,
+		counter:    opts.Count,
+		hostCrypto: opts.HostCrypto,
+		tokens:     tokenCache{max: tokenCacheSize},
+		routes:     map[string]*route{},
+		resources:  map[string]*Resource{},
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -124,6 +137,9 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 	}
 	for _, w := range cfg.CIMD.Warnings() {
 		e.log(LogWarn, w)
+	}
+	if opts.TokenShare != nil {
+		e.share = newTokenShare(opts.TokenShare, cfg.Issuer, cfg.Keys)
 	}
 	e.addDiscoveryRoutes()
 	e.addASRoutes()

@@ -106,7 +106,8 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		proxywasm.LogCriticalf("mcpgate: refusing to start: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	opts := authcore.Options{Log: logToHost, Count: p.count}
+	crypto := probeHostCrypto()
+	opts := authcore.Options{Log: logToHost, Count: p.count, HostCrypto: crypto, TokenShare: tokenShare{}}
 	if cfg.Store.Etcd == nil {
 		// Without an etcd store, shared records live in this Envoy's
 		// shared data; with one, the engine reaches etcd by callouts.
@@ -123,6 +124,7 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		proxywasm.LogWarnf("mcpgate: no tick, expired records will not be swept: %v", err)
 	}
 	proxywasm.LogInfof("mcpgate: started: issuer %s, %d resource(s)", cfg.Issuer, len(cfg.Resources))
+	proxywasm.LogInfo("mcpgate: " + crypto.describe())
 	countBuild()
 	return types.OnPluginStartStatusOK
 }

@@ -284,3 +284,18 @@ func signResult(sig []byte, errMsg string) []byte {
 	}
 	return b
 }
+
+// CallSignatureFunction runs the named signature foreign function
+// (ForeignVerifySignature or ForeignSign) on args as Envoy would, outside
+// any VM: the result message and the proxy-wasm status (1 NotFound for
+// another name, 2 BadArgument). For tests that compare a host-computed
+// verdict with another.
+func CallSignatureFunction(name string, args []byte) ([]byte, uint32) {
+	switch name {
+	case ForeignVerifySignature:
+		return foreignVerifySignature(args)
+	case ForeignSign:
+		return foreignSign(args)
+	}
+	return nil, statusNotFound
+}
