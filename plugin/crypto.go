@@ -20,8 +20,6 @@ type hostCrypto struct {
 
 var _ authcore.HostCrypto = (*hostCrypto)(nil)
 
-var errNoHostFunction = errors.New("the host has no such foreign function")
-
 // probeHostCrypto asks the host for each function with empty arguments:
 // Envoy answers BadArgument (no key given) when it has the function and
 // NotFound when it has not.
@@ -47,7 +45,7 @@ func (c *hostCrypto) describe() string {
 // VerifySignature implements authcore.HostCrypto.
 func (c *hostCrypto) VerifySignature(hash string, spki, sig, text []byte) (bool, error) {
 	if !c.verify {
-		return false, errNoHostFunction
+		return false, authcore.ErrHostCryptoUnsupported
 	}
 	res, err := proxywasm.CallForeignFunction(hostsig.Verify, hostsig.VerifyArgs(hash, spki, sig, text))
 	if err != nil {
@@ -60,7 +58,7 @@ func (c *hostCrypto) VerifySignature(hash string, spki, sig, text []byte) (bool,
 // Sign implements authcore.HostCrypto.
 func (c *hostCrypto) Sign(hash string, pkcs8, text []byte) ([]byte, error) {
 	if !c.sign {
-		return nil, errNoHostFunction
+		return nil, authcore.ErrHostCryptoUnsupported
 	}
 	res, err := proxywasm.CallForeignFunction(hostsig.Sign, hostsig.SignArgs(hash, pkcs8, text))
 	if err != nil {

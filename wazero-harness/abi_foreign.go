@@ -47,14 +47,16 @@ const (
 	ForeignSign            = "sign"
 )
 
-// foreignCounts counts the calls of each signature function that reached
-// it (a Host's, all VMs together).
+// foreignCounts counts the calls of each signature function that it
+// answered with a result (status Ok; a Host's, all VMs together).
 type foreignCounts struct {
 	verify, sign atomic.Int64
 }
 
 // ForeignCalls returns how many times the VMs of h called the named
-// foreign function (ForeignVerifySignature or ForeignSign) and it ran.
+// foreign function (ForeignVerifySignature or ForeignSign) and it answered
+// with a result: calls refused with BadArgument (such as a probe with no
+// key) are not counted.
 func (h *Host) ForeignCalls(name string) int64 {
 	switch name {
 	case ForeignVerifySignature:
@@ -81,11 +83,13 @@ func proxyCallForeignFunction(vm *VM, stack []uint64) uint32 {
 	case vm.h.opts.NoSignatureFunctions:
 		return statusNotFound
 	case name == ForeignVerifySignature:
-		vm.h.foreign.verify.Add(1)
-		result, st = foreignVerifySignature(args)
+		if result, st = foreignVerifySignature(args); st == statusOK {
+			vm.h.foreign.verify.Add(1)
+		}
 	case name == ForeignSign:
-		vm.h.foreign.sign.Add(1)
-		result, st = foreignSign(args)
+		if result, st = foreignSign(args); st == statusOK {
+			vm.h.foreign.sign.Add(1)
+		}
 	default:
 		return statusNotFound
 	}
