@@ -228,4 +228,3 @@ func TestHostSigningMintsVerifiableTokens(t *testing.T) {
 		t.Error("the host path did not verify through the host")
 	}
 }
-
