@@ -88,6 +88,8 @@ type route struct {
 	methods string // e.g. "GET, HEAD"
 	// handle answers the request; it is never called for OPTIONS.
 	handle func(req *Request) Outcome
+	// noPeer: the handler never reads Request.Source (see WantsPeer).
+	noPeer bool
 }
 
 // New builds an engine for cfg, precomputing every discovery document.
@@ -173,6 +175,15 @@ func (e *Engine) Handle(req *Request) Outcome {
 	// carries identity headers a client made up: the upstream may trust
 	// them on any path.
 	return e.passThrough
+}
+
+// WantsPeer reports whether handling req may read Request.Source (the
+// peer address: the authorization server's rate limits, trusted identity
+// headers), so a host that pays for reading it (a proxy-wasm property
+// call) can skip it for the guard and the discovery documents. It
+// classifies req if that was not done yet.
+func (e *Engine) WantsPeer(req *Request) bool {
+	return e.Classify(req) == RouteEndpoint && !req.routing.endpoint.noPeer
 }
 
 // Route says which part of mcpgate a request target belongs to.
@@ -311,7 +322,9 @@ func unhex(c byte) byte {
 }
 
 func methodAllowed(methods, m string) bool {
-	for _, x := range strings.Split(methods, ", ") {
+	for methods != "" {
+		var x string
+		x, methods, _ = strings.Cut(methods, ", ")
 		if x == m {
 			return true
 		}
