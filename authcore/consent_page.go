@@ -1,12 +1,11 @@
 package authcore
 
 import (
-	"bytes"
-	"html/template"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The authorization server's HTML: the consent page and the error page.
@@ -43,15 +42,11 @@ type consentView struct {
 // that follow a form submission, and the consent post answers with a 303
 // to the client.
 func (e *Engine) consentPage(v consentView, redirectURI string, extra Header) Reply {
-	var buf bytes.Buffer
-	if err := consentTemplate.Execute(&buf, v); err != nil {
-		return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error").withCause(err))
-	}
 	csp := pageCSP
 	if src := cspSource(redirectURI); src != "" {
 		csp += " " + src
 	}
-	return htmlReply(200, csp, buf.Bytes(), extra)
+	return htmlReply(200, csp, renderConsent(v), extra)
 }
 
 // errorPage renders an authorization error for the user, for the cases that
@@ -64,13 +59,11 @@ func (e *Engine) errorPage(status int, oe *Error) Reply {
 	if status == 0 {
 		status = 400
 	}
-	var buf bytes.Buffer
 	desc := oe.Description
 	if oe.Code == ErrCodeServerError {
 		desc = "Something went wrong on the server. Try again later."
 	}
-	errorTemplate.Execute(&buf, struct{ Code, Description string }{oe.Code, desc})
-	return htmlReply(status, pageCSP, buf.Bytes(), nil)
+	return htmlReply(status, pageCSP, renderErrorPage(oe.Code, desc), nil)
 }
 
 func htmlReply(status int, csp string, body []byte, extra Header) Reply {
@@ -160,64 +153,133 @@ button.allow{background:#1f5fd6;border-color:#1f5fd6;color:#fff}
 .note{color:#505a6b;font-size:.9rem}
 `
 
-var consentTemplate = template.Must(template.New("consent").Parse(`<!doctype html>
+// pageHead is the start of every page up to the title.
+const pageHead = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>Allow access?</title>
-<style>` + pageStyle + `</style>
-</head>
-<body>
-<main>
-<h1>Allow {{if .ClientName}}&ldquo;{{.ClientName}}&rdquo;{{else}}an unnamed application{{end}} to access {{if .ResourceName}}{{.ResourceName}}{{else}}this server{{end}}?</h1>
-{{- if eq .Source 1}}
-<p class="src">This application was registered by the operator of this server.</p>
-{{- else if eq .Source 2}}
-<p class="src">This application is identified by a document published at <strong>{{.SourceHost}}</strong>.</p>
-{{- else}}
-<p class="src unverified">Unverified: this application registered itself. Its name was not checked; continue only if you started it.</p>
-{{- end}}
-{{- if .AllLoopback}}
-<p class="warn">This application receives the access on your own computer ({{.RedirectHost}}). Any program on this computer could be listening there: allow only if you just started this application yourself.</p>
-{{- end}}
-<dl>
-<dt>Signed in as</dt><dd>{{.Subject}}</dd>
-<dt>Resource</dt><dd><code>{{.ResourceURI}}</code></dd>
-<dt>Access</dt><dd>{{if .Scopes}}<ul>{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>{{else}}basic access{{end}}</dd>
-<dt>Returns to</dt><dd><strong>{{.RedirectHost}}</strong></dd>
-</dl>
-<form method="post" action="{{.Action}}">
-<input type="hidden" name="ticket" value="{{.Ticket}}">
-<input type="hidden" name="csrf" value="{{.CSRF}}">
-<div class="buttons">
-<button class="allow" type="submit" name="action" value="approve">Allow</button>
-<button type="submit" name="action" value="deny">Deny</button>
-</div>
-</form>
-{{- if .Remember}}
-<p class="note">If you allow, you will not be asked again for this application for {{.Remember}}.</p>
-{{- end}}
-</main>
-</body>
-</html>
-`))
+`
 
-var errorTemplate = template.Must(template.New("error").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Authorization error</title>
-<style>` + pageStyle + `</style>
-</head>
-<body>
-<main>
-<h1>The authorization request cannot be completed</h1>
-<p>{{.Description}}</p>
-<p class="note">Error: <code>{{.Code}}</code>. You can close this window.</p>
-</main>
-</body>
-</html>
-`))
+// renderConsent writes the consent page. Every value from the request,
+// the client or the user goes through appendHTML; the page has no script
+// and no URL built from such a value (the form's action is the configured
+// consent endpoint).
+func renderConsent(v consentView) []byte {
+	b := make([]byte, 0, 4096)
+	b = append(b, pageHead...)
+	b = append(b, "<meta name=\"referrer\" content=\"no-referrer\">\n<title>Allow access?</title>\n<style>"+pageStyle+"</style>\n</head>\n<body>\n<main>\n<h1>Allow "...)
+	if v.ClientName != "" {
+		b = append(b, "&ldquo;"...)
+		b = appendHTML(b, v.ClientName)
+		b = append(b, "&rdquo;"...)
+	} else {
+		b = append(b, "an unnamed application"...)
+	}
+	b = append(b, " to access "...)
+	if v.ResourceName != "" {
+		b = appendHTML(b, v.ResourceName)
+	} else {
+		b = append(b, "this server"...)
+	}
+	b = append(b, "?</h1>"...)
+	switch v.Source {
+	case 1:
+		b = append(b, "\n<p class=\"src\">This application was registered by the operator of this server.</p>"...)
+	case 2:
+		b = append(b, "\n<p class=\"src\">This application is identified by a document published at <strong>"...)
+		b = appendHTML(b, v.SourceHost)
+		b = append(b, "</strong>.</p>"...)
+	default:
+		b = append(b, "\n<p class=\"src unverified\">Unverified: this application registered itself. Its name was not checked; continue only if you started it.</p>"...)
+	}
+	if v.AllLoopback {
+		b = append(b, "\n<p class=\"warn\">This application receives the access on your own computer ("...)
+		b = appendHTML(b, v.RedirectHost)
+		b = append(b, "). Any program on this computer could be listening there: allow only if you just started this application yourself.</p>"...)
+	}
+	b = append(b, "\n<dl>\n<dt>Signed in as</dt><dd>"...)
+	b = appendHTML(b, v.Subject)
+	b = append(b, "</dd>\n<dt>Resource</dt><dd><code>"...)
+	b = appendHTML(b, v.ResourceURI)
+	b = append(b, "</code></dd>\n<dt>Access</dt><dd>"...)
+	if len(v.Scopes) > 0 {
+		b = append(b, "<ul>"...)
+		for _, s := range v.Scopes {
+			b = append(b, "<li><code>"...)
+			b = appendHTML(b, s)
+			b = append(b, "</code></li>"...)
+		}
+		b = append(b, "</ul>"...)
+	} else {
+		b = append(b, "basic access"...)
+	}
+	b = append(b, "</dd>\n<dt>Returns to</dt><dd><strong>"...)
+	b = appendHTML(b, v.RedirectHost)
+	b = append(b, "</strong></dd>\n</dl>\n<form method=\"post\" action=\""...)
+	b = appendHTML(b, v.Action)
+	b = append(b, "\">\n<input type=\"hidden\" name=\"ticket\" value=\""...)
+	b = appendHTML(b, v.Ticket)
+	b = append(b, "\">\n<input type=\"hidden\" name=\"csrf\" value=\""...)
+	b = appendHTML(b, v.CSRF)
+	b = append(b, "\">\n<div class=\"buttons\">\n<button class=\"allow\" type=\"submit\" name=\"action\" value=\"approve\">Allow</button>\n<button type=\"submit\" name=\"action\" value=\"deny\">Deny</button>\n</div>\n</form>"...)
+	if v.Remember != "" {
+		b = append(b, "\n<p class=\"note\">If you allow, you will not be asked again for this application for "...)
+		b = appendHTML(b, v.Remember)
+		b = append(b, ".</p>"...)
+	}
+	b = append(b, "\n</main>\n</body>\n</html>\n"...)
+	return b
+}
+
+// renderErrorPage writes the authorization error page.
+func renderErrorPage(code, description string) []byte {
+	b := make([]byte, 0, 2048)
+	b = append(b, pageHead...)
+	b = append(b, "<title>Authorization error</title>\n<style>"+pageStyle+"</style>\n</head>\n<body>\n<main>\n<h1>The authorization request cannot be completed</h1>\n<p>"...)
+	b = appendHTML(b, description)
+	b = append(b, "</p>\n<p class=\"note\">Error: <code>"...)
+	b = appendHTML(b, code)
+	b = append(b, "</code>. You can close this window.</p>\n</main>\n</body>\n</html>\n"...)
+	return b
+}
+
+// appendHTML appends s escaped for HTML text and for a double- or
+// single-quoted attribute value (HTML Living Standard §13.1.2.3, §13.1.4):
+// the five characters that can end a text run or an attribute value or
+// start markup or a character reference become character references, NUL
+// becomes U+FFFD (§13.2.5.1: a parse error in text), and invalid UTF-8
+// becomes U+FFFD, so the output is always well-formed UTF-8.
+func appendHTML(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch c {
+			case '&':
+				b = append(b, "&amp;"...)
+			case '<':
+				b = append(b, "&lt;"...)
+			case '>':
+				b = append(b, "&gt;"...)
+			case '"':
+				b = append(b, "&#34;"...)
+			case '\'':
+				b = append(b, "&#39;"...)
+			case 0:
+				b = append(b, "\uFFFD"...)
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, "\uFFFD"...)
+		} else {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return b
+}

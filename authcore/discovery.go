@@ -26,23 +26,43 @@ func (e *Engine) addASMetadataRoute() {
 	e.routes[e.cfg.asMetadataPath()] = e.document(mustJSON(e.asMetadata()))
 }
 
-// document returns a route that serves a fixed JSON document.
+// document returns a route that serves a fixed JSON document. When the
+// reply does not depend on the request (no CORS, or CORS for any origin),
+// the GET and HEAD outcomes are built once: serving them allocates
+// nothing, and a host may recognise a repeated reply by its Headers (which,
+// like every Header of an outcome, it must treat as read-only).
 func (e *Engine) document(body []byte) *route {
-	return &route{methods: "GET, HEAD", handle: func(req *Request) Outcome {
-		return e.serveDocument(req, body)
-	}}
+	rt := &route{methods: "GET, HEAD", noPeer: true}
+	if origins := e.cfg.CORS.AllowedOrigins; len(origins) == 0 || origins[0] == "*" {
+		h := e.documentHeaders(nil)
+		get, head := Outcome(Reply{Status: 200, Headers: h, Body: body}), Outcome(Reply{Status: 200, Headers: h})
+		rt.handle = func(req *Request) Outcome {
+			if req.Method == "HEAD" {
+				return head
+			}
+			return get
+		}
+		return rt
+	}
+	rt.handle = func(req *Request) Outcome {
+		h := e.documentHeaders(req)
+		if req.Method == "HEAD" {
+			return Reply{Status: 200, Headers: h}
+		}
+		return Reply{Status: 200, Headers: h, Body: body}
+	}
+	return rt
 }
 
-func (e *Engine) serveDocument(req *Request, body []byte) Outcome {
+// documentHeaders are a discovery document's reply headers; req is only
+// read for a CORS allow-list of origins.
+func (e *Engine) documentHeaders(req *Request) Header {
 	h := Header{
 		{"content-type", "application/json"},
 		{"cache-control", e.cfg.cacheControl()},
 	}
 	h = append(h, e.corsHeaders(req)...)
-	if req.Method == "HEAD" {
-		return Reply{Status: 200, Headers: h}
-	}
-	return Reply{Status: 200, Headers: h, Body: body}
+	return h[:len(h):len(h)]
 }
 
 // asMetadata lists only what the engine really serves: an endpoint appears

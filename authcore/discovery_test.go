@@ -178,3 +178,32 @@ func TestCORSAllowList(t *testing.T) {
 		t.Errorf("disallowed origin got %v", r.Headers)
 	}
 }
+
+// TestDocumentRepliesPrebuilt: a discovery document that does not depend
+// on the request is served from outcomes built once (no allocation, the
+// same Headers every time), needs no peer address, and still answers
+// HEAD without a body.
+func TestDocumentRepliesPrebuilt(t *testing.T) {
+	e := newTestEngine(t, "guard")
+	req := get(WellKnownPRM + "/mcp")
+	if e.WantsPeer(req) {
+		t.Error("a discovery document asks for the peer address")
+	}
+	first := mustReply(t, e.Handle(req))
+	second := mustReply(t, e.Handle(get(WellKnownPRM+"/mcp")))
+	if first.Status != 200 || len(first.Body) == 0 || &first.Headers[0] != &second.Headers[0] {
+		t.Fatalf("replies not prebuilt: %+v", first)
+	}
+	if n := testing.AllocsPerRun(100, func() { e.Handle(req) }); n != 0 {
+		t.Errorf("serving a document allocates %v times", n)
+	}
+	head := get(WellKnownPRM + "/mcp")
+	head.Method = "HEAD"
+	if r := mustReply(t, e.Handle(head)); r.Status != 200 || r.Body != nil {
+		t.Errorf("HEAD reply %+v", r)
+	}
+	as := newTestEngine(t, "as-dev")
+	if !as.WantsPeer(&Request{Method: "POST", Path: as.cfg.Endpoints.Token}) || !as.WantsPeer(&Request{Method: "POST", Path: as.cfg.Endpoints.Registration}) {
+		t.Error("the token or registration endpoint does not ask for the peer address")
+	}
+}

@@ -22,6 +22,13 @@ type Options struct {
 	// Store holds shared records (codes, refresh families, revocations).
 	// Default: a per-engine memory store, fine for a single process.
 	Store Store
+	// HostCrypto, when set, computes RSA and ECDSA signatures in the host
+	// (hostcrypto.go); nil computes every signature in Go.
+	HostCrypto HostCrypto
+	// TokenShare, when set, lets the VMs of one host share which access
+	// tokens they verified, so a new token is verified once per host
+	// (tokenshare.go); nil keeps verification per engine.
+	TokenShare TokenShare
 }
 
 // LogLevel orders log messages.
@@ -48,6 +55,11 @@ type Engine struct {
 
 	counter func(string)
 	tokens  tokenCache
+	// hostCrypto and hostKeys: signatures by the host (hostcrypto.go).
+	hostCrypto HostCrypto
+	hostKeys   hostKeys
+	// share: verified tokens shared between VMs (tokenshare.go).
+	share *tokenShare
 	// as is the authorization server's per-engine state (as.go).
 	as asState
 	// cimd is the Client ID Metadata Document cache, fetch rate limits and
@@ -76,20 +88,23 @@ type route struct {
 	methods string // e.g. "GET, HEAD"
 	// handle answers the request; it is never called for OPTIONS.
 	handle func(req *Request) Outcome
+	// noPeer: the handler never reads Request.Source (see WantsPeer).
+	noPeer bool
 }
 
 // New builds an engine for cfg, precomputing every discovery document.
 func New(cfg *Config, opts Options) (*Engine, error) {
 	e := &Engine{
-		cfg:       cfg,
-		now:       opts.Now,
-		rand:      opts.Rand,
-		log:       opts.Log,
-		store:     opts.Store,
-		counter:   opts.Count,
-		tokens:    tokenCache{max: tokenCacheSize},
-		routes:    map[string]*route{},
-		resources: map[string]*Resource{},
+		cfg:        cfg,
+		now:        opts.Now,
+		rand:       opts.Rand,
+		log:        opts.Log,
+		store:      opts.Store,
+		counter:    opts.Count,
+		hostCrypto: opts.HostCrypto,
+		tokens:     tokenCache{max: tokenCacheSize},
+		routes:     map[string]*route{},
+		resources:  map[string]*Resource{},
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -124,6 +139,9 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 	}
 	for _, w := range cfg.CIMD.Warnings() {
 		e.log(LogWarn, w)
+	}
+	if opts.TokenShare != nil {
+		e.share = newTokenShare(opts.TokenShare, cfg.Issuer, cfg.Keys)
 	}
 	e.addDiscoveryRoutes()
 	e.addASRoutes()
@@ -160,6 +178,15 @@ func (e *Engine) Handle(req *Request) Outcome {
 	// carries identity headers a client made up: the upstream may trust
 	// them on any path.
 	return e.passThrough
+}
+
+// WantsPeer reports whether handling req may read Request.Source (the
+// peer address: the authorization server's rate limits, trusted identity
+// headers), so a host that pays for reading it (a proxy-wasm property
+// call) can skip it for the guard and the discovery documents. It
+// classifies req if that was not done yet.
+func (e *Engine) WantsPeer(req *Request) bool {
+	return e.Classify(req) == RouteEndpoint && !req.routing.endpoint.noPeer
 }
 
 // Route says which part of mcpgate a request target belongs to.
@@ -310,7 +337,9 @@ func unhex(c byte) byte {
 }
 
 func methodAllowed(methods, m string) bool {
-	for _, x := range strings.Split(methods, ", ") {
+	for methods != "" {
+		var x string
+		x, methods, _ = strings.Cut(methods, ", ")
 		if x == m {
 			return true
 		}

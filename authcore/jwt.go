@@ -117,7 +117,8 @@ func (e *Engine) parseAccessToken(token string) (*AccessTokenClaims, error) {
 	if t.Alg != key.Alg {
 		return nil, tokenErr("alg does not match the key")
 	}
-	if e.verifySignature(t.Alg, key.Public, t.SigningInput, t.Signature) != nil {
+	valid, share := e.verifyTokenSignature(token, key, t.SigningInput, t.Signature)
+	if !valid {
 		return nil, tokenErr("bad signature")
 	}
 	claims, err := t.Claims()
@@ -156,6 +157,7 @@ func (e *Engine) parseAccessToken(token string) (*AccessTokenClaims, error) {
 	if c.NotBefore, present, ok = jose.NumericDate(claims, "nbf"); present && !ok {
 		return nil, tokenErr("malformed nbf")
 	}
+	e.share.record(share, c.Expiry)
 	return c, nil
 }
 

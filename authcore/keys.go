@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"strconv"
@@ -82,11 +81,11 @@ func parsePEM(s string) (pub crypto.PublicKey, priv crypto.Signer, alg string, e
 	var key any
 	switch block.Type {
 	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		key, err = parsePKCS8(block.Bytes)
 	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
+		key, err = parseSEC1(block.Bytes)
 	case "PUBLIC KEY":
-		key, err = x509.ParsePKIXPublicKey(block.Bytes)
+		key, err = parseSPKI(block.Bytes)
 	default:
 		return nil, nil, "", errors.New(`unsupported PEM block type "` + block.Type + `"`)
 	}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +18,8 @@ import (
 	"github.com/mcpgate/mcpgate/authcore"
 	"github.com/mcpgate/mcpgate/authcore/authhttp"
 	harness "github.com/mcpgate/mcpgate/wazero-harness"
+	"github.com/tetratelabs/wazero"
+	"golang.org/x/oauth2"
 )
 
 // Benchmarks of one request through the filter, in one run: the native
@@ -95,15 +98,22 @@ func benchTargets(b *testing.B, config string) []benchTarget {
 	}
 	eng, _ := authcore.New(cfg, authcore.Options{})
 	noUpstream := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no healthy upstream", 503) })
-	h, err := harness.New(context.Background(), harness.Options{Wasm: filterWasm(b), PluginConfig: []byte(config), VMs: 1, Log: func(int, string) {}})
+	return []benchTarget{
+		{"native", &authhttp.Handler{Engine: eng, Next: noUpstream}, true},
+		{"wasm", benchHost(b, config, 1, false).VM(0), false},
+	}
+}
+
+// benchHost starts the compiled filter with vms VMs, on a host with or
+// without Envoy's signature functions.
+func benchHost(b *testing.B, config string, vms int, noHostSignatures bool) *harness.Host {
+	h, err := harness.New(context.Background(), harness.Options{Wasm: filterWasm(b), PluginConfig: []byte(config), VMs: vms,
+		NoSignatureFunctions: noHostSignatures, Log: func(int, string) {}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { h.Close(context.Background()) })
-	return []benchTarget{
-		{"native", &authhttp.Handler{Engine: eng, Next: noUpstream}, true},
-		{"wasm", h.VM(0), false},
-	}
+	return h
 }
 
 // serveLoop serves b.N requests of q to tg and checks each status. Request
@@ -318,10 +328,13 @@ func BenchmarkGuardCachedGrantToken(b *testing.B) {
 }
 
 // BenchmarkGuardFirstSeen is (c): every request carries a token never seen
-// before, so each pays signature verification.
+// before, so each pays signature verification. wasm-gosig runs on a host
+// without Envoy's signature functions (every signature in Go in wasm);
+// EdDSA is always verified in wasm.
 func BenchmarkGuardFirstSeen(b *testing.B) {
 	for _, alg := range []struct{ name, config string }{{"ES256", benchConfig}, {"EdDSA", edConfig}} {
-		for _, tg := range benchTargets(b, benchConfig) {
+		targets := append(benchTargets(b, benchConfig), benchTarget{"wasm-gosig", benchHost(b, benchConfig, 1, true).VM(0), false})
+		for _, tg := range targets {
 			b.Run(alg.name+"/"+tg.name, func(b *testing.B) {
 				toks := mintBench(b, alg.config, b.N, "mcp:tools")
 				serveLoop(b, tg, mcpBenchRequest("/mcp", `{}`), benchHeaders(toks...), 503)
@@ -338,6 +351,114 @@ func BenchmarkGuardPerToolBody(b *testing.B) {
 	for _, tg := range benchTargets(b, benchConfig) {
 		b.Run(tg.name, func(b *testing.B) {
 			serveLoop(b, tg, mcpBenchRequest("/tools/mcp", body), benchHeaders(toks...), 503)
+		})
+	}
+}
+
+// BenchmarkGuardFirstSeen8VMs is one new token seen by each of 8 VMs in
+// turn (per op: 8 requests): the first VM verifies its signature, the
+// other seven find it verified in shared data.
+func BenchmarkGuardFirstSeen8VMs(b *testing.B) {
+	for _, noHost := range []bool{false, true} {
+		name := map[bool]string{false: "wasm", true: "wasm-gosig"}[noHost]
+		b.Run(name, func(b *testing.B) {
+			h := benchHost(b, benchConfig, 8, noHost)
+			toks := mintBench(b, benchConfig, b.N, "mcp:tools")
+			headers := benchHeaders(toks...)
+			q := mcpBenchRequest("/mcp", `{}`)
+			w := &discardWriter{header: http.Header{}, head: make([]byte, 0, 256)}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for v := 0; v < 8; v++ {
+					w.reset()
+					h.VM(v).ServeHTTP(w, q.next(headers[i]))
+					if w.status != 503 {
+						b.Fatalf("VM %d: status %d: %s", v, w.status, w.head)
+					}
+				}
+			}
+			b.StopTimer()
+			if got, _ := h.Metric("mcpgate.signature.verified"); got != uint64(b.N) {
+				b.Fatalf("%d signature checks for %d tokens", got, b.N)
+			}
+		})
+	}
+}
+
+// BenchmarkTokenEndpoint is a refresh_token grant at the token endpoint
+// over loopback HTTP: each request rotates the refresh token and signs a
+// new ES256 access token, by the host's sign function (wasm) or in Go in
+// wasm (wasm-gosig).
+func BenchmarkTokenEndpoint(b *testing.B) {
+	cfgText := strings.Replace(readConfig(b, "conformance.json"), `"cookies": {"secure": false}`,
+		`"cookies": {"secure": false}, "refresh_tokens": {"policy": "always"}`, 1)
+	for _, noHost := range []bool{false, true} {
+		name := map[bool]string{false: "wasm", true: "wasm-gosig"}[noHost]
+		b.Run(name, func(b *testing.B) {
+			tg := startTarget(b, wasm, cfgText, targetOptions{vms: 1, noHostSignatures: noHost})
+			code, verifier, cfg := pkceCode(b, tg, "mcp:tools")
+			tok, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier), oauth2.SetAuthURLParam("resource", tg.base+"/mcp"))
+			if err != nil || tok.RefreshToken == "" {
+				b.Fatalf("exchange: %v", err)
+			}
+			rt := tok.RefreshToken
+			client := &http.Client{}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"test-client"}}.Encode()
+				res, err := client.Post(tg.base+"/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(form))
+				if err != nil {
+					b.Fatal(err)
+				}
+				var m struct {
+					RefreshToken string `json:"refresh_token"`
+				}
+				err = json.NewDecoder(res.Body).Decode(&m)
+				res.Body.Close()
+				if err != nil || res.StatusCode != 200 || m.RefreshToken == "" {
+					b.Fatalf("refresh: %d %v", res.StatusCode, err)
+				}
+				rt = m.RefreshToken
+			}
+			b.StopTimer()
+			if n, want := tg.host.ForeignCalls(harness.ForeignSign), map[bool]int64{false: int64(b.N) + 1, true: 0}[noHost]; n != want {
+				b.Fatalf("host signed %d tokens, want %d", n, want)
+			}
+		})
+	}
+}
+
+// BenchmarkCompileFilter is the module's compile time at start (wazero's
+// compiler, no compilation cache), for the size work's before and after:
+// "current" is the filter under test, "compare" the module at
+// $MCPGATE_COMPARE_WASM when set (e.g. a build of an older commit).
+func BenchmarkCompileFilter(b *testing.B) {
+	modules := []struct {
+		name string
+		wasm []byte
+	}{{"current", filterWasm(b)}}
+	if path := os.Getenv("MCPGATE_COMPARE_WASM"); path != "" {
+		other, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		modules = append(modules, struct {
+			name string
+			wasm []byte
+		}{"compare", other})
+	}
+	for _, m := range modules {
+		b.Run(m.name, func(b *testing.B) {
+			b.ReportMetric(float64(len(m.wasm))/1e6, "MB")
+			for i := 0; i < b.N; i++ {
+				ctx := context.Background()
+				rt := wazero.NewRuntime(ctx)
+				if _, err := rt.CompileModule(ctx, m.wasm); err != nil {
+					b.Fatal(err)
+				}
+				rt.Close(ctx)
+			}
 		})
 	}
 }

@@ -88,7 +88,7 @@ func TestMCPSDKOAuthFlow(t *testing.T) {
 
 // pkceCode runs the authorization step for the pre-registered client with
 // golang.org/x/oauth2 and PKCE and returns code, verifier and config.
-func pkceCode(t *testing.T, tg *target, scopes ...string) (string, string, *oauth2.Config) {
+func pkceCode(t testing.TB, tg *target, scopes ...string) (string, string, *oauth2.Config) {
 	t.Helper()
 	cfg := &oauth2.Config{
 		ClientID:    "test-client",

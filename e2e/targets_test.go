@@ -79,6 +79,9 @@ type targetOptions struct {
 	// harnessClusters are wasm-only cluster kinds (original-dst, TLS);
 	// they win over clusters of the same name.
 	harnessClusters map[string]harness.Cluster
+	// noHostSignatures runs the wasm target on a host without Envoy's
+	// verify_signature and sign functions.
+	noHostSignatures bool
 }
 
 // startTarget starts the demo MCP servers and a gateway of the given kind
@@ -128,12 +131,13 @@ func startTarget(t testing.TB, kind, configTemplate string, o targetOptions) *ta
 			vms = 2
 		}
 		h, err := harness.New(context.Background(), harness.Options{
-			Wasm:         filterWasm(t),
-			PluginConfig: cfgJSON,
-			VMs:          vms,
-			Upstream:     upstream.URL,
-			Clusters:     clusters,
-			Log:          func(level int, msg string) { t.Logf("wasm[%d]: %s", level, msg) },
+			Wasm:                 filterWasm(t),
+			PluginConfig:         cfgJSON,
+			VMs:                  vms,
+			Upstream:             upstream.URL,
+			Clusters:             clusters,
+			Log:                  func(level int, msg string) { t.Logf("wasm[%d]: %s", level, msg) },
+			NoSignatureFunctions: o.noHostSignatures,
 		})
 		if err != nil {
 			t.Fatalf("harness: %v", err)

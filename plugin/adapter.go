@@ -27,6 +27,8 @@ type pluginContext struct {
 	// stream, until the engine wakes it.
 	waiting map[uint64]*httpContext
 	ticks   int
+	// replies: serialized headers of prebuilt replies (reply.go).
+	replies replyHeaders
 }
 
 // wake resumes every parked request the engine says can continue, each in
@@ -106,7 +108,8 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		proxywasm.LogCriticalf("mcpgate: refusing to start: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	opts := authcore.Options{Log: logToHost, Count: p.count}
+	crypto := probeHostCrypto()
+	opts := authcore.Options{Log: logToHost, Count: p.count, HostCrypto: crypto, TokenShare: tokenShare{}}
 	if cfg.Store.Etcd == nil {
 		// Without an etcd store, shared records live in this Envoy's
 		// shared data; with one, the engine reaches etcd by callouts.
@@ -123,6 +126,7 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		proxywasm.LogWarnf("mcpgate: no tick, expired records will not be swept: %v", err)
 	}
 	proxywasm.LogInfof("mcpgate: started: issuer %s, %d resource(s)", cfg.Issuer, len(cfg.Resources))
+	proxywasm.LogInfo("mcpgate: " + crypto.describe())
 	countBuild()
 	return types.OnPluginStartStatusOK
 }
@@ -205,11 +209,13 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 		// Let through, minus client-supplied identity headers.
 		h.req = req
 		return h.apply(h.engine.Handle(req), endOfStream, false)
-	case authcore.RouteEndpoint, authcore.RouteDiscovery:
-		// The peer address feeds the AS's rate limits; the guard's hot
-		// path does not pay the host call.
-		if src, err := proxywasm.GetProperty([]string{"source", "address"}); err == nil {
-			req.Source = string(src)
+	case authcore.RouteEndpoint:
+		// The peer address feeds the AS's rate limits; the guard and the
+		// discovery documents do not pay the host call.
+		if h.engine.WantsPeer(req) {
+			if src, err := proxywasm.GetProperty([]string{"source", "address"}); err == nil {
+				req.Source = string(src)
+			}
 		}
 	}
 	h.req = req
@@ -399,7 +405,7 @@ func (h *httpContext) OnHttpStreamDone() {
 // reply sends a local response and stops the stream.
 func (h *httpContext) reply(r authcore.Reply) types.Action {
 	h.done = true
-	if err := proxywasm.SendHttpResponse(uint32(r.Status), r.Headers, r.Body, -1); err != nil {
+	if err := h.plugin.sendReply(r.Status, r.Headers, r.Body); err != nil {
 		proxywasm.LogErrorf("mcpgate: sending local reply: %v", err)
 	}
 	return types.ActionPause

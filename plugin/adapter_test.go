@@ -28,6 +28,12 @@ func TestPanicBecomes500AndVMStaysAlive(t *testing.T) {
 		WithPluginConfiguration(cfg)
 	host, reset := proxytest.NewHostEmulator(opt)
 	defer reset()
+	// The emulator stops the test on a foreign function it does not know;
+	// the plugin asks for Envoy's signature functions at start. These
+	// answer "not valid" and are never used for a decision here.
+	for _, name := range []string{"verify_signature", "sign"} {
+		host.RegisterForeignFunction(name, func([]byte) []byte { return []byte{0x12, 1, 'x'} })
+	}
 	if st := host.StartPlugin(); st != types.OnPluginStartStatusOK {
 		t.Fatalf("plugin start: %v", st)
 	}
@@ -59,6 +65,9 @@ func TestRefusesToStart(t *testing.T) {
 	opt := proxytest.NewEmulatorOption().WithVMContext(&vmContext{}).WithPluginConfiguration([]byte(`{"issuer":"http://example.com"}`))
 	host, reset := proxytest.NewHostEmulator(opt)
 	defer reset()
+	for _, name := range []string{"verify_signature", "sign"} {
+		host.RegisterForeignFunction(name, func([]byte) []byte { return []byte{0x12, 1, 'x'} })
+	}
 	if st := host.StartPlugin(); st != types.OnPluginStartStatusFailed {
 		t.Fatalf("plugin start with an invalid config: %v", st)
 	}

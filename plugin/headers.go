@@ -43,3 +43,23 @@ func parseHeaderPairs(b []byte) ([][2]string, error) {
 	}
 	return out, nil
 }
+
+// serializeHeaderPairs is proxy-wasm's header map encoding, the inverse of
+// parseHeaderPairs.
+func serializeHeaderPairs(h [][2]string) []byte {
+	n := 4
+	for _, kv := range h {
+		n += 10 + len(kv[0]) + len(kv[1])
+	}
+	b := make([]byte, 0, n)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(h)))
+	for _, kv := range h {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[0])))
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[1])))
+	}
+	for _, kv := range h {
+		b = append(append(b, kv[0]...), 0)
+		b = append(append(b, kv[1]...), 0)
+	}
+	return b
+}

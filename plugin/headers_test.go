@@ -6,21 +6,6 @@ import (
 	"testing"
 )
 
-// serializeHeaderPairs is proxy-wasm's header map encoding (what a host
-// writes), for the tests.
-func serializeHeaderPairs(h [][2]string) []byte {
-	b := binary.LittleEndian.AppendUint32(nil, uint32(len(h)))
-	for _, kv := range h {
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[0])))
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[1])))
-	}
-	for _, kv := range h {
-		b = append(append(b, kv[0]...), 0)
-		b = append(append(b, kv[1]...), 0)
-	}
-	return b
-}
-
 func TestParseHeaderPairs(t *testing.T) {
 	for _, h := range [][][2]string{
 		{},

@@ -118,10 +118,6 @@ func proxySetEffectiveContext(vm *VM, stack []uint64) uint32 {
 // proxy_on_done. The harness does not wait for it.
 func proxyDone(*VM, []uint64) uint32 { return statusOK }
 
-// proxyCallForeignFunction implements proxy_call_foreign_function: the
-// harness registers no foreign functions.
-func proxyCallForeignFunction(*VM, []uint64) uint32 { return statusNotFound }
-
 // proxySetTickPeriod implements proxy_set_tick_period_milliseconds(ms).
 func proxySetTickPeriod(vm *VM, stack []uint64) uint32 {
 	vm.setTickLocked(u32(stack, 0))

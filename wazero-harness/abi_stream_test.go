@@ -20,7 +20,7 @@ func TestStreamCallsWithoutStream(t *testing.T) {
 		{"effective context unknown", proxySetEffectiveContext, []uint64{42}, statusBadArgument},
 		{"effective context stream", proxySetEffectiveContext, []uint64{7}, statusOK},
 		{"effective context root", proxySetEffectiveContext, []uint64{1}, statusOK},
-		{"foreign function", proxyCallForeignFunction, make([]uint64, 6), statusNotFound},
+		{"foreign function unknown", proxyCallForeignFunction, make([]uint64, 6), statusNotFound},
 		{"done", proxyDone, nil, statusOK},
 	}
 	for _, tt := range tests {

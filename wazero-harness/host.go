@@ -129,6 +129,10 @@ type Options struct {
 	// Content-Length above MaxRequestBody gets 413 at once, before any of
 	// the body is read.
 	RequestBodyTimeout time.Duration
+	// NoSignatureFunctions emulates an Envoy without the verify_signature
+	// and sign foreign functions: calls to them answer NotFound, like any
+	// unknown name. By default both are available (abi_foreign.go).
+	NoSignatureFunctions bool
 }
 
 // Host runs opts.VMs instances of one proxy-wasm module and serves HTTP
@@ -147,6 +151,7 @@ type Host struct {
 	shared    sharedData
 	queues    sharedQueues
 	metrics   metricRegistry
+	foreign   foreignCounts
 	logs      logRing
 	bg        tracker // callouts, ticks, queue notifications
 	bgCtx     context.Context
