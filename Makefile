@@ -24,7 +24,7 @@ wasm:
 
 ## run: demo MCP server on 127.0.0.1:8081 behind the compiled filter on 127.0.0.1:8080
 run: wasm
-	$(GO) run ./e2e/cmd/mcpgate-run -wasm $(WASM) -config e2e/testdata/dev-config.json
+	$(GO) run ./e2e/cmd/mcpgate-run -wasm $(WASM) -config e2e/testdata/dev-config.json $(RUN_FLAGS)
 
 ## test: everything CI runs: static checks, the wasm build, all tests (the
 ## filter runs as compiled .wasm under the wazero harness), fuzz seed corpora
