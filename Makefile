@@ -75,8 +75,8 @@ image: wasm
 	$(GO) run ./ociimage/cmd/mcpgate-image build -wasm $(WASM) -version '$(VERSION)' \
 	  -layout $(IMAGE_LAYOUT) -tarball $(IMAGE_TARBALL) $(IMAGE_FLAGS)
 
-## push: push the image to IMAGE=registry/repository:tag (credentials of `docker login` / ~/.docker/config.json)
-push: image
+## push: push the image `make image` wrote to IMAGE=registry/repository:tag (credentials of `docker login`)
+push:
 	@if [ -z "$(IMAGE)" ]; then echo "usage: make push IMAGE=ghcr.io/OWNER/mcpgate:$(VERSION)"; exit 2; fi
 	$(GO) run ./ociimage/cmd/mcpgate-image push -layout $(IMAGE_LAYOUT) -image '$(IMAGE)'
 
