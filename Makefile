@@ -24,7 +24,7 @@ wasm:
 
 ## run: demo MCP server on 127.0.0.1:8081 behind the compiled filter on 127.0.0.1:8080
 run: wasm
-	$(GO) run ./e2e/cmd/mcpgate-run -wasm $(WASM) -config e2e/testdata/dev-config.json
+	$(GO) run ./e2e/cmd/mcpgate-run -wasm $(WASM) -config e2e/testdata/dev-config.json $(RUN_FLAGS)
 
 ## test: everything CI runs: static checks, the wasm build, all tests (the
 ## filter runs as compiled .wasm under the wazero harness), fuzz seed corpora
@@ -75,8 +75,8 @@ image: wasm
 	$(GO) run ./ociimage/cmd/mcpgate-image build -wasm $(WASM) -version '$(VERSION)' \
 	  -layout $(IMAGE_LAYOUT) -tarball $(IMAGE_TARBALL) $(IMAGE_FLAGS)
 
-## push: push the image to IMAGE=registry/repository:tag (credentials of `docker login` / ~/.docker/config.json)
-push: image
+## push: push the image `make image` wrote to IMAGE=registry/repository:tag (credentials of `docker login`)
+push:
 	@if [ -z "$(IMAGE)" ]; then echo "usage: make push IMAGE=ghcr.io/OWNER/mcpgate:$(VERSION)"; exit 2; fi
 	$(GO) run ./ociimage/cmd/mcpgate-image push -layout $(IMAGE_LAYOUT) -image '$(IMAGE)'
 

@@ -94,6 +94,7 @@ type options struct {
 	upstreamTimeout        time.Duration
 	minLevel               int
 	etcd                   etcdOptions // etcd.go
+	cimdLoopback           hostPorts
 }
 
 // levels maps -log-level names to proxy-wasm log levels.
@@ -106,7 +107,7 @@ var levels = map[string]int{
 var errUsage = errors.New("bad arguments")
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	o := &options{clusters: clusterFlags{}}
+	o := &options{clusters: clusterFlags{}, cimdLoopback: hostPorts{}}
 	flags := flag.NewFlagSet("mcpgate-run", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.StringVar(&o.wasm, "wasm", "build/mcpgate.wasm", "compiled filter (`make wasm`), or any proxy-wasm module")
@@ -128,6 +129,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	flags.DurationVar(&o.upstreamTimeout, "upstream-timeout", harness.DefaultUpstreamTimeout, "limit on a whole upstream response, like Envoy's route timeout; 0 disables (for long event streams)")
 	logLevel := flags.String("log-level", "info", "lowest filter log level shown: trace, debug, info, warn, error, critical (-v: debug)")
 	addEtcdFlags(flags, &o.etcd)
+	flags.Var(o.cimdLoopback, "cimd-loopback-host",
+		"TEST ONLY: a client metadata document host on this machine, as `NAME:PORT` (repeatable): NAME resolves to 127.0.0.1 and only such hosts are fetched from; -cacert adds the CA of its certificate")
 	if err := flags.Parse(args); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -210,6 +213,7 @@ type gateway struct {
 	vms       int
 	started   time.Duration
 	stopEtcd  func()
+	cimd      *cimdSetup
 }
 
 func start(ctx context.Context, o *options, stderr io.Writer) (*gateway, error) {
@@ -243,9 +247,14 @@ func start(ctx context.Context, o *options, stderr io.Writer) (*gateway, error) 
 	// The configuration is the filter's business; it is read here only to
 	// print URLs, so one that is not an mcpgate configuration prints none.
 	_ = json.Unmarshal(cfgBytes, &g.cfg)
+	if g.cimd, err = setupCIMD(o, cfgBytes, o.caCert); err != nil {
+		return nil, fmt.Errorf("%s: cimd: %w", o.config, err)
+	}
+	cfgBytes = g.cimd.config
 
 	gwLn, err := net.Listen("tcp", o.listen)
 	if err != nil {
+		g.cimd.close()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g.base = "http://" + gwLn.Addr().String()
@@ -255,6 +264,7 @@ func start(ctx context.Context, o *options, stderr io.Writer) (*gateway, error) 
 		upLn, err := net.Listen("tcp", o.upstreamListen)
 		if err != nil {
 			gwLn.Close()
+			g.cimd.close()
 			return nil, fmt.Errorf("demo MCP server: %w", err)
 		}
 		g.upstream = "http://" + upLn.Addr().String()
@@ -275,6 +285,7 @@ func start(ctx context.Context, o *options, stderr io.Writer) (*gateway, error) 
 			_ = g.upSrv.Close()
 		}
 		gwLn.Close()
+		g.cimd.close()
 		return nil, err
 	}
 	clusters := map[string]harness.Cluster{}
@@ -283,6 +294,10 @@ func start(ctx context.Context, o *options, stderr io.Writer) (*gateway, error) 
 		if strings.HasPrefix(u, "https:") {
 			c.TLS = clusterTLS(roots, o.insecureClusterTLS)
 		}
+		clusters[name] = c
+		g.clusterNm = append(g.clusterNm, name)
+	}
+	for name, c := range g.cimd.clusters {
 		clusters[name] = c
 		g.clusterNm = append(g.clusterNm, name)
 	}
@@ -328,6 +343,7 @@ func start(ctx context.Context, o *options, stderr io.Writer) (*gateway, error) 
 		}
 		gwLn.Close()
 		g.stopEtcd()
+		g.cimd.close()
 		return nil, fmt.Errorf("starting the filter: %w", err)
 	}
 	g.host = h
@@ -425,6 +441,7 @@ func (g *gateway) close() error {
 		}
 	}
 	g.stopEtcd()
+	g.cimd.close()
 	return errors.Join(errs...)
 }
 
@@ -464,6 +481,12 @@ func (g *gateway) printURLs(w io.Writer) {
 	}
 	if len(g.clusterNm) > 0 {
 		fmt.Fprintf(w, "\n  clusters                 %s\n", strings.Join(g.clusterNm, ", "))
+	}
+	if g.cimd.section.Enabled {
+		fmt.Fprintf(w, "\n  CIMD                     on (AS metadata: client_id_metadata_document_supported)\n")
+		for _, n := range g.cimd.notes {
+			fmt.Fprintf(w, "    %s\n", n)
+		}
 	}
 	for _, warn := range g.warnings {
 		fmt.Fprintf(w, "\nwarning: %s\n", warn)
