@@ -29,9 +29,10 @@ func TestAppendHTML(t *testing.T) {
 }
 
 // sanitized is what a browser shows for s after appendHTML: s with NUL and
-// invalid UTF-8 replaced by U+FFFD.
+// each byte of invalid UTF-8 replaced by U+FFFD (Go's string-to-rune
+// conversion, independent of appendHTML's own loop).
 func sanitized(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = string([]rune(s))
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
