@@ -84,8 +84,11 @@ func TestPollOneoffENOSYS(t *testing.T) {
 				t.Fatalf("request %d without a GC failed with %d", i, st)
 			}
 		}
-		// time.Sleep needs poll_oneoff at once.
-		if st, _, _ := get(t, srv2.URL+"/sleep?ms=1"); st != 500 || h2.VM(0).Alive() {
+		// time.Sleep needs poll_oneoff at once: the scheduler idles until
+		// the timer. A sleep long enough that a loaded machine cannot
+		// reach the scheduler only after the timer has fired (then no
+		// poll_oneoff would be needed).
+		if st, _, _ := get(t, srv2.URL+"/sleep?ms=200"); st != 500 || h2.VM(0).Alive() {
 			t.Errorf("time.Sleep on an ENOSYS host: %d, alive %v; want a trap", st, h2.VM(0).Alive())
 		}
 	}
