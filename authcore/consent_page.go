@@ -73,7 +73,11 @@ func htmlReply(status int, csp string, body []byte, extra Header) Reply {
 		{"content-security-policy", csp},
 		{"x-frame-options", "DENY"},
 		{"x-content-type-options", "nosniff"},
-		{"referrer-policy", "no-referrer"},
+		// same-origin, not no-referrer: a browser serializes the Origin of
+		// a form POST as "null" under no-referrer (Fetch §3.2.5), and the
+		// consent POST's Origin must be the issuer's to pass
+		// sameOriginPost. Other origins still get no Referer.
+		{"referrer-policy", "same-origin"},
 	}
 	return Reply{Status: status, Headers: append(h, extra...), Body: body}
 }
@@ -168,7 +172,7 @@ const pageHead = `<!doctype html>
 func renderConsent(v consentView) []byte {
 	b := make([]byte, 0, 4096)
 	b = append(b, pageHead...)
-	b = append(b, "<meta name=\"referrer\" content=\"no-referrer\">\n<title>Allow access?</title>\n<style>"+pageStyle+"</style>\n</head>\n<body>\n<main>\n<h1>Allow "...)
+	b = append(b, "<meta name=\"referrer\" content=\"same-origin\">\n<title>Allow access?</title>\n<style>"+pageStyle+"</style>\n</head>\n<body>\n<main>\n<h1>Allow "...)
 	if v.ClientName != "" {
 		b = append(b, "&ldquo;"...)
 		b = appendHTML(b, v.ClientName)

@@ -20,7 +20,7 @@ func TestConsentPage(t *testing.T) {
 		"cache-control":           "no-store",
 		"x-frame-options":         "DENY",
 		"content-security-policy": "frame-ancestors 'none'; default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https://app.example.com",
-		"referrer-policy":         "no-referrer",
+		"referrer-policy":         "same-origin",
 	}
 	for k, v := range wantHeaders {
 		if got := page.Headers.Get(k); got != v {

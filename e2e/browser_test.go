@@ -180,7 +180,8 @@ func TestBrowserLoginConsent(t *testing.T) {
 		t.Fatalf("clicking Allow: %v", err)
 	}
 	if resp.Status != 200 || !strings.HasPrefix(resp.URL, redirect+"?") {
-		t.Errorf("after Allow the browser is at %s (HTTP %d), want the client's callback", resp.URL, resp.Status)
+		page, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("body")))
+		t.Errorf("after Allow the browser is at %s (HTTP %d), want the client's callback; the page says:\n%s", resp.URL, resp.Status, page)
 	}
 	var cb callback
 	select {
