@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -33,7 +31,7 @@ func startRun(t *testing.T, extra ...string) *gateway {
 	args := append([]string{
 		"-wasm", testWasm(t), "-config", devConfigPath,
 		"-listen", "127.0.0.1:0", "-upstream-listen", "127.0.0.1:0",
-		"-cache-dir", filepath.Join(os.TempDir(), "mcpgate-run-test-wazero"),
+		"-cache-dir", wazeroCacheDir,
 	}, extra...)
 	o, err := parseFlags(args, io.Discard)
 	if err != nil {

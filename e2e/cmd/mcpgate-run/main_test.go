@@ -153,7 +153,7 @@ func TestGateway(t *testing.T) {
 		"-listen", "127.0.0.1:0", "-upstream-listen", "127.0.0.1:0",
 		// A cache of its own (one build kept, see moduleCacheDir): a rerun
 		// skips the ~10 s compile.
-		"-cache-dir", filepath.Join(os.TempDir(), "mcpgate-run-test-wazero"),
+		"-cache-dir", wazeroCacheDir,
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -283,8 +283,19 @@ var (
 	buildErr  error
 )
 
+// wazeroCacheDir is this test binary's own wazero compilation cache: the
+// tests that start the gateway share it, and no other process (another
+// checkout's test run) can remove files from under it.
+var wazeroCacheDir string
+
 func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mcpgate-run-test-wazero-")
+	if err != nil {
+		panic(err)
+	}
+	wazeroCacheDir = dir
 	code := m.Run()
+	os.RemoveAll(dir)
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
