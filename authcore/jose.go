@@ -47,7 +47,7 @@ func (e *Engine) signJWS(k *SigningKey, header, payload []byte) (string, error) 
 // algorithms it was made for only).
 var (
 	// configKeyPolicy: the server's own keys, which may carry "d".
-	configKeyPolicy = jose.Policy{Algs: []string{AlgES256, AlgEdDSA}, Private: true, MaxKeys: 1}
+	configKeyPolicy = jose.Policy{Algs: []string{AlgES256, AlgEdDSA}, Private: true}
 	// clientKeyPolicy: a private_key_jwt client's published keys.
 	clientKeyPolicy = jose.Policy{Algs: assertionSigningAlgs, MaxKeys: maxClientKeys}
 	// upstreamKeyPolicy: the upstream OpenID provider's published keys.

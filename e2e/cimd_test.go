@@ -601,6 +601,19 @@ func TestCIMDFetchRefusals(t *testing.T) {
 				}
 			})
 		}
+
+		// The same display rules as registration: a right-to-left override
+		// or a zero-width space in client_name never reaches the consent page.
+		for name, clientName := range map[string]string{"rtl": "Good\u202eName", "zwsp": "Pay\u200bPal"} {
+			t.Run("client_name with "+name, func(t *testing.T) {
+				t.Parallel()
+				path := "/name-" + name + ".json"
+				d := clientDoc(docs.url(path), cimdTestRedirect)
+				d["client_name"] = clientName
+				docs.serveDoc(path, d)
+				wantErrorPage(t, name, env.authorize(t, docs.url(path)), 400, "invalid_client", "client_name contains control, invisible or bidirectional formatting characters")
+			})
+		}
 	})
 
 	for _, d := range env.dialed() {

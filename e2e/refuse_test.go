@@ -35,6 +35,9 @@ func TestFilterRefusesInvalidConfig(t *testing.T) {
 		{"endpoint clash", doc(`"https://a.example"`, "["+res+"]", "["+key+"]", `,"endpoints":{"token":"/mcp"}`), "config: endpoints.token:"},
 		{"identity mode unknown", doc(`"https://a.example"`, "["+res+"]", "["+key+"]", `,"authorization_server":{"identity":{"mode":"trust-me"}}`), "config: authorization_server.identity.mode:"},
 		{"cimd wrong type", doc(`"https://a.example"`, "["+res+"]", "["+key+"]", `,"cimd":{"enabled":"yes"}`), "config: cimd.enabled:"},
+		{"client_name with a right-to-left override", doc(`"https://a.example"`, "["+res+"]", "["+key+"]", `,"authorization_server":{"identity":{"mode":"dev"},`+
+			`"sealing_keys":[{"id":"s1","secret":"RwXHatZYY0oFf8MarH7BtUmd6ohDGxGAoF3POeyIhZM"}],`+
+			`"clients":[{"client_id":"c","client_name":"Good\u202eName","redirect_uris":["https://a.example/cb"]}]}`), "config: authorization_server.clients[0].client_name:"},
 	}
 	wasmBytes := filterWasm(t)
 	for _, tc := range cases {

@@ -177,3 +177,64 @@ func FuzzDifferentialSignedHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDifferentialJWK: a JWK this package accepts, go-jose accepts as the
+// same public key; a public JWK go-jose accepts whose type and size this
+// package supports, without "use", "key_ops" or "alg" to disqualify it,
+// is accepted here too.
+func FuzzDifferentialJWK(f *testing.F) {
+	k := loadKeys()
+	for _, priv := range []crypto.Signer{k.rsa, k.es256, k.es384, k.ed} {
+		f.Add(jsonOf(publicJWK(priv, map[string]any{"kid": "a"})))
+		f.Add(jsonOf(publicJWK(priv, map[string]any{"use": "sig", "alg": AlgFor(priv.Public())})))
+	}
+	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"","y":""}`))
+	f.Add([]byte(`{"kty":"RSA","n":"AQAB","e":"AQAB"}`))
+	p := &Policy{Algs: Algorithms}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 8192 {
+			return
+		}
+		ours, err := ParseJWK(gjson.ParseBytes(data), p)
+		var theirs gojose.JSONWebKey
+		theirsErr := theirs.UnmarshalJSON(data)
+		if err == nil {
+			if theirsErr != nil {
+				t.Fatalf("accepted what go-jose refuses (%v): %s", theirsErr, data)
+			}
+			if !fitsSame(ours.Public, theirs.Key) {
+				t.Fatalf("go-jose reads another key from %s: %T", data, theirs.Key)
+			}
+			return
+		}
+		if theirsErr != nil || !theirs.IsPublic() || !theirs.Valid() || strictjson.Check(data, strictjson.Options{MaxDepth: maxDepth}) != nil {
+			return
+		}
+		v := gjson.ParseBytes(data)
+		if v.Get("use").Exists() || v.Get("key_ops").Exists() || v.Get("alg").Exists() || v.Get("kid").Exists() && v.Get("kid").Type != gjson.String {
+			return
+		}
+		supported := false
+		switch pub := theirs.Key.(type) {
+		case *rsa.PublicKey:
+			supported = pub.N.BitLen() >= MinRSABits && pub.N.BitLen() <= defaultMaxRSABits && pub.E >= 3 && pub.E%2 == 1 &&
+				// go-jose tolerates leading zero octets and a padded
+				// exponent; RFC 7518 §6.3.1 does not.
+				b64.EncodeToString(pub.N.Bytes()) == v.Get("n").Str && b64.EncodeToString(bigEndian(pub.E)) == v.Get("e").Str
+		default:
+			supported = AlgFor(pub) != ""
+		}
+		if supported {
+			t.Fatalf("refused (%v) a key go-jose accepts: %s", err, data)
+		}
+	})
+}
+
+// bigEndian is e in the minimum number of octets.
+func bigEndian(e int) []byte {
+	var b []byte
+	for ; e > 0; e >>= 8 {
+		b = append([]byte{byte(e)}, b...)
+	}
+	return b
+}

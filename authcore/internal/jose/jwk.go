@@ -97,12 +97,14 @@ var errPrivate = errors.New("a published key carries private key material")
 var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 // ParseJWK reads one JWK (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2) under p:
-// a strict JSON object (each member once, at every level), kty "RSA", "EC" (crv "P-256", "P-384") or "OKP" (crv "Ed25519"), each
-// member once, coordinates and keys of their exact sizes, EC points on the
-// curve, RSA moduli within p's bounds without leading zero octets
-// (RFC 7518 §6.3.1.1) and a minimal odd exponent of at least 3. A "use"
-// other than "sig", "key_ops" without "verify" (or "sign" for a private
-// key) or an "alg" outside p.Algs makes the key unusable ([ErrUnusable]).
+// a strict JSON object (each member once, at every level); kty "RSA", "EC"
+// (crv "P-256", "P-384") or "OKP" (crv "Ed25519"); coordinates and keys of
+// their exact sizes, EC points on the curve, RSA moduli within p's bounds
+// without leading zero octets (RFC 7518 §6.3.1.1) and a minimal odd
+// exponent of at least 3; private members only under p.Private. A key type
+// or "alg" outside p.Algs, a "use" other than "sig" or "key_ops" without
+// "verify" (or "sign" for a private key) makes the key unusable
+// ([ErrUnusable]).
 func ParseJWK(v gjson.Result, p *Policy) (*Key, error) {
 	if _, err := object([]byte(v.Raw)); err != nil {
 		return nil, errors.New("malformed JWK: " + err.Error())
