@@ -4,9 +4,7 @@ import (
 	"context"
 	"net/url"
 	"testing"
-	"time"
 
-	"github.com/mcpgate/mcpgate/authcore"
 	harness "github.com/mcpgate/mcpgate/wazero-harness"
 	"golang.org/x/oauth2"
 )
@@ -74,15 +72,7 @@ func BenchmarkStoreFlow(b *testing.B) {
 // within 10% of shared data.
 func BenchmarkStoreGuardCachedGrantToken(b *testing.B) {
 	etcd := oneEtcd(b)
-	cfg, _ := authcore.ParseConfig([]byte(benchConfig))
-	eng, _ := authcore.New(cfg, authcore.Options{})
-	now := time.Now()
-	tok, err := eng.MintAccessToken(authcore.AccessTokenClaims{Issuer: cfg.Issuer, Subject: "alice", ClientID: "c",
-		Audience: []string{"https://mcp.example.com/mcp"}, Scope: []string{"mcp:tools"}, IssuedAt: now, Expiry: now.Add(time.Hour),
-		JTI: "j", GrantID: "g-bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	tok := mintGrantBench(b)
 	for _, s := range []struct{ name, config string }{
 		{"shareddata", benchConfig},
 		{"etcd", etcdConfig(benchConfig, "mcpgate-bench/guard/", "")},
