@@ -91,16 +91,33 @@ func (p *cfgParser) etcdConfig(path string, v gjson.Result) *EtcdConfig {
 	if c.Cluster == "" {
 		p.fail(join(path, "cluster"), "required: the Envoy cluster of the etcd endpoints")
 	}
-	if c.Authority == "" {
-		c.Authority = c.Cluster
-	}
-	if strings.ContainsAny(c.Authority, " /?#@") {
+	switch {
+	case c.Authority != "" && !validAuthority(c.Authority):
 		p.fail(join(path, "authority"), "must be a host[:port]")
+	case c.Authority == "" && c.Cluster != "" && !validAuthority(c.Cluster):
+		p.fail(join(path, "authority"), "required: the cluster name %q is not a host name (an Istio cluster such as outbound|2379||etcd.example.com needs the etcd host here)", c.Cluster)
+	case c.Authority == "":
+		c.Authority = c.Cluster
 	}
 	if (c.Username == "") != (c.Password == "") {
 		p.fail(path, `give "username" and "password" together`)
 	}
 	return c
+}
+
+// validAuthority reports whether s can be an HTTP :authority: a host
+// name, IPv4 or bracketed IPv6 address, and an optional port.
+func validAuthority(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._:[]", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // validateStore fills in what depends on other sections.

@@ -24,6 +24,7 @@ func TestStoreConfig(t *testing.T) {
 		`{"etcd": {"cluster": "e", "timeout": "1ms"}}`:   "store.etcd.timeout: must be between",
 		`{"etcd": {"cluster": "e", "username": "u"}}`:    `give "username" and "password" together`,
 		`{"etcd": {"cluster": "e", "authority": "a/b"}}`: "store.etcd.authority: must be a host[:port]",
+		`{"etcd": {"cluster": "outbound|2379||etcd"}}`:   "store.etcd.authority: required: the cluster name",
 		`{"etcd": {"cluster": "e", "endpoints": ["x"]}}`: "store.etcd.endpoints: unknown key",
 		`{"revocation_outage": "maybe"}`:                 `store.revocation_outage: must be "deny" or "allow"`,
 		`{"revocation_recheck": "1h"}`:                   "store.revocation_recheck: must be between",

@@ -4,26 +4,38 @@ import (
 	"context"
 	"net/url"
 	"testing"
-	"time"
 
-	"github.com/mcpgate/mcpgate/authcore"
+	"github.com/mcpgate/mcpgate/e2e/etcdtest"
 	harness "github.com/mcpgate/mcpgate/wazero-harness"
 	"golang.org/x/oauth2"
 )
 
 // Store benchmarks, in one run: the compiled filter (one VM) with its
 // records in shared data, and the same filter with them in a real etcd
-// member on loopback (reached by callouts through the harness).
+// member on loopback (reached by callouts through the harness). etcd runs
+// in a child process, as it would in production: in process, its heap
+// would lengthen every garbage collection of the benchmark and its
+// allocations would count in B/op.
+
+// childEtcd starts a one-member etcd in a child process for b.
+func childEtcd(b *testing.B) string {
+	p, err := etcdtest.StartProcess(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p.Close)
+	return p.URL
+}
 
 // storeBenchTargets starts the two gateways for cfgTemplate.
 func storeBenchTargets(b *testing.B, cfgTemplate string) []struct {
 	name string
 	tg   *target
 } {
-	etcd := oneEtcd(b)
+	etcdURL := childEtcd(b)
 	shared := startTarget(b, wasm, cfgTemplate, targetOptions{vms: 1})
 	withEtcd := startTarget(b, wasm, etcdConfig(cfgTemplate, "mcpgate-bench/"+b.Name()+"/", ""),
-		targetOptions{vms: 1, clusters: map[string]string{"etcd": etcd.URL(0)}})
+		targetOptions{vms: 1, clusters: map[string]string{"etcd": etcdURL}})
 	return []struct {
 		name string
 		tg   *target
@@ -73,22 +85,14 @@ func BenchmarkStoreFlow(b *testing.B) {
 // from shared data, or from etcd by a callout. The target: etcd
 // within 10% of shared data.
 func BenchmarkStoreGuardCachedGrantToken(b *testing.B) {
-	etcd := oneEtcd(b)
-	cfg, _ := authcore.ParseConfig([]byte(benchConfig))
-	eng, _ := authcore.New(cfg, authcore.Options{})
-	now := time.Now()
-	tok, err := eng.MintAccessToken(authcore.AccessTokenClaims{Issuer: cfg.Issuer, Subject: "alice", ClientID: "c",
-		Audience: []string{"https://mcp.example.com/mcp"}, Scope: []string{"mcp:tools"}, IssuedAt: now, Expiry: now.Add(time.Hour),
-		JTI: "j", GrantID: "g-bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	etcdURL := childEtcd(b)
+	tok := mintGrantBench(b)
 	for _, s := range []struct{ name, config string }{
 		{"shareddata", benchConfig},
 		{"etcd", etcdConfig(benchConfig, "mcpgate-bench/guard/", "")},
 	} {
 		h, err := harness.New(context.Background(), harness.Options{Wasm: filterWasm(b), PluginConfig: []byte(s.config), VMs: 1,
-			Clusters: map[string]harness.Cluster{"etcd": {URL: etcd.URL(0)}}, Log: func(int, string) {}})
+			Clusters: map[string]harness.Cluster{"etcd": {URL: etcdURL}}, Log: func(int, string) {}})
 		if err != nil {
 			b.Fatal(err)
 		}

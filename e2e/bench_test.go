@@ -311,15 +311,7 @@ func BenchmarkGuardCachedToken(b *testing.B) {
 // authorization server issues them: it names its grant, so every request
 // also looks up the grant's revocation record in the Store (shared data).
 func BenchmarkGuardCachedGrantToken(b *testing.B) {
-	cfg, _ := authcore.ParseConfig([]byte(benchConfig))
-	eng, _ := authcore.New(cfg, authcore.Options{})
-	now := time.Now()
-	tok, err := eng.MintAccessToken(authcore.AccessTokenClaims{Issuer: cfg.Issuer, Subject: "alice", ClientID: "c",
-		Audience: []string{"https://mcp.example.com/mcp"}, Scope: []string{"mcp:tools"}, IssuedAt: now, Expiry: now.Add(time.Hour),
-		JTI: "j", GrantID: "g-bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	tok := mintGrantBench(b)
 	for _, tg := range benchTargets(b, benchConfig) {
 		b.Run(tg.name, func(b *testing.B) {
 			serveLoop(b, tg, mcpBenchRequest("/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), benchHeaders(tok), 503)
@@ -461,4 +453,19 @@ func BenchmarkCompileFilter(b *testing.B) {
 			}
 		})
 	}
+}
+
+// mintGrantBench mints a benchConfig token for /mcp that names its grant,
+// as mcpgate's own authorization server's tokens do.
+func mintGrantBench(b *testing.B) string {
+	cfg, _ := authcore.ParseConfig([]byte(benchConfig))
+	eng, _ := authcore.New(cfg, authcore.Options{})
+	now := time.Now()
+	tok, err := eng.MintAccessToken(authcore.AccessTokenClaims{Issuer: cfg.Issuer, Subject: "alice", ClientID: "c",
+		Audience: []string{"https://mcp.example.com/mcp"}, Scope: []string{"mcp:tools"}, IssuedAt: now, Expiry: now.Add(time.Hour),
+		JTI: "j", GrantID: "g-bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tok
 }

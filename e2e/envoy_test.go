@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
 
 // TestEnvoyCompose runs mcpgate inside a real Envoy (docker-compose.yml):
@@ -70,18 +68,7 @@ func envoyMCPFlow(t *testing.T) {
 	httpClient := &http.Client{Transport: rec}
 	b := newFormBrowser(t)
 	redirect := "http://127.0.0.1:45678/callback"
-	handler, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
-			ClientName: "e2e MCP client via Envoy", RedirectURIs: []string{redirect},
-			GrantTypes: []string{"authorization_code", "refresh_token"}, TokenEndpointAuthMethod: "none",
-		}},
-		RedirectURL:              redirect,
-		Client:                   httpClient,
-		AuthorizationCodeFetcher: b.fetcher,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	handler := dcrHandler(t, "e2e MCP client via Envoy", redirect, httpClient, b)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// "localhost:8080" is the issuer's host: the filter builds its URLs

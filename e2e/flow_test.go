@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/oauth2"
 )
 
@@ -29,18 +27,7 @@ func TestMCPSDKOAuthFlow(t *testing.T) {
 		httpClient := &http.Client{Transport: rec}
 		b := newFormBrowser(t)
 		redirect := "http://127.0.0.1:45678/callback"
-		handler, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-			DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
-				ClientName: "e2e MCP client", RedirectURIs: []string{redirect},
-				GrantTypes: []string{"authorization_code", "refresh_token"}, TokenEndpointAuthMethod: "none",
-			}},
-			RedirectURL:              redirect,
-			Client:                   httpClient,
-			AuthorizationCodeFetcher: b.fetcher,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		handler := dcrHandler(t, "e2e MCP client", redirect, httpClient, b)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		cs, err := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil).

@@ -15,6 +15,7 @@ import (
 // etcd; a finished flow's records (code, grant, consent ticket) are gone
 // from etcd itself once their TTLs and lease buckets pass.
 func TestReplicasNothingLeftBehind(t *testing.T) {
+	t.Parallel() // mostly waits for etcd's leases
 	etcd := oneEtcd(t)
 	cfgText := strings.Replace(readConfig(t, "conformance.json"), `"cookies": {"secure": false}`,
 		`"cookies": {"secure": false}, "consent": {"remember": "0s"}`, 1)
