@@ -21,10 +21,10 @@ const (
 	denyBadBody           = "bad_body"
 )
 
-// guard enforces bearer-token authorization on a request to resource r
+// guardBearer enforces bearer-token authorization on a request to resource r
 // (RFC 6750, RFC 9068 §4, MCP 2026-07-28 "Token Handling": "MCP servers
 // MUST validate access tokens before processing the request").
-func (e *Engine) guard(req *Request, r *Resource) Outcome {
+func (e *Engine) guardBearer(req *Request, r *Resource) Outcome {
 	if req.Method == "OPTIONS" {
 		// A CORS preflight carries no credentials and is never challenged.
 		return e.preflight(req, "GET, POST, DELETE")
