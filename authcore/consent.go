@@ -65,7 +65,7 @@ func consentKey(sub string, ar *authzRequest) string {
 // the consent page otherwise.
 func (e *Engine) consent(req *Request, c *Client, ar *authzRequest, sub string) Outcome {
 	if ar.ErrCode != "" {
-		return e.redirectError(ar, ar.ErrCode, ar.ErrDesc, 302, nil)
+		return e.authorizeErrorFor(c, ar, ar.ErrCode, ar.ErrDesc, 400)
 	}
 	if e.cfg.AS.Consent.Remember <= 0 {
 		return e.showConsent(req, c, ar, sub)
