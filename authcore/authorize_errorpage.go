@@ -1,10 +1,6 @@
 package authcore
 
-import (
-	"bytes"
-	"html/template"
-	"strings"
-)
+import "strings"
 
 // OAuth 2.1 §7.12.2 (the authorization server as open redirector): "The
 // authorization server MUST only automatically redirect the user agent if
@@ -34,13 +30,16 @@ func (e *Engine) authorizeErrorFor(c *Client, ar *authzRequest, code, desc strin
 // errorLinkView is what the error page with a link shows.
 type errorLinkView struct {
 	Code, Description string
+	// SelfRegistered says the client chose its own redirect URI, which is
+	// why the user is not sent back automatically.
+	SelfRegistered bool
 	// ClientName is the name the client gave itself (unverified).
 	ClientName string
 	// SourceHost is a CIMD client's client_id host: who vouches for it.
 	SourceHost string
 	// Host is where the link goes: the redirect URI's host or scheme.
 	Host string
-	Link template.URL
+	Link string
 }
 
 // errorLinkPage renders an authorization error with a link back to the
@@ -49,52 +48,68 @@ func (e *Engine) errorLinkPage(status int, c *Client, ar *authzRequest, oe *Erro
 	v := errorLinkView{Code: oe.Code, Description: oe.Description, Host: redirectHost(ar.RedirectURI)}
 	if c != nil {
 		v.ClientName = c.Name
+		v.SelfRegistered = c.Source != ClientPreRegistered
 		if c.Source == ClientMetadataDocument {
 			v.SourceHost = hostOf(c.ID)
 		}
 	}
 	// The redirect URI passed checkRedirectURI at registration: https,
 	// loopback http or a private-use scheme in reverse domain form, never
-	// javascript: or data:. html/template would otherwise blank a
-	// private-use scheme.
-	if scheme, _, ok := strings.Cut(location, ":"); ok && scheme != "javascript" && scheme != "data" && scheme != "vbscript" {
-		v.Link = template.URL(location)
+	// javascript: or data:; checked again here, as the link is the one URL
+	// of the page built from a client's value.
+	if scheme, _, ok := strings.Cut(location, ":"); ok && safeLinkScheme(scheme) {
+		v.Link = location
 	}
-	var buf bytes.Buffer
-	if err := errorLinkTemplate.Execute(&buf, v); err != nil {
-		return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error").withCause(err))
-	}
-	return htmlReply(status, pageCSP, buf.Bytes(), nil)
+	return htmlReply(status, pageCSP, renderErrorLinkPage(v), nil)
 }
 
-var errorLinkTemplate = template.Must(template.New("error-link").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>Authorization error</title>
-<style>` + pageStyle + `</style>
-</head>
-<body>
-<main>
-<h1>The authorization request cannot be completed</h1>
-<p>{{.Description}}</p>
-<dl>
-{{- if .ClientName}}
-<dt>Application</dt><dd>{{.ClientName}} <span class="unverified">(name not verified)</span></dd>
-{{- end}}
-{{- if .SourceHost}}
-<dt>Published by</dt><dd><strong>{{.SourceHost}}</strong></dd>
-{{- end}}
-<dt>Returns to</dt><dd><strong>{{.Host}}</strong></dd>
-</dl>
-<p class="note">This application registered itself, so this server does not send you back to it on its own. If you started it, you can tell it what happened:</p>
-{{- if .Link}}
-<p><a href="{{.Link}}">Return to {{.Host}}</a></p>
-{{- end}}
-<p class="note">Error: <code>{{.Code}}</code>. Otherwise you can close this window.</p>
-</main>
-</body>
-</html>
-`))
+// safeLinkScheme refuses the schemes that run or embed content.
+func safeLinkScheme(scheme string) bool {
+	switch strings.ToLower(scheme) {
+	case "javascript", "data", "vbscript", "blob", "file":
+		return false
+	}
+	return scheme != ""
+}
+
+// renderErrorLinkPage writes the error page with the client's host and
+// the link. Every value goes through appendHTML (consent_page.go).
+func renderErrorLinkPage(v errorLinkView) []byte {
+	b := make([]byte, 0, 3072)
+	b = append(b, pageHead...)
+	b = append(b, "<meta name=\"referrer\" content=\"no-referrer\">\n<title>Authorization error</title>\n<style>"+pageStyle+"</style>\n</head>\n<body>\n<main>\n<h1>The authorization request cannot be completed</h1>\n<p>"...)
+	b = appendHTML(b, v.Description)
+	b = append(b, "</p>\n<dl>"...)
+	if v.ClientName != "" {
+		b = append(b, "\n<dt>Application</dt><dd>"...)
+		b = appendHTML(b, v.ClientName)
+		if v.SelfRegistered {
+			b = append(b, " <span class=\"unverified\">(name not verified)</span>"...)
+		}
+		b = append(b, "</dd>"...)
+	}
+	if v.SourceHost != "" {
+		b = append(b, "\n<dt>Published by</dt><dd><strong>"...)
+		b = appendHTML(b, v.SourceHost)
+		b = append(b, "</strong></dd>"...)
+	}
+	b = append(b, "\n<dt>Returns to</dt><dd><strong>"...)
+	b = appendHTML(b, v.Host)
+	b = append(b, "</strong></dd>\n</dl>\n"...)
+	if v.SelfRegistered {
+		b = append(b, "<p class=\"note\">This application registered itself, so this server does not send you back to it on its own. If you started it, you can tell it what happened:</p>\n"...)
+	} else {
+		b = append(b, "<p class=\"note\">You can tell the application what happened:</p>\n"...)
+	}
+	if v.Link != "" {
+		b = append(b, "<p><a href=\""...)
+		b = appendHTML(b, v.Link)
+		b = append(b, "\">Return to "...)
+		b = appendHTML(b, v.Host)
+		b = append(b, "</a></p>\n"...)
+	}
+	b = append(b, "<p class=\"note\">Error: <code>"...)
+	b = appendHTML(b, v.Code)
+	b = append(b, "</code>. Otherwise you can close this window.</p>\n</main>\n</body>\n</html>\n"...)
+	return b
+}

@@ -236,7 +236,7 @@ func (e *Engine) tokenReply(req *Request, tr *TokenResponse) Reply {
 // mintFor mints the access token of a grant: audience the resource, the
 // given scopes without offline_access (it means nothing to a resource),
 // and the grant id so a revoked grant is recognised (guard.go).
-func (e *Engine) mintFor(clientID, sub, resource, gid string, scopes []string) (*TokenResponse, *Error) {
+func (e *Engine) mintFor(clientID, sub, resource, gid string, scopes []string, claims IdentityClaims) (*TokenResponse, *Error) {
 	now := e.now()
 	jti, err := e.randomString(16)
 	if err != nil {
@@ -259,6 +259,7 @@ func (e *Engine) mintFor(clientID, sub, resource, gid string, scopes []string) (
 		Expiry:   now.Add(life),
 		JTI:      jti,
 		GrantID:  gid,
+		Identity: e.tokenClaims(claims),
 	})
 	if err != nil {
 		return nil, asError(err)
