@@ -22,9 +22,9 @@ import (
 //     is refused at /authorize and /token (invalid_client) and its tokens
 //     by the guard.
 //
-// Bound: a VM reuses what it read for adminRecheck, so a revocation or
-// block reaches every worker of every Envoy sharing the store within that
-// time (plus the store's own replication delay).
+// Bound: a VM reuses what it read for store.revocation_recheck (default
+// adminRecheck), so a revocation or block reaches every worker of every
+// Envoy sharing the store within that time.
 
 // adminStateKey is the Store key of the operators' record.
 const adminStateKey = "admin/state"
