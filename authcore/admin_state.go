@@ -209,15 +209,7 @@ func (e *Engine) authorize(req *Request, r *Resource, claims *AccessTokenClaims)
 	}
 	return e.adminView(func(st *adminState, err error) Outcome {
 		if err != nil {
-			// As for a grant's revocation marker (guard_revocation.go):
-			// store.revocation_outage decides.
-			if e.cfg.Store.RevocationOutage == RevocationOutageAllow {
-				e.count("mcpgate.guard.revocation_unchecked")
-				return e.authorizeScopes(req, r, claims)
-			}
-			e.count("mcpgate.guard.denied.store_unavailable")
-			oe := newError(ErrCodeTemporarilyUnavailable, 503, "the revocation status of this token cannot be checked right now; try again shortly")
-			return e.withCORS(req, jsonError(oe, Header{{"retry-after", "1"}, {"cache-control", "no-store"}}))
+			return e.revocationOutage(req, func() Outcome { return e.authorizeScopes(req, r, claims) })
 		}
 		return e.authorizeAdmin(req, r, claims, st)
 	})
