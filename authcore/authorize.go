@@ -28,6 +28,12 @@ type authzRequest struct {
 	// user is authenticated (O21 §7.12.2).
 	ErrCode string `json:"e,omitempty"`
 	ErrDesc string `json:"d,omitempty"`
+	// Claims are the signed-in user's identity claims (claims.go), set
+	// once the user is known.
+	Claims IdentityClaims `json:"cl,omitempty"`
+	// Upstream is the upstream access token, sealed, kept for re-reading
+	// the claims at refresh (claims.go).
+	Upstream string `json:"up,omitempty"`
 }
 
 // Limits of the authorization request.

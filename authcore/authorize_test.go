@@ -191,7 +191,8 @@ func TestAuthorizeSeveralResources(t *testing.T) {
 }
 
 // TestAuthorizeUntrustedClientError: a self-registered client's broken
-// request is redirected only once the user is authenticated (O21 §7.12.2).
+// request is never redirected automatically (O21 §7.12.2): an error page,
+// and once the user is signed in, one with a link to the client's host.
 func TestAuthorizeUntrustedClientError(t *testing.T) {
 	h := newHarness(t, asConfigJSON(withAS(map[string]string{"identity": `{"mode":"header","header":{"name":"x-user"}}`})))
 	rr := registered(t, h.register(h.e, `{"redirect_uris":["https://app.example.com/cb"],"token_endpoint_auth_method":"none"}`))
@@ -199,10 +200,10 @@ func TestAuthorizeUntrustedClientError(t *testing.T) {
 	target := authzQuery(rr.ClientID, "https://app.example.com/cb", ch, map[string]string{"scope": "nope"})
 	// Not signed in: an error page, not a redirect to the client.
 	errorPageOf(t, h.get(newBrowser(), target), 401)
-	// Signed in: redirected.
+	// Signed in: a page with a link carrying the error, state and iss.
 	req := &Request{Method: "GET", Path: target, Headers: Header{{"x-user", "bob"}}}
-	q := redirected(t, h.run(h.e, req, nil), 302)
-	if q.Get("error") != ErrCodeInvalidScope || q.Get("state") != "st-123" {
+	q := errorLinkOf(t, h.run(h.e, req, nil), 400, "app.example.com")
+	if q.Get("error") != ErrCodeInvalidScope || q.Get("state") != "st-123" || q.Get("iss") != testIssuer {
 		t.Errorf("redirect %v", q)
 	}
 	// A pre-registered client's is redirected at once, signed in or not.

@@ -149,12 +149,12 @@ func (e *Engine) authenticateAssertion(req *Request, f form, ca clientAuth, then
 		return then(ca, newError(ErrCodeInvalidClient, 401, "client_id differs from the client assertion's issuer"))
 	}
 	now := e.now()
-	if e.as.authFailures.exceeded(id, now) {
+	if e.as.authFailures.exceeded(lockoutKey(id, req.Source), now) {
 		e.count("mcpgate.token.client_auth_throttled")
 		return then(ca, newError(ErrCodeInvalidClient, 401, "too many failed authentication attempts; try again later"))
 	}
 	fail := func(reason string) Outcome {
-		e.as.authFailures.allow(id, now)
+		e.as.authFailures.allow(lockoutKey(id, req.Source), now)
 		e.count("mcpgate.token.client_auth_failed")
 		return then(ca, newError(ErrCodeInvalidClient, 401, "client authentication failed").withCause(errors.New(reason)))
 	}

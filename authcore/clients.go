@@ -102,6 +102,7 @@ func (c *Client) matchRedirectURI(given string) string {
 // Anything else is invalid_client. then receives exactly one of the
 // client and the error.
 func (e *Engine) resolveClient(clientID string, then func(*Client, *Error) Outcome) Outcome {
+	then = e.adminScreen(then)
 	if clientID == "" {
 		return then(nil, newError(ErrCodeInvalidClient, 401, "client_id is missing"))
 	}

@@ -40,6 +40,10 @@ type Config struct {
 	// Store selects where shared records live and bounds revocation
 	// across instances (config_store.go).
 	Store StoreConfig
+	// Admin configures the operators' API (admin.go).
+	Admin AdminConfig
+	// Audit configures the audit trail (audit.go, admin.go).
+	Audit AuditConfig
 
 	issuerURL *url.URL
 	activeKey *SigningKey
@@ -189,6 +193,8 @@ func ParseConfig(data []byte) (*Config, error) {
 		"identity_headers":     func(path string, v gjson.Result) { p.identityHeaders(path, v, &c.IdentityHeaders) },
 		"cimd":                 func(path string, v gjson.Result) { p.cimdConfig(path, v, &c.CIMD) },
 		"store":                func(path string, v gjson.Result) { p.storeConfig(path, v, &c.Store) },
+		"admin":                func(path string, v gjson.Result) { p.adminConfig(path, v, &c.Admin) },
+		"audit":                func(path string, v gjson.Result) { p.auditConfig(path, v, &c.Audit) },
 		"cors": func(path string, v gjson.Result) {
 			p.object(path, v, map[string]func(string, gjson.Result){
 				"allowed_origins": func(path string, v gjson.Result) {
@@ -427,6 +433,9 @@ func (p *cfgParser) validate(c *Config, ep Endpoints) {
 	claim("endpoints.jwks", ep.JWKS)
 	claim("endpoints.consent", ep.Consent)
 	claim("endpoints.callback", ep.Callback)
+	if c.Admin.Path != "" {
+		claim("admin.path", c.Admin.Path)
+	}
 }
 
 // checkHTTPSURL parses an absolute URL that must use https, or http on a

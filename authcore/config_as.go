@@ -46,6 +46,15 @@ type ASConfig struct {
 	Consent ConsentConfig
 	// Cookies configures the browser cookies of login and consent.
 	Cookies CookieConfig
+	// Claims names the user's identity claims kept in grants (claims.go).
+	Claims ClaimsConfig
+	// Policy limits who may sign in and which scopes each user may be
+	// granted (policy.go).
+	Policy Policy
+	// NativeHTTPSRedirects accepts https redirect URIs from clients of
+	// application_type "native" ("native_https_redirect_uris", default
+	// true; clientpolicy.go).
+	NativeHTTPSRedirects bool
 
 	clientsByID map[string]*Client
 }
@@ -214,6 +223,7 @@ func (p *cfgParser) asConfig(path string, v gjson.Result, dst *ASConfig) {
 	dst.Refresh = RefreshConfig{Policy: RefreshGrantType, Grace: 10 * time.Second}
 	dst.Consent.Remember = 30 * 24 * time.Hour
 	dst.Cookies.Secure = true
+	dst.NativeHTTPSRedirects = true
 	p.object(path, v, map[string]func(string, gjson.Result){
 		"clients": func(path string, v gjson.Result) {
 			p.array(path, v, func(path string, _ int, v gjson.Result) {
@@ -253,6 +263,9 @@ func (p *cfgParser) asConfig(path string, v gjson.Result, dst *ASConfig) {
 				"secure": p.boolean(&dst.Cookies.Secure),
 			})
 		},
+		"claims":                     func(path string, v gjson.Result) { p.claimsConfig(path, v, &dst.Claims) },
+		"policy":                     func(path string, v gjson.Result) { p.policy(path, v, &dst.Policy) },
+		"native_https_redirect_uris": p.boolean(&dst.NativeHTTPSRedirects),
 	})
 }
 
@@ -605,6 +618,7 @@ func validClientIDChars(s string) bool {
 func (p *cfgParser) validateAS(c *Config) {
 	a := &c.AS
 	const path = "authorization_server"
+	p.validateClaims(c)
 	a.clientsByID = map[string]*Client{}
 	for i, cl := range a.Clients {
 		if cl.ID == "" {

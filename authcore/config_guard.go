@@ -19,6 +19,9 @@ type ScopeRule struct {
 	Name string
 	// Scopes are required, all of them, when the rule matches.
 	Scopes []string
+	// When, if set, must hold on the access token's identity claims
+	// (policy.go, claims.go) for a matching request to pass.
+	When *Condition
 }
 
 // IdentityHeaders name the headers set on forwarded requests. Any copy a
@@ -48,6 +51,11 @@ func (p *cfgParser) guardConfig(path string, v gjson.Result, r *Resource) {
 			"method": p.str(&rule.Method),
 			"name":   p.str(&rule.Name),
 			"scopes": p.strings(&rule.Scopes),
+			"when": func(fp string, v gjson.Result) {
+				if v.Exists() {
+					rule.When = p.condition(fp, v, 1)
+				}
+			},
 		})
 		if rule.Method == "" && rule.Name == "" {
 			p.fail(rp, `needs "method" or "name"`)
@@ -57,8 +65,8 @@ func (p *cfgParser) guardConfig(path string, v gjson.Result, r *Resource) {
 				p.fail(rp, `"*" is allowed only at the end of a pattern`)
 			}
 		}
-		if len(rule.Scopes) == 0 {
-			p.fail(join(rp, "scopes"), "required: at least one scope")
+		if len(rule.Scopes) == 0 && rule.When == nil {
+			p.fail(join(rp, "scopes"), `required: at least one scope (or a "when" condition)`)
 		}
 		p.checkScopes(join(rp, "scopes"), rule.Scopes)
 		r.Rules = append(r.Rules, rule)

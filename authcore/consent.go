@@ -65,7 +65,10 @@ func consentKey(sub string, ar *authzRequest) string {
 // the consent page otherwise.
 func (e *Engine) consent(req *Request, c *Client, ar *authzRequest, sub string) Outcome {
 	if ar.ErrCode != "" {
-		return e.redirectError(ar, ar.ErrCode, ar.ErrDesc, 302, nil)
+		return e.authorizeErrorFor(c, ar, ar.ErrCode, ar.ErrDesc, 400)
+	}
+	if denied := e.applyPolicy(c, ar, sub); denied != nil {
+		return denied
 	}
 	if e.cfg.AS.Consent.Remember <= 0 {
 		return e.showConsent(req, c, ar, sub)
@@ -190,11 +193,13 @@ func (e *Engine) handleConsent(req *Request) Outcome {
 				}
 				if action == "deny" {
 					e.count("mcpgate.consent.denied")
+					e.audit(auditEvent{Event: "consent_refused", Subject: rec.Subject, ClientID: ar.ClientID, Resource: ar.Resource, RequestID: requestID(req), Scopes: ar.Scopes})
 					// O21 §4.1.2.1: access_denied, "the resource owner or
 					// authorization server denied the request".
 					return e.redirectError(ar, ErrCodeAccessDenied, "the user denied the request", 303, nil)
 				}
 				e.count("mcpgate.consent.approved")
+				e.audit(auditEvent{Event: "consent_given", Subject: rec.Subject, ClientID: ar.ClientID, Resource: ar.Resource, RequestID: requestID(req), Scopes: ar.Scopes})
 				return e.rememberConsent(rec.Subject, ar, func() Outcome {
 					return e.issueCode(ar, rec.Subject, func(code string, oe *Error) Outcome {
 						if oe != nil {

@@ -29,6 +29,13 @@ type Options struct {
 	// tokens they verified, so a new token is verified once per host
 	// (tokenshare.go); nil keeps verification per engine.
 	TokenShare TokenShare
+	// Audit receives each audit line (audit.go), one JSON object without
+	// a newline; default: Log at Info.
+	Audit func(line []byte)
+	// FilterState records a value of the current request for the host
+	// (Envoy filter state, audit.go); nil records nothing. It is called
+	// while Handle, Resume or Continue runs for that request.
+	FilterState func(name, value string)
 }
 
 // LogLevel orders log messages.
@@ -60,6 +67,12 @@ type Engine struct {
 	hostKeys   hostKeys
 	// share: verified tokens shared between VMs (tokenshare.go).
 	share *tokenShare
+	// auditSink and filterState are Options.Audit and Options.FilterState.
+	auditSink   func([]byte)
+	filterState func(name, value string)
+	// admin is the per-VM view of operators' revocations and blocks
+	// (admin_state.go).
+	admin adminCache
 	// as is the authorization server's per-engine state (as.go).
 	as asState
 	// cimd is the Client ID Metadata Document cache, fetch rate limits and
@@ -105,6 +118,7 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 		tokens:     tokenCache{max: tokenCacheSize},
 		routes:     map[string]*route{},
 		resources:  map[string]*Resource{},
+		auditSink:  opts.Audit,
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -124,11 +138,14 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 	if e.store == nil {
 		e.store = NewMemoryStore(e.now)
 	}
+	if cfg.Audit.FilterState {
+		e.filterState = opts.FilterState
+	}
 	for _, r := range cfg.Resources {
 		e.resources[r.Path] = r
 	}
 	e.stripHeaders = []string{"authorization"}
-	for _, h := range []string{cfg.IdentityHeaders.Subject, cfg.IdentityHeaders.ClientID, cfg.IdentityHeaders.Scope} {
+	for _, h := range append([]string{cfg.IdentityHeaders.Subject, cfg.IdentityHeaders.ClientID, cfg.IdentityHeaders.Scope}, claimHeaderNames(cfg)...) {
 		if h != "" {
 			e.stripHeaders = append(e.stripHeaders, h)
 		}
@@ -146,6 +163,7 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 	e.addDiscoveryRoutes()
 	e.addASRoutes()
 	e.addASMetadataRoute()
+	e.addAdminRoute()
 	return e, nil
 }
 

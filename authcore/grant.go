@@ -53,6 +53,11 @@ type grantRecord struct {
 	// Successor is the current refresh token, sealed, so that a duplicate
 	// refresh of Previous within the grace window gets the same one.
 	Successor string `json:"n,omitempty"`
+	// Claims are the user's identity claims (claims.go).
+	Claims IdentityClaims `json:"cl,omitempty"`
+	// Upstream is the upstream access token, sealed, for re-reading the
+	// claims from the UserInfo endpoint at refresh (claims.go).
+	Upstream string `json:"up,omitempty"`
 }
 
 // codeRecord is stored at code/<hash of code>.
@@ -83,6 +88,7 @@ func (e *Engine) issueCode(ar *authzRequest, sub string, then func(code string, 
 	g := grantRecord{
 		State: grantPending, ClientID: ar.ClientID, Subject: sub, Resource: ar.Resource,
 		Scopes: ar.Scopes, Created: now.Unix(), Exp: now.Add(life + time.Minute).Unix(),
+		Claims: ar.Claims, Upstream: ar.Upstream,
 	}
 	gval, _ := json.Marshal(g)
 	return e.store.Put(grantKey(gid), gval, 0, life+time.Minute, func(err error) Outcome {
@@ -96,6 +102,7 @@ func (e *Engine) issueCode(ar *authzRequest, sub string, then func(code string, 
 				return then("", e.storeError("storing authorization code failed", err))
 			}
 			e.count("mcpgate.authorize.code_issued")
+			e.audit(auditEvent{Event: "code_issued", Subject: sub, ClientID: ar.ClientID, Resource: ar.Resource, Grant: gid, Scopes: ar.Scopes})
 			return then(code, nil)
 		})
 	})
@@ -158,6 +165,7 @@ func (e *Engine) updateGrant(gid string, change func(g *grantRecord) *grantRecor
 func (e *Engine) revokeGrant(gid, why string, then func(err error) Outcome) Outcome {
 	e.log(LogWarn, "mcpgate: revoking grant "+gid+": "+why)
 	e.count("mcpgate.grant.revoked")
+	e.audit(auditEvent{Event: "grant_revoked", Grant: gid, Reason: why})
 	markerTTL := e.cfg.Lifetimes.AccessToken + 2*clockSkew + time.Minute
 	return e.store.Get(revokedGrantKey(gid), func(_ []byte, ver uint64, err error) Outcome {
 		if err != nil && !errors.Is(err, ErrNotFound) {

@@ -21,10 +21,10 @@ const (
 	denyBadBody           = "bad_body"
 )
 
-// guard enforces bearer-token authorization on a request to resource r
+// guardBearer enforces bearer-token authorization on a request to resource r
 // (RFC 6750, RFC 9068 §4, MCP 2026-07-28 "Token Handling": "MCP servers
 // MUST validate access tokens before processing the request").
-func (e *Engine) guard(req *Request, r *Resource) Outcome {
+func (e *Engine) guardBearer(req *Request, r *Resource) Outcome {
 	if req.Method == "OPTIONS" {
 		// A CORS preflight carries no credentials and is never challenged.
 		return e.preflight(req, "GET, POST, DELETE")
@@ -74,13 +74,13 @@ func (e *Engine) guard(req *Request, r *Resource) Outcome {
 	return e.checkGrant(req, r, claims, now)
 }
 
-// authorize checks scopes, reading the body first when a rule needs it.
-func (e *Engine) authorize(req *Request, r *Resource, claims *AccessTokenClaims) Outcome {
+// authorizeScopes checks scopes, reading the body first when a rule needs it.
+func (e *Engine) authorizeScopes(req *Request, r *Resource, claims *AccessTokenClaims) Outcome {
 	granted := expandScopes(claims.Scope, r.Implies)
 	if missing := missingScopes(r.Scopes, granted); len(missing) > 0 {
 		return e.insufficientScope(req, r, r.Scopes, claims.Scope)
 	}
-	if len(r.Rules) == 0 || req.Method != "POST" {
+	if (len(r.Rules) == 0 && !e.cfg.Audit.ToolCalls) || req.Method != "POST" {
 		return e.allow(r, claims)
 	}
 	return ReadBody{Limit: r.MaxBodyBytes, Resume: func(body []byte) Outcome {
@@ -100,6 +100,9 @@ func (e *Engine) authorize(req *Request, r *Resource, claims *AccessTokenClaims)
 		if len(missingScopes(need, granted)) > 0 {
 			return e.insufficientScope(req, r, need, claims.Scope)
 		}
+		if out := e.checkClaimRules(req, r, claims, ops); out != nil {
+			return out
+		}
 		return e.allow(r, claims)
 	}}
 }
@@ -110,6 +113,7 @@ func (e *Engine) authorize(req *Request, r *Resource, claims *AccessTokenClaims)
 // client sent.
 func (e *Engine) allow(r *Resource, claims *AccessTokenClaims) Outcome {
 	e.count("mcpgate.guard.allowed")
+	e.decision("allow", claims, "")
 	if claims.forward != nil {
 		return claims.forward
 	}
@@ -131,7 +135,7 @@ func (e *Engine) identityHeaders(claims *AccessTokenClaims) Header {
 	if h.Scope != "" {
 		set = append(set, [2]string{h.Scope, claims.scopeString})
 	}
-	return set
+	return append(set, e.claimHeaders(claims.Identity)...)
 }
 
 // insufficientScope answers 403 with the scopes this operation needs
@@ -152,6 +156,7 @@ func (e *Engine) insufficientScope(req *Request, r *Resource, need, granted []st
 // configuration or from a token mcpgate signed, never from request headers.
 func (e *Engine) deny(req *Request, r *Resource, reason string, status int, code, desc string, scopes []string) Outcome {
 	e.count("mcpgate.guard.denied." + reason)
+	e.guardDenied(req, r, reason, status, nil)
 	if scopes == nil && status == 401 {
 		scopes = r.Scopes
 	}
@@ -506,6 +511,7 @@ func (e *Engine) verifyToken(token string) (*AccessTokenClaims, string) {
 		e.log(LogDebug, err.Error())
 		return nil, denyInvalidToken
 	}
+	c.Identity = e.accessTokenIdentity(token)
 	if now := e.now(); now.Before(c.Expiry.Add(clockSkew)) {
 		c.forward = Forward{Remove: e.stripHeaders, Set: e.identityHeaders(c)}
 		e.tokens.put(token, c, now)

@@ -101,13 +101,20 @@ func (e *Engine) checkGrant(req *Request, r *Resource, claims *AccessTokenClaims
 			return e.deny(req, r, denyRevoked, 401, ErrCodeInvalidToken, "the access token is invalid or expired", nil)
 		}
 		e.log(LogError, "mcpgate: revocation lookup failed: "+err.Error())
-		if e.cfg.Store.RevocationOutage == RevocationOutageAllow {
-			// Not remembered: the next request tries the store again.
-			e.count("mcpgate.guard.revocation_unchecked")
-			return e.authorize(req, r, claims)
-		}
-		e.count("mcpgate.guard.denied.store_unavailable")
-		oe := newError(ErrCodeTemporarilyUnavailable, 503, "the revocation status of this token cannot be checked right now; try again shortly")
-		return e.withCORS(req, jsonError(oe, Header{{"retry-after", "1"}, {"cache-control", "no-store"}}))
+		// Not remembered: the next request tries the store again.
+		return e.revocationOutage(req, func() Outcome { return e.authorize(req, r, claims) })
 	})
+}
+
+// revocationOutage answers a guarded request whose revocation status the
+// store cannot tell (a grant's marker, the operators' record): by
+// store.revocation_outage, let it on (then) or answer 503.
+func (e *Engine) revocationOutage(req *Request, then func() Outcome) Outcome {
+	if e.cfg.Store.RevocationOutage == RevocationOutageAllow {
+		e.count("mcpgate.guard.revocation_unchecked")
+		return then()
+	}
+	e.count("mcpgate.guard.denied.store_unavailable")
+	oe := newError(ErrCodeTemporarilyUnavailable, 503, "the revocation status of this token cannot be checked right now; try again shortly")
+	return e.withCORS(req, jsonError(oe, Header{{"retry-after", "1"}, {"cache-control", "no-store"}}))
 }

@@ -23,10 +23,14 @@ func (e *Engine) authenticate(req *Request, c *Client, ar *authzRequest) Outcome
 	switch id.Mode {
 	case IdentityDev:
 		e.log(LogWarn, "mcpgate: DEV IDENTITY: authorizing as \""+id.DevSubject+"\" without any login (client "+truncate(c.ID, 80)+"); never use identity mode dev outside a local trial")
+		ar.Claims = e.devClaims()
 		return e.consent(req, c, ar, id.DevSubject)
 	case IdentityHeader:
 		sub, oe := e.headerSubject(req)
 		if oe != nil {
+			return e.errorPage(oe.Status, oe)
+		}
+		if ar.Claims, oe = e.headerClaims(req); oe != nil {
 			return e.errorPage(oe.Status, oe)
 		}
 		return e.consent(req, c, ar, sub)

@@ -219,11 +219,13 @@ func (e *Engine) exchangeUpstreamCode(req *Request, o *OIDCConfig, st *upstreamS
 					return e.errorPage(403, newError(ErrCodeAccessDenied, 403, "the identity provider's answer could not be verified"))
 				}
 				e.count("mcpgate.login.ok")
-				return e.resolveClient(ar.ClientID, func(c *Client, oe *Error) Outcome {
-					if oe != nil {
-						return e.errorPage(400, oe)
-					}
-					return e.consent(req, c, ar, sub)
+				return e.loginClaims(res.Body, idToken, ar, func() Outcome {
+					return e.resolveClient(ar.ClientID, func(c *Client, oe *Error) Outcome {
+						if oe != nil {
+							return e.errorPage(400, oe)
+						}
+						return e.consent(req, c, ar, sub)
+					})
 				})
 			})
 		},

@@ -322,7 +322,8 @@ func TestOIDCCallbackBinding(t *testing.T) {
 }
 
 // TestOIDCUntrustedClientError: a self-registered client's broken request
-// goes through login before its error is redirected (O21 §7.12.2).
+// goes through login, and its error is then a page with a link, not a
+// redirect (O21 §7.12.2).
 func TestOIDCUntrustedClientError(t *testing.T) {
 	h := newHarness(t, asConfigJSON(oidcAS()))
 	p := newIdP(t, "ES256")
@@ -330,7 +331,7 @@ func TestOIDCUntrustedClientError(t *testing.T) {
 	rr := registered(t, h.register(h.e, `{"redirect_uris":["https://app.example.com/cb"],"token_endpoint_auth_method":"none"}`))
 	b := newBrowser()
 	cb, _ := h.login(b, p, rr.ClientID, "https://app.example.com/cb", map[string]string{"resource": "https://mcp.example.com/nope"})
-	q := redirected(t, h.get(b, cb), 302)
+	q := errorLinkOf(t, h.get(b, cb), 400, "app.example.com")
 	if q.Get("error") != ErrCodeInvalidTarget || q.Get("state") != "st-123" {
 		t.Errorf("redirect %v", q)
 	}

@@ -23,6 +23,10 @@ type AccessTokenClaims struct {
 	// GrantID links the token to its authorization grant (the code or
 	// refresh family) so a revoked grant can be recognised.
 	GrantID string
+	// Identity holds the user's identity claims configured for access
+	// tokens ("authorization_server.claims.access_token", claims.go),
+	// written as top-level claims of the same names.
+	Identity IdentityClaims
 
 	// scopeString is the "scope" claim as received, for the identity header.
 	scopeString string
@@ -92,6 +96,7 @@ func (e *Engine) MintAccessToken(c AccessTokenClaims) (string, error) {
 		p = append(p, `,"gid":`...)
 		p = appendJSONString(p, c.GrantID)
 	}
+	p = e.appendTokenClaims(p, c.Identity)
 	p = append(p, '}')
 	return e.signJWS(k, header, p)
 }

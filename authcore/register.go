@@ -90,6 +90,7 @@ func (e *Engine) handleRegister(req *Request) Outcome {
 			return e.withCORS(req, jsonError(oe, nil))
 		}
 		e.count("mcpgate.register.ok")
+		e.audit(auditEvent{Event: "client_registered", ClientID: resp.ClientID, RequestID: requestID(req)})
 		return e.withCORS(req, jsonReply(201, mustCompactJSON(resp), Header{{"pragma", "no-cache"}}))
 	}}
 }
@@ -147,6 +148,9 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 		kind, msg := clientmeta.CheckRedirectURI(r.Str, appType)
 		if msg != "" {
 			return nil, redirectError("redirect_uris[%d] %s", i, msg)
+		}
+		if e.nativeHTTPSRefused(appType, kind) {
+			return nil, redirectError(`redirect_uris[%d] must be a loopback or private-use URI for application_type "native" on this server`, i)
 		}
 		if kind != clientmeta.HTTPS {
 			native = true

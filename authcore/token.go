@@ -95,7 +95,8 @@ func (e *Engine) handleToken(req *Request) Outcome {
 // a secret, or a confidential one that sends none, is invalid_client: a
 // client authenticates the way it registered, with either secret method.
 // Secrets are compared in constant time, and failures are counted per
-// client id: past maxAuthFailures a minute every attempt fails (O21 §2.4.1,
+// client id and source address (lockout.go): past maxAuthFailures a minute
+// every attempt from there fails (O21 §2.4.1,
 // brute force).
 func (e *Engine) authenticateClient(req *Request, f form, then func(clientAuth, *Error) Outcome) Outcome {
 	var ca clientAuth
@@ -129,7 +130,7 @@ func (e *Engine) authenticateClient(req *Request, f form, then func(clientAuth, 
 		return then(ca, newError(ErrCodeInvalidClient, 401, "client_id is missing"))
 	}
 	now := e.now()
-	if e.as.authFailures.exceeded(id, now) {
+	if e.as.authFailures.exceeded(lockoutKey(id, req.Source), now) {
 		e.count("mcpgate.token.client_auth_throttled")
 		return then(ca, newError(ErrCodeInvalidClient, 401, "too many failed authentication attempts; try again later"))
 	}
@@ -140,7 +141,7 @@ func (e *Engine) authenticateClient(req *Request, f form, then func(clientAuth, 
 			return then(ca, newError(ErrCodeInvalidClient, 401, "client authentication failed").withCause(oe))
 		}
 		if reason := e.checkClientSecret(c, secret); reason != "" {
-			e.as.authFailures.allow(id, now)
+			e.as.authFailures.allow(lockoutKey(id, req.Source), now)
 			e.count("mcpgate.token.client_auth_failed")
 			return then(ca, newError(ErrCodeInvalidClient, 401, "client authentication failed").withCause(errors.New(reason)))
 		}
@@ -235,7 +236,7 @@ func (e *Engine) tokenReply(req *Request, tr *TokenResponse) Reply {
 // mintFor mints the access token of a grant: audience the resource, the
 // given scopes without offline_access (it means nothing to a resource),
 // and the grant id so a revoked grant is recognised (guard.go).
-func (e *Engine) mintFor(clientID, sub, resource, gid string, scopes []string) (*TokenResponse, *Error) {
+func (e *Engine) mintFor(clientID, sub, resource, gid string, scopes []string, claims IdentityClaims) (*TokenResponse, *Error) {
 	now := e.now()
 	jti, err := e.randomString(16)
 	if err != nil {
@@ -258,6 +259,7 @@ func (e *Engine) mintFor(clientID, sub, resource, gid string, scopes []string) (
 		Expiry:   now.Add(life),
 		JTI:      jti,
 		GrantID:  gid,
+		Identity: e.tokenClaims(claims),
 	})
 	if err != nil {
 		return nil, asError(err)

@@ -157,7 +157,7 @@ func (e *Engine) activateGrant(req *Request, ca clientAuth, rec *codeRecord) Out
 			// redemption, and it gets its access token, which is dead on
 			// arrival (the revocation marker was written before the grant
 			// record), and no refresh token.
-			tr, oe := e.mintFor(c.ID, g.Subject, g.Resource, rec.GID, g.Scopes)
+			tr, oe := e.mintFor(c.ID, g.Subject, g.Resource, rec.GID, g.Scopes, g.Claims)
 			if oe != nil {
 				return e.tokenError(req, ca.basic, oe)
 			}
@@ -166,7 +166,10 @@ func (e *Engine) activateGrant(req *Request, ca clientAuth, rec *codeRecord) Out
 			// Missing (expired).
 			return e.tokenError(req, ca.basic, newError(ErrCodeInvalidGrant, 400, "the authorization grant is no longer valid"))
 		}
-		tr, oe := e.mintFor(c.ID, g.Subject, g.Resource, rec.GID, g.Scopes)
+		if oe := e.codeGrantChecks(req, g, rec.GID); oe != nil {
+			return e.tokenError(req, ca.basic, oe)
+		}
+		tr, oe := e.mintFor(c.ID, g.Subject, g.Resource, rec.GID, g.Scopes, g.Claims)
 		if oe != nil {
 			return e.tokenError(req, ca.basic, oe)
 		}

@@ -139,6 +139,7 @@ func (e *Engine) refreshGrant(req *Request, ca clientAuth, f form) Outcome {
 			return e.tokenError(req, ca.basic, fail)
 		case reuse:
 			e.count("mcpgate.token.refresh_reuse")
+			e.audit(auditEvent{Event: "refresh_reuse", Subject: g.Subject, ClientID: g.ClientID, Resource: g.Resource, Grant: gid, RequestID: requestID(req)})
 			return e.revokeGrant(gid, "refresh token reused", func(error) Outcome {
 				return e.tokenError(req, ca.basic, invalidRefresh())
 			})
@@ -147,12 +148,21 @@ func (e *Engine) refreshGrant(req *Request, ca clientAuth, f form) Outcome {
 		if narrowing {
 			scopes = requested
 		}
-		tr, oe := e.mintFor(c.ID, g.Subject, g.Resource, gid, scopes)
-		if oe != nil {
-			return e.tokenError(req, ca.basic, oe)
-		}
-		tr.RefreshToken = successor
-		return e.tokenReply(req, tr)
+		return e.refreshIdentity(g, func(claims IdentityClaims, oe *Error) Outcome {
+			if oe != nil {
+				return e.tokenError(req, ca.basic, oe)
+			}
+			scopes, oe := e.refreshChecks(req, g, gid, scopes, claims)
+			if oe != nil {
+				return e.tokenError(req, ca.basic, oe)
+			}
+			tr, oe := e.mintFor(c.ID, g.Subject, g.Resource, gid, scopes, claims)
+			if oe != nil {
+				return e.tokenError(req, ca.basic, oe)
+			}
+			tr.RefreshToken = successor
+			return e.tokenReply(req, tr)
+		})
 	})
 }
 

@@ -287,12 +287,20 @@ func TestOIDCLogin(t *testing.T) {
 // against idp, and registers the gateway's callback at the OP.
 func startOIDCTarget(t *testing.T, kind string, idp *testOP) *target {
 	t.Helper()
+	return startOIDCTargetWith(t, kind, idp, oidcConfig)
+}
+
+// startOIDCTargetWith is startOIDCTarget with another configuration
+// template ({{OP_USERINFO}} names the OP's UserInfo endpoint).
+func startOIDCTargetWith(t *testing.T, kind string, idp *testOP, template string) *target {
+	t.Helper()
 	// The provider's own discovery document fills the configuration.
 	var disco struct {
 		Issuer                string `json:"issuer"`
 		AuthorizationEndpoint string `json:"authorization_endpoint"`
 		TokenEndpoint         string `json:"token_endpoint"`
 		JWKSURI               string `json:"jwks_uri"`
+		UserinfoEndpoint      string `json:"userinfo_endpoint"`
 	}
 	res, err := http.Get(idp.issuer + "/.well-known/openid-configuration")
 	if err != nil {
@@ -308,7 +316,8 @@ func startOIDCTarget(t *testing.T, kind string, idp *testOP) *target {
 		"{{OP_AUTHORIZE}}", disco.AuthorizationEndpoint,
 		"{{OP_TOKEN}}", disco.TokenEndpoint,
 		"{{OP_JWKS}}", disco.JWKSURI,
-	).Replace(oidcConfig)
+		"{{OP_USERINFO}}", disco.UserinfoEndpoint,
+	).Replace(template)
 	tg := startTarget(t, kind, cfg, targetOptions{clusters: map[string]string{opCluster: idp.issuer}})
 	idp.store.setRedirectURIs(tg.base + "/oauth/callback")
 	return tg
@@ -688,6 +697,15 @@ type opStorage struct {
 	// reusableCodes keeps codes valid after redemption, like a provider
 	// that does not enforce single use (RFC 6749 §4.1.2 says it MUST).
 	reusableCodes bool
+	// groups, when not nil, is the user's "groups" claim, in the ID token
+	// and at the UserInfo endpoint.
+	groups []string
+}
+
+func (s *opStorage) setGroups(groups ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.groups = append([]string{}, groups...)
 }
 
 type opToken struct {
@@ -863,6 +881,12 @@ func (s *opStorage) SetUserinfoFromScopes(_ context.Context, info *oidc.UserInfo
 		if sc == oidc.ScopeEmail && userID == opSubject {
 			info.Email, info.EmailVerified = opEmail, true
 		}
+	}
+	s.mu.Lock()
+	groups := s.groups
+	s.mu.Unlock()
+	if groups != nil && userID == opSubject {
+		info.AppendClaims("groups", groups)
 	}
 	return nil
 }

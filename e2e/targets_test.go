@@ -82,6 +82,11 @@ type targetOptions struct {
 	// noHostSignatures runs the wasm target on a host without Envoy's
 	// verify_signature and sign functions.
 	noHostSignatures bool
+	// log also receives every log line of the filter (both kinds: the
+	// native engine's at its level, the wasm's from the harness).
+	log func(msg string)
+	// accessLog receives the harness's access-log entries (wasm only).
+	accessLog func(harness.AccessLogEntry)
 }
 
 // startTarget starts the demo MCP servers and a gateway of the given kind
@@ -103,7 +108,11 @@ func startTarget(t testing.TB, kind, configTemplate string, o targetOptions) *ta
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	eng, err := authcore.New(cfg, authcore.Options{})
+	var engOpts authcore.Options
+	if o.log != nil && kind == native {
+		engOpts.Log = func(_ authcore.LogLevel, msg string) { o.log(msg) }
+	}
+	eng, err := authcore.New(cfg, engOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +145,14 @@ func startTarget(t testing.TB, kind, configTemplate string, o targetOptions) *ta
 			VMs:                  vms,
 			Upstream:             upstream.URL,
 			Clusters:             clusters,
-			Log:                  func(level int, msg string) { t.Logf("wasm[%d]: %s", level, msg) },
 			NoSignatureFunctions: o.noHostSignatures,
+			Log: func(level int, msg string) {
+				t.Logf("wasm[%d]: %s", level, msg)
+				if o.log != nil {
+					o.log(msg)
+				}
+			},
+			AccessLog: o.accessLog,
 		})
 		if err != nil {
 			t.Fatalf("harness: %v", err)

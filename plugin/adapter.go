@@ -109,7 +109,7 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		return types.OnPluginStartStatusFailed
 	}
 	crypto := probeHostCrypto()
-	opts := authcore.Options{Log: logToHost, Count: p.count, HostCrypto: crypto, TokenShare: tokenShare{}}
+	opts := authcore.Options{Log: logToHost, Count: p.count, HostCrypto: crypto, TokenShare: tokenShare{}, FilterState: setFilterState}
 	if cfg.Store.Etcd == nil {
 		// Without an etcd store, shared records live in this Envoy's
 		// shared data; with one, the engine reaches etcd by callouts.
@@ -134,6 +134,15 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 // NewHttpContext implements types.PluginContext.
 func (p *pluginContext) NewHttpContext(id uint32) types.HttpContext {
 	return &httpContext{engine: p.engine, plugin: p, id: id}
+}
+
+// setFilterState records a guard decision as a property of the current
+// stream. Envoy keeps a property set by proxy_set_property as filter state
+// under "wasm." + name, so the access log prints it with
+// %FILTER_STATE(wasm.mcpgate.subject:PLAIN)% and rate-limit descriptors can
+// read it. Failures are ignored: the decision itself is already made.
+func setFilterState(name, value string) {
+	_ = proxywasm.SetProperty([]string{name}, []byte(value))
 }
 
 func logToHost(level authcore.LogLevel, msg string) {

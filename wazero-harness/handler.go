@@ -369,6 +369,7 @@ func (s *stream) finish() {
 	s.inLog = true
 	_, _ = vm.callLocked("proxy_on_log", vm.fn.log, uint64(s.id))
 	s.inLog = false
+	s.accessLog()
 	_, _ = vm.callLocked("proxy_on_done", vm.fn.done, uint64(s.id))
 	_, _ = vm.callLocked("proxy_on_delete", vm.fn.delete, uint64(s.id))
 	vm.effective = vm.rootID

@@ -115,6 +115,11 @@ type Options struct {
 	// Properties holds extra properties by dotted path (e.g.
 	// "node.metadata.region"), overriding the defaults.
 	Properties map[string][]byte
+	// AccessLog, when set, receives an entry for every ended stream, with
+	// the filter state the filter set (abi_filterstate.go), when the
+	// stream ends (possibly after the client got the response). It must
+	// return quickly and not call the Host.
+	AccessLog func(AccessLogEntry)
 	// MaxRequestBody is the body buffer limit (bytes), like Envoy's
 	// per_connection_buffer_limit_bytes; default DefaultMaxRequestBody.
 	// A request body above it gets a 413 reply (the harness buffers request

@@ -1,0 +1,135 @@
+package authcore
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
+)
+
+// The audit trail: every security event is one JSON object on one log
+// line, so that a log pipeline can parse it without a grammar:
+//
+//	{"audit":"mcpgate","time":"2026-12-06T09:00:00Z","event":"token_issued",
+//	 "sub":"alice","client_id":"https://app.example/cimd.json",
+//	 "resource":"https://mcp.example.com/mcp","request_id":"…","grant":"…"}
+//
+// Events: client_registered, consent_given, consent_refused, code_issued,
+// token_issued, token_refreshed, refresh_reuse, grant_revoked,
+// policy_denied, policy_scopes_removed, admin_action, guard_denied (with
+// reason) and tool_call (method and tool name of an allowed request).
+// A line never carries a token, a code, a secret or a client assertion:
+// only identifiers (subject, client id, the grant id, which is the public
+// half of a refresh token), and names.
+//
+// Lines go to [Options.Audit], by default to the log at Info. The filter
+// writes them to Envoy's log; the guard's decision is also Envoy filter
+// state ([Options.FilterState]), for the access log and rate limits.
+
+// auditEvent is one audit line; audit writes its fields under these JSON
+// names, in this order, after "audit" and "time".
+type auditEvent struct {
+	Event     string   `json:"event"`
+	Subject   string   `json:"sub,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Resource  string   `json:"resource,omitempty"`
+	RequestID string   `json:"request_id,omitempty"`
+	Grant     string   `json:"grant,omitempty"`
+	Reason    string   `json:"reason,omitempty"`
+	Scopes    []string `json:"scopes,omitempty"`
+	Method    string   `json:"method,omitempty"`
+	Tool      string   `json:"tool,omitempty"`
+	Status    int      `json:"status,omitempty"`
+	// Admin fields: what an operator did to what.
+	Action string `json:"action,omitempty"`
+	Target string `json:"target,omitempty"`
+}
+
+// audit writes one audit line. It is built by hand (the field order and
+// names of auditEvent's JSON tags): a tool_call line is written for every
+// allowed request, and reflection would cost that request more than the
+// guard itself.
+func (e *Engine) audit(ev auditEvent) {
+	line := make([]byte, 0, 256)
+	line = append(line, `{"audit":"mcpgate","time":"`...)
+	line = e.now().UTC().AppendFormat(line, time.RFC3339)
+	line = append(line, `","event":`...)
+	line = appendJSONString(line, ev.Event)
+	for _, f := range [...]struct{ k, v string }{
+		{"sub", ev.Subject}, {"client_id", ev.ClientID}, {"resource", ev.Resource}, {"request_id", ev.RequestID},
+		{"grant", ev.Grant}, {"reason", ev.Reason},
+	} {
+		line = appendAuditField(line, f.k, f.v)
+	}
+	if len(ev.Scopes) > 0 {
+		line = append(line, `,"scopes":[`...)
+		for i, s := range ev.Scopes {
+			if i > 0 {
+				line = append(line, ',')
+			}
+			line = appendJSONString(line, s)
+		}
+		line = append(line, ']')
+	}
+	line = appendAuditField(line, "method", ev.Method)
+	line = appendAuditField(line, "tool", ev.Tool)
+	if ev.Status != 0 {
+		line = append(line, `,"status":`...)
+		line = strconv.AppendInt(line, int64(ev.Status), 10)
+	}
+	line = appendAuditField(line, "action", ev.Action)
+	line = appendAuditField(line, "target", ev.Target)
+	line = append(line, '}')
+	if e.auditSink != nil {
+		e.auditSink(line)
+		return
+	}
+	e.log(LogInfo, string(line))
+}
+
+func appendAuditField(b []byte, k, v string) []byte {
+	if v == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, k...)
+	b = append(b, '"', ':')
+	return appendJSONString(b, v)
+}
+
+// requestID is the request's x-request-id (set by Envoy), for audit lines.
+func requestID(req *Request) string {
+	if req == nil {
+		return ""
+	}
+	id := req.Headers.Get("x-request-id")
+	if len(id) > 128 || clientmeta.HasControl(id) {
+		return ""
+	}
+	return id
+}
+
+// Filter state names the guard sets on every guarded request (Envoy
+// FILTER_STATE keys, prefixed by the host: "wasm." in Envoy).
+const (
+	FilterStateDecision = "mcpgate.decision"
+	FilterStateSubject  = "mcpgate.subject"
+	FilterStateClientID = "mcpgate.client_id"
+	FilterStateTool     = "mcpgate.tool"
+)
+
+// decision records the guard's decision as filter state: "allow" or
+// "deny:<reason>", and the subject, client and tool when known.
+func (e *Engine) decision(verdict string, claims *AccessTokenClaims, tool string) {
+	if e.filterState == nil {
+		return
+	}
+	e.filterState(FilterStateDecision, verdict)
+	if claims != nil {
+		e.filterState(FilterStateSubject, claims.Subject)
+		e.filterState(FilterStateClientID, claims.ClientID)
+	}
+	if tool != "" {
+		e.filterState(FilterStateTool, tool)
+	}
+}
