@@ -54,6 +54,7 @@ func TestConfigExamplesMatchSchema(t *testing.T) {
 				t.Fatal(err)
 			}
 			b = bytes.ReplaceAll(b, []byte("{{BASE}}"), []byte("http://127.0.0.1:8080"))
+			b = bytes.ReplaceAll(b, []byte("{{OP_ISSUER}}"), []byte("http://127.0.0.1:9090"))
 			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 			if err != nil {
 				t.Fatal(err)
