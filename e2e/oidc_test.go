@@ -551,6 +551,8 @@ type testOP struct {
 	store  *opStorage
 	// close stops the provider (it is also stopped at the test's end).
 	close func()
+	// provider creates tokens as its token endpoint does (op.CreateAccessToken).
+	provider *op.Provider
 
 	mu   sync.Mutex
 	seen map[string]int // "METHOD path" -> count
@@ -591,7 +593,7 @@ func startTestOP(t *testing.T) *testOP {
 
 // serveOP serves an OpenID provider backed by storage (inner is the
 // opStorage it builds on, for the login page) on loopback http.
-func serveOP(t *testing.T, storage op.Storage, store *opStorage, scopes []string) *testOP {
+func serveOP(t testing.TB, storage op.Storage, store *opStorage, scopes []string) *testOP {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
@@ -603,7 +605,7 @@ func serveOP(t *testing.T, storage op.Storage, store *opStorage, scopes []string
 	if err != nil {
 		t.Fatalf("OpenID provider: %v", err)
 	}
-	o := &testOP{issuer: issuer, store: store, seen: map[string]int{}, close: srv.Close}
+	o := &testOP{issuer: issuer, store: store, seen: map[string]int{}, close: srv.Close, provider: provider}
 	mux := http.NewServeMux()
 	mux.Handle("/login", &opLogin{store: store, callback: func(ctx context.Context, id string) string {
 		return op.AuthCallbackURL(provider)(op.ContextWithIssuer(ctx, issuer), id)
