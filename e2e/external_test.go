@@ -207,15 +207,23 @@ var _ op.Storage = (*extStorage)(nil)
 // the gateway's MCP resource as audience.
 func startExternal(t *testing.T, kind string, jwt bool, o targetOptions) (*target, *testOP, *extStorage) {
 	t.Helper()
+	return startExternalWith(t, kind, jwt, readConfig(t, "external-issuer.json"), "/mcp", o)
+}
+
+// startExternalWith is startExternal for another configuration template
+// ({{BASE}}, {{OP_ISSUER}}), the provider's tokens for the resource at
+// path.
+func startExternalWith(t *testing.T, kind string, jwt bool, config, path string, o targetOptions) (*target, *testOP, *extStorage) {
+	t.Helper()
 	store := newExtStorage(jwt)
 	idp := serveOP(t, store, store.opStorage, []string{"openid", "mcp:tools", "mcp:admin"})
-	cfg := strings.ReplaceAll(readConfig(t, "external-issuer.json"), "{{OP_ISSUER}}", idp.issuer)
+	cfg := strings.ReplaceAll(config, "{{OP_ISSUER}}", idp.issuer)
 	if o.clusters == nil {
 		o.clusters = map[string]string{}
 	}
 	o.clusters[extCluster] = idp.issuer
 	tg := startTarget(t, kind, cfg, o)
-	store.setAudience(tg.base + "/mcp")
+	store.setAudience(tg.base + path)
 	return tg, idp, store
 }
 
