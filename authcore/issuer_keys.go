@@ -71,7 +71,9 @@ func (e *Engine) issuerKeys(ti *TrustedIssuer, kid string, then func(keys *issue
 		return then(ks, nil)
 	}
 	key := "keys|" + ti.Issuer
-	f, ticket := s.join(key, now, 2*ti.Timeout, func(f *issuerFlight) Outcome {
+	// A refresh is at most two metadata requests and the JWK Set, plus
+	// the Store's round trips when it is remote.
+	f, ticket := s.join(key, now, 4*ti.Timeout, func(f *issuerFlight) Outcome {
 		if f.gaveUp {
 			return e.issuerKeys(ti, kid, then)
 		}
