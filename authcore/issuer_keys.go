@@ -238,9 +238,6 @@ func (e *Engine) adoptKeyRecord(ti *TrustedIssuer, st *issuerKeyState, rec *issu
 	if rec.claimedAt.After(st.lastClaim) {
 		st.lastClaim = rec.claimedAt
 	}
-	if rec.jwksURI != "" && ti.JWKSURI == "" {
-		st.jwksURI = rec.jwksURI
-	}
 	if len(rec.jwks) == 0 || !rec.fetchedAt.After(st.fetchedAt) {
 		return
 	}
@@ -250,6 +247,9 @@ func (e *Engine) adoptKeyRecord(ti *TrustedIssuer, st *issuerKeyState, rec *issu
 		return
 	}
 	st.keys, st.fetchedAt, st.freshUntil = ks, rec.fetchedAt, rec.freshUntil
+	if rec.jwksURI != "" && ti.JWKSURI == "" {
+		st.jwksURI = rec.jwksURI
+	}
 }
 
 // landIssuerKeys records the outcome of a fetch, in this VM and in the
@@ -265,6 +265,11 @@ func (e *Engine) landIssuerKeys(ti *TrustedIssuer, jwks []byte, jwksURI string, 
 	st := s.keyState(ti)
 	if ferr != nil {
 		have := st.available(ti, now)
+		if ti.JWKSURI == "" {
+			// The next refresh reads the metadata again: the jwks_uri
+			// it gave may be what changed.
+			st.jwksURI = ""
+		}
 		s.mu.Unlock()
 		e.count("mcpgate.issuer.keys_fetch_failed")
 		e.log(LogError, "mcpgate: fetching the keys of "+ti.Issuer+" failed: "+ferr.Error())

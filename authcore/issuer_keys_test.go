@@ -284,3 +284,24 @@ func TestIssuerKeyPolicy(t *testing.T) {
 		t.Errorf("denials %v, JWKS fetches %d", h2.denials(), idp.count("GET /jwks"))
 	}
 }
+
+// TestIssuerRediscovery: when the JWK Set found through the metadata fails,
+// the next refresh reads the metadata again and follows a new jwks_uri.
+func TestIssuerRediscovery(t *testing.T) {
+	a := newTestKey(t, "key-a", "ES256")
+	idp := newTestIdP(t, a)
+	idp.jwksPath = "/old/jwks"
+	idp.metadata["/.well-known/openid-configuration"] = `{"issuer":"` + rotIssuer + `","jwks_uri":"https://idp.example.com/old/jwks"}`
+	cfg := strings.Replace(rotConfig, `"jwks_uri": "https://idp.example.com/jwks",`, "", 1)
+	h := newIssuerHarness(t, cfg, map[string]*testIdP{"idp": idp})
+	mustForward(t, "old jwks_uri", h.access(h.e, "/mcp", rotToken(t, h, a, "u1")))
+	idp.jwksPath = "/new/jwks"
+	idp.metadata["/.well-known/openid-configuration"] = `{"issuer":"` + rotIssuer + `","jwks_uri":"https://idp.example.com/new/jwks"}`
+	h.advance(2 * time.Hour) // past the keys' lifetime: a refresh, which fails
+	mustForward(t, "stale keys while the old URI fails", h.access(h.e, "/mcp", rotToken(t, h, a, "u2")))
+	h.advance(31 * time.Second)
+	mustForward(t, "new jwks_uri", h.access(h.e, "/mcp", rotToken(t, h, a, "u3")))
+	if idp.count("GET /new/jwks") != 1 || idp.count("GET /.well-known/openid-configuration") != 2 {
+		t.Errorf("requests %v", idp.hits)
+	}
+}
