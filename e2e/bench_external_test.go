@@ -39,9 +39,12 @@ func benchIssuer(b *testing.B) (*testOP, *extStorage, string) {
 }
 
 // opaqueToken is an access token of the provider's opaque kind, made as
-// its token endpoint makes them.
-func opaqueToken(b *testing.B, idp *testOP, store *extStorage) string {
-	ar := &extAuthRequest{opAuthRequest: &opAuthRequest{id: "bench", clientID: extClientID, scopes: []string{"mcp:tools"}, subject: opSubject, done: true}, audience: "https://mcp.example.com/mcp"}
+// its token endpoint makes them, for the storage's audience.
+func opaqueToken(b testing.TB, idp *testOP, store *extStorage) string {
+	store.mu.Lock()
+	aud := store.audience
+	store.mu.Unlock()
+	ar := &extAuthRequest{opAuthRequest: &opAuthRequest{id: "bench", clientID: extClientID, scopes: []string{"mcp:tools"}, subject: opSubject, done: true}, audience: aud}
 	tok, _, _, err := op.CreateAccessToken(op.ContextWithIssuer(context.Background(), idp.issuer), ar, op.AccessTokenTypeBearer, idp.provider, &extClient{id: extClientID}, "")
 	if err != nil {
 		b.Fatal(err)

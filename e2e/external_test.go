@@ -465,3 +465,42 @@ func TestExternalIssuerKeyRotation(t *testing.T) {
 		}
 	})
 }
+
+// TestExternalIssuerIntrospectionDown: opaque tokens while the provider is
+// up pass (and stay cached); a new one while it is down gets 503 with
+// Retry-After, never reaching the MCP server (fail closed).
+func TestExternalIssuerIntrospectionDown(t *testing.T) {
+	forEachKind(t, func(t *testing.T, kind string) {
+		tg, idp, store := startExternal(t, kind, false, targetOptions{})
+		call := func(tok string) *http.Response {
+			req, _ := http.NewRequest("POST", tg.base+"/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+			for k, v := range mcpHeaders(tok) {
+				req.Header[k] = v
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res
+		}
+		live, fresh := opaqueToken(t, idp, store), opaqueToken(t, idp, store)
+		for i := 0; i < 4; i++ { // both VMs in wasm
+			if st := call(live).StatusCode; st != 200 {
+				t.Fatalf("opaque token, provider up: %d", st)
+			}
+		}
+		idp.close()
+		tg.demo.Main.ResetSeen()
+		res := call(fresh)
+		if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" {
+			t.Errorf("new opaque token, provider down: %d (Retry-After %q), want 503", res.StatusCode, res.Header.Get("Retry-After"))
+		}
+		if len(tg.demo.Main.Seen()) != 0 {
+			t.Error("a request whose token could not be introspected reached the MCP server")
+		}
+		if st := call(live).StatusCode; st != 200 {
+			t.Errorf("cached opaque token, provider down: %d", st)
+		}
+	})
+}
