@@ -521,10 +521,7 @@ func (e *Engine) verifyToken(token string) (*AccessTokenClaims, string) {
 		e.log(LogDebug, err.Error())
 		return nil, denyInvalidToken
 	}
-	if now := e.now(); now.Before(c.Expiry.Add(clockSkew)) {
-		c.forward = Forward{Remove: e.stripHeaders, Set: e.identityHeaders(c)}
-		e.tokens.put(token, c, now)
-	}
+	e.cacheToken(token, c, e.now()) // guard_external.go
 	return c, ""
 }
 
