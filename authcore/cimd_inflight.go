@@ -252,7 +252,8 @@ func (e *Engine) Woken() []uint64 {
 	}
 	out := s.ready
 	s.ready = nil
-	return out
+	// Work shared for trusted issuers (issuer_flights.go).
+	return append(out, e.issuers.woken(now)...)
 }
 
 // Continue runs the continuation parked under ticket and returns the
@@ -260,6 +261,9 @@ func (e *Engine) Woken() []uint64 {
 // once per ticket returned by [Engine.Woken]. An unknown ticket (already
 // continued or cancelled) yields a 500 reply.
 func (e *Engine) Continue(ticket uint64) Outcome {
+	if ticket&issuerTicketBit != 0 {
+		return e.continueIssuerWait(ticket)
+	}
 	s := &e.cimd
 	s.mu.Lock()
 	w := s.waiters[ticket]
@@ -289,6 +293,10 @@ func (e *Engine) Continue(ticket uint64) Outcome {
 // for a ticket from [Engine.Woken] whose stream no longer exists. Unknown
 // tickets are ignored.
 func (e *Engine) Cancel(ticket uint64) {
+	if ticket&issuerTicketBit != 0 {
+		e.cancelIssuerWait(ticket)
+		return
+	}
 	s := &e.cimd
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -298,11 +306,6 @@ func (e *Engine) Cancel(ticket uint64) {
 	}
 	delete(s.waiters, ticket)
 	if f := s.flights[w.url]; f != nil {
-		for i, t := range f.waiters {
-			if t == ticket {
-				f.waiters = append(f.waiters[:i], f.waiters[i+1:]...)
-				break
-			}
-		}
+		f.waiters = removeTicket(f.waiters, ticket)
 	}
 }

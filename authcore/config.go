@@ -44,6 +44,11 @@ type Config struct {
 	Admin AdminConfig
 	// Audit configures the audit trail (audit.go, admin.go).
 	Audit AuditConfig
+	// TrustedIssuers are external authorization servers whose tokens the
+	// guard accepts (config_issuers.go). With them and no
+	// "authorization_server", Issuer and Keys are optional: without them
+	// mcpgate is only a resource server and serves no AS metadata.
+	TrustedIssuers []*TrustedIssuer
 
 	issuerURL *url.URL
 	activeKey *SigningKey
@@ -77,8 +82,15 @@ type Resource struct {
 	// ignoring case, for an upstream that routes that way; otherwise such
 	// paths are refused as near misses (strictpath.go).
 	CaseInsensitivePath bool
+	// AuthorizationServers are the issuers whose tokens the resource
+	// accepts, as listed in its PRM (RFC 9728 §2): the "authorization_servers"
+	// of its config, by default mcpgate's own issuer (if any) and then
+	// every trusted issuer (config_issuers.go).
+	AuthorizationServers []string
 
-	origin string // scheme://host[:port] of URI
+	origin    string           // scheme://host[:port] of URI
+	trustsOwn bool             // accepts mcpgate's own tokens
+	trusted   []*TrustedIssuer // external issuers it accepts
 }
 
 // Endpoints holds the request paths the authorization server answers on.
@@ -135,30 +147,29 @@ func ParseConfig(data []byte) (*Config, error) {
 		IdentityHeaders: defaultIdentityHeaders(),
 	}
 	var ep Endpoints
+	authServers := map[*Resource][]string{}
 	p.object("", root, map[string]func(string, gjson.Result){
-		"issuer": func(path string, v gjson.Result) {
-			p.str(&c.Issuer)(path, v)
-			if !v.Exists() {
-				p.fail(path, "required")
-			}
-		},
+		"issuer":          p.str(&c.Issuer),
+		"trusted_issuers": func(path string, v gjson.Result) { p.trustedIssuers(path, v, c) },
 		"resources": func(path string, v gjson.Result) {
 			if !v.Exists() {
 				p.fail(path, "required: at least one MCP resource")
 				return
 			}
 			p.array(path, v, func(path string, _ int, v gjson.Result) {
-				c.Resources = append(c.Resources, p.resource(path, v))
+				r := p.resource(path, v)
+				if as := v.Get("authorization_servers"); as.Exists() {
+					var names []string
+					p.strings(&names)(join(path, "authorization_servers"), as)
+					authServers[r] = names
+				}
+				c.Resources = append(c.Resources, r)
 			})
 			if v.IsArray() && len(v.Array()) == 0 {
 				p.fail(path, "must list at least one MCP resource")
 			}
 		},
 		"keys": func(path string, v gjson.Result) {
-			if !v.Exists() {
-				p.fail(path, "required: at least one signing key")
-				return
-			}
 			p.array(path, v, func(path string, _ int, v gjson.Result) {
 				if k := p.signingKey(path, v); k != nil {
 					c.Keys = append(c.Keys, k)
@@ -208,6 +219,7 @@ func ParseConfig(data []byte) (*Config, error) {
 			})
 		},
 	})
+	p.requireOwnIssuer(c, root)
 	if len(p.errs) == 0 {
 		p.validate(c, ep)
 	}
@@ -215,6 +227,7 @@ func ParseConfig(data []byte) (*Config, error) {
 		p.validateAS(c)
 		p.validateCIMD(c)
 		p.validateStore(c)
+		p.validateIssuers(c, authServers)
 	}
 	if err := p.err(); err != nil {
 		return nil, err
@@ -252,6 +265,7 @@ func (p *cfgParser) resource(path string, v gjson.Result) *Resource {
 			}
 		},
 		"path":                  p.str(&explicitPath),
+		"authorization_servers": func(string, gjson.Result) {}, // config_issuers.go
 		"name":                  p.str(&r.Name),
 		"rules":                 func(string, gjson.Result) {}, // config_guard.go
 		"implies":               func(string, gjson.Result) {}, // config_guard.go
@@ -344,6 +358,17 @@ func (p *cfgParser) signingKey(path string, v gjson.Result) *SigningKey {
 // validate checks what spans several keys: uniqueness, the active key,
 // endpoint paths against each other.
 func (p *cfgParser) validate(c *Config, ep Endpoints) {
+	if c.Issuer == "" {
+		// Only a resource server for trusted issuers: no endpoint of its own.
+		for i, r := range c.Resources {
+			for j, o := range c.Resources[:i] {
+				if r.Path != "" && o.Path == r.Path {
+					p.fail(index("resources", i)+".resource", "path %q is already used by %s", r.Path, index("resources", j)+".resource")
+				}
+			}
+		}
+		return
+	}
 	u, msg := checkHTTPSURL(c.Issuer)
 	switch {
 	case msg != "":

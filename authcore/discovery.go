@@ -17,12 +17,17 @@ func (e *Engine) addDiscoveryRoutes() {
 		doc.Resource = origins[0]
 		e.routes[WellKnownPRM] = e.document(mustJSON(doc))
 	}
-	e.routes[c.Endpoints.JWKS] = e.document(c.jwksDocument())
+	if c.Issuer != "" {
+		e.routes[c.Endpoints.JWKS] = e.document(c.jwksDocument())
+	}
 }
 
 // addASMetadataRoute registers the AS metadata; it runs after every other
 // route so that the document lists exactly what is served.
 func (e *Engine) addASMetadataRoute() {
+	if e.cfg.Issuer == "" {
+		return // only a resource server: no AS metadata (config_issuers.go)
+	}
 	e.routes[e.cfg.asMetadataPath()] = e.document(mustJSON(e.asMetadata()))
 }
 

@@ -78,6 +78,9 @@ type Engine struct {
 	// cimd is the Client ID Metadata Document cache, fetch rate limits and
 	// in-flight fetches (cimd_inflight.go); its zero value is ready.
 	cimd cimdState
+	// issuers is the trusted issuers' key sets, introspection results and
+	// shared work (issuer_flights.go); its zero value is ready.
+	issuers issuerState
 	// stripHeaders are removed from every forwarded request to a resource:
 	// the client's Authorization and any copy of the identity headers.
 	stripHeaders []string

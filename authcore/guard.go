@@ -3,6 +3,7 @@ package authcore
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 	"github.com/tidwall/gjson"
@@ -45,25 +46,39 @@ func (e *Engine) guardBearer(req *Request, r *Resource) Outcome {
 		// code or other error information."
 		return e.deny(req, r, denyNoToken, 401, "", "", nil)
 	}
+	now := e.now()
 	claims := e.tokens.get(token)
-	reason := ""
+	if claims != nil && claims.recheckAt != 0 && now.UnixNano() >= claims.recheckAt {
+		claims = nil // an introspection result past its cache time
+	}
 	if claims == nil {
 		// The b64token syntax is checked only for tokens not seen before:
 		// a cached token was checked when it was first verified.
 		if !isB64Token(token) {
 			return e.deny(req, r, denyInvalidRequest, 400, ErrCodeInvalidRequest, "malformed Bearer credentials", nil)
 		}
-		claims, reason = e.verifyToken(token)
-	}
-	now := e.now()
-	if reason == "" {
-		if err := claims.checkTime(now); err != nil {
-			reason = denyExpired
-		} else if !claims.hasAudience(r.URI) {
-			// RFC 8707 / MCP: "MUST validate that access tokens were
-			// issued specifically for them as the intended audience".
-			reason = denyWrongAudience
+		if len(e.cfg.TrustedIssuers) > 0 {
+			return e.verifyAnyIssuer(req, r, token) // guard_external.go
 		}
+		var reason string
+		if claims, reason = e.verifyToken(token); reason != "" {
+			return e.deny(req, r, reason, 401, ErrCodeInvalidToken, "the access token is invalid or expired", nil)
+		}
+	}
+	return e.admit(req, r, claims, now)
+}
+
+// admit checks a verified token's time, issuer and audience for resource
+// r, and its grant for mcpgate's own tokens, on every request (a cached
+// token outlives the moment it was verified and serves every resource).
+func (e *Engine) admit(req *Request, r *Resource, claims *AccessTokenClaims, now time.Time) Outcome {
+	reason := ""
+	if err := claims.checkTime(now); err != nil {
+		reason = denyExpired
+	} else {
+		// RFC 8707 / MCP: "MUST validate that access tokens were issued
+		// specifically for them as the intended audience".
+		reason = r.acceptsToken(claims)
 	}
 	if reason != "" {
 		return e.deny(req, r, reason, 401, ErrCodeInvalidToken, "the access token is invalid or expired", nil)
@@ -512,10 +527,7 @@ func (e *Engine) verifyToken(token string) (*AccessTokenClaims, string) {
 		return nil, denyInvalidToken
 	}
 	c.Identity = e.accessTokenIdentity(token)
-	if now := e.now(); now.Before(c.Expiry.Add(clockSkew)) {
-		c.forward = Forward{Remove: e.stripHeaders, Set: e.identityHeaders(c)}
-		e.tokens.put(token, c, now)
-	}
+	e.cacheToken(token, c, e.now()) // guard_external.go
 	return c, ""
 }
 

@@ -1,10 +1,8 @@
 package authcore
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -186,8 +184,7 @@ func (e *Engine) exchangeUpstreamCode(req *Request, o *OIDCConfig, st *upstreamS
 	headers := Header{{"content-type", "application/x-www-form-urlencoded"}, {"accept", "application/json"}}
 	switch o.TokenEndpointAuthMethod {
 	case AuthMethodSecretBasic:
-		cred := url.QueryEscape(o.ClientID) + ":" + url.QueryEscape(o.ClientSecret)
-		headers = append(headers, [2]string{"authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(cred))})
+		headers = append(headers, [2]string{"authorization", basicAuth(o.ClientID, o.ClientSecret)})
 	case AuthMethodSecretPost:
 		params = append(params, [2]string{"client_id", o.ClientID}, [2]string{"client_secret", o.ClientSecret})
 	default:

@@ -39,6 +39,12 @@ type AccessTokenClaims struct {
 	grantLiveUntil int64
 	// grantEpoch is the Engine's grantEpoch when the grant was found live.
 	grantEpoch int64
+	// issuer is the trusted external issuer of the token, nil for
+	// mcpgate's own (guard_external.go).
+	issuer *TrustedIssuer
+	// recheckAt (Unix nanoseconds) is when an introspected token must be
+	// introspected again; 0 for a JWT.
+	recheckAt int64
 }
 
 // Limits of what the token parser accepts.

@@ -60,7 +60,7 @@ func (r *Resource) PRMURL() string {
 func (c *Config) prmDocument(r *Resource) ProtectedResourceMetadata {
 	return ProtectedResourceMetadata{
 		Resource:               r.URI,
-		AuthorizationServers:   []string{c.Issuer},
+		AuthorizationServers:   r.AuthorizationServers,
 		ScopesSupported:        r.Scopes,
 		BearerMethodsSupported: []string{"header"},
 		ResourceName:           r.Name,

@@ -90,25 +90,37 @@ type benchTarget struct {
 	editsHeaders bool
 }
 
-// benchTargets returns the native and wasm handlers for config.
-func benchTargets(b *testing.B, config string) []benchTarget {
+// benchTargets returns the native and wasm handlers for config, whose
+// callouts go to clusters (name -> base URL), if given.
+func benchTargets(b *testing.B, config string, clusters ...map[string]string) []benchTarget {
 	cfg, err := authcore.ParseConfig([]byte(config))
 	if err != nil {
 		b.Fatal(err)
 	}
 	eng, _ := authcore.New(cfg, authcore.Options{})
 	noUpstream := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no healthy upstream", 503) })
+	native, wasmClusters := map[string]string{}, map[string]harness.Cluster{}
+	for _, cs := range clusters {
+		for name, u := range cs {
+			native[name], wasmClusters[name] = u, harness.Cluster{URL: u}
+		}
+	}
 	return []benchTarget{
-		{"native", &authhttp.Handler{Engine: eng, Next: noUpstream}, true},
-		{"wasm", benchHost(b, config, 1, false).VM(0), false},
+		{"native", &authhttp.Handler{Engine: eng, Next: noUpstream, Clusters: native}, true},
+		{"wasm", benchHostWith(b, config, 1, false, wasmClusters).VM(0), false},
 	}
 }
 
 // benchHost starts the compiled filter with vms VMs, on a host with or
 // without Envoy's signature functions.
 func benchHost(b *testing.B, config string, vms int, noHostSignatures bool) *harness.Host {
+	return benchHostWith(b, config, vms, noHostSignatures, nil)
+}
+
+// benchHostWith is benchHost with callout clusters.
+func benchHostWith(b *testing.B, config string, vms int, noHostSignatures bool, clusters map[string]harness.Cluster) *harness.Host {
 	h, err := harness.New(context.Background(), harness.Options{Wasm: filterWasm(b), PluginConfig: []byte(config), VMs: vms,
-		NoSignatureFunctions: noHostSignatures, Log: func(int, string) {}})
+		NoSignatureFunctions: noHostSignatures, Clusters: clusters, Log: func(int, string) {}})
 	if err != nil {
 		b.Fatal(err)
 	}

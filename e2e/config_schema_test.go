@@ -54,6 +54,7 @@ func TestConfigExamplesMatchSchema(t *testing.T) {
 				t.Fatal(err)
 			}
 			b = bytes.ReplaceAll(b, []byte("{{BASE}}"), []byte("http://127.0.0.1:8080"))
+			b = bytes.ReplaceAll(b, []byte("{{OP_ISSUER}}"), []byte("http://127.0.0.1:9090"))
 			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 			if err != nil {
 				t.Fatal(err)
@@ -121,5 +122,38 @@ func TestSchemaRejects(t *testing.T) {
 		if _, err := authcore.ParseConfig([]byte(doc)); err == nil {
 			t.Errorf("%s: parser accepted %s", name, doc)
 		}
+	}
+}
+
+// TestConfigDocExamples: every complete JSON example in docs/config.md (a
+// fenced json block holding an object with "resources") passes the schema
+// and the parser, so the vendor examples of trusted_issuers stay valid.
+func TestConfigDocExamples(t *testing.T) {
+	schema := loadSchema(t)
+	doc, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, block := range strings.Split(string(doc), "```json\n")[1:] {
+		body, _, _ := strings.Cut(block, "```")
+		if !strings.Contains(body, `"resources"`) {
+			continue
+		}
+		n++
+		v, err := jsonschema.UnmarshalJSON(strings.NewReader(body))
+		if err != nil {
+			t.Errorf("example %d: %v\n%s", n, err, body)
+			continue
+		}
+		if err := schema.Validate(v); err != nil {
+			t.Errorf("example %d: schema: %v", n, err)
+		}
+		if _, err := authcore.ParseConfig([]byte(body)); err != nil {
+			t.Errorf("example %d: parser: %v", n, err)
+		}
+	}
+	if n < 4 {
+		t.Errorf("only %d complete examples in docs/config.md", n)
 	}
 }

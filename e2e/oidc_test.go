@@ -558,6 +558,10 @@ func (b *oidcBrowser) openOPLogin(tg *target, idp *testOP, authURL string) (*oid
 type testOP struct {
 	issuer string
 	store  *opStorage
+	// close stops the provider (it is also stopped at the test's end).
+	close func()
+	// provider creates tokens as its token endpoint does (op.CreateAccessToken).
+	provider *op.Provider
 
 	mu   sync.Mutex
 	seen map[string]int // "METHOD path" -> count
@@ -586,8 +590,6 @@ func startTestOP(t *testing.T) *testOP {
 	if opKeyErr != nil {
 		t.Fatal(opKeyErr)
 	}
-	srv := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + srv.Listener.Addr().String()
 	store := &opStorage{
 		key:      opKey,
 		keyID:    "op-rs256-1",
@@ -595,15 +597,24 @@ func startTestOP(t *testing.T) *testOP {
 		codes:    map[string]string{},
 		tokens:   map[string]opToken{},
 	}
-	conf := &op.Config{CodeMethodS256: true, SupportedScopes: []string{"openid", "email"}}
+	return serveOP(t, store, store, []string{"openid", "email"})
+}
+
+// serveOP serves an OpenID provider backed by storage (inner is the
+// opStorage it builds on, for the login page) on loopback http.
+func serveOP(t testing.TB, storage op.Storage, store *opStorage, scopes []string) *testOP {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + srv.Listener.Addr().String()
+	conf := &op.Config{CodeMethodS256: true, SupportedScopes: scopes}
 	if _, err := rand.Read(conf.CryptoKey[:]); err != nil {
 		t.Fatal(err)
 	}
-	provider, err := op.NewProvider(conf, store, op.StaticIssuer(issuer), op.WithAllowInsecure())
+	provider, err := op.NewProvider(conf, storage, op.StaticIssuer(issuer), op.WithAllowInsecure())
 	if err != nil {
 		t.Fatalf("OpenID provider: %v", err)
 	}
-	o := &testOP{issuer: issuer, store: store, seen: map[string]int{}}
+	o := &testOP{issuer: issuer, store: store, seen: map[string]int{}, close: srv.Close, provider: provider}
 	mux := http.NewServeMux()
 	mux.Handle("/login", &opLogin{store: store, callback: func(ctx context.Context, id string) string {
 		return op.AuthCallbackURL(provider)(op.ContextWithIssuer(ctx, issuer), id)

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpgate/mcpgate/authcore"
 	"sigs.k8s.io/yaml"
 )
 
@@ -356,4 +357,97 @@ func TestDevKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkKeys(t, pluginConfigFile, config)
+}
+
+// TestIstioExternalIssuer: the Istio manifests for a trusted issuer: the
+// ServiceEntry declares the issuer's host, the DestinationRule originates
+// TLS to it with SNI and name check, and the WasmPlugin's configuration
+// parses and names Istio's outbound cluster for exactly that host and port.
+func TestIstioExternalIssuer(t *testing.T) {
+	type port struct {
+		Number     int    `json:"number"`
+		Name       string `json:"name"`
+		Protocol   string `json:"protocol"`
+		TargetPort int    `json:"targetPort"`
+	}
+	type tlsSettings struct {
+		Mode            string   `json:"mode"`
+		SNI             string   `json:"sni"`
+		SubjectAltNames []string `json:"subjectAltNames"`
+	}
+	var (
+		se struct {
+			APIVersion, Kind string
+			Metadata         map[string]any `json:"metadata"`
+			Spec             struct {
+				Hosts      []string `json:"hosts"`
+				Location   string   `json:"location"`
+				Resolution string   `json:"resolution"`
+				Ports      []port   `json:"ports"`
+			} `json:"spec"`
+		}
+		dr struct {
+			APIVersion, Kind string
+			Metadata         map[string]any `json:"metadata"`
+			Spec             struct {
+				Host          string `json:"host"`
+				TrafficPolicy struct {
+					PortLevelSettings []struct {
+						Port struct {
+							Number int `json:"number"`
+						} `json:"port"`
+						TLS tlsSettings `json:"tls"`
+					} `json:"portLevelSettings"`
+				} `json:"trafficPolicy"`
+			} `json:"spec"`
+		}
+		wp struct {
+			APIVersion, Kind string
+			Metadata         map[string]any `json:"metadata"`
+			Spec             map[string]any `json:"spec"`
+		}
+	)
+	docs := strings.Split(string(mustRead(t, "istio/external-issuer.yaml")), "\n---\n")
+	if len(docs) != 3 {
+		t.Fatalf("%d documents, want ServiceEntry, DestinationRule, WasmPlugin", len(docs))
+	}
+	for i, v := range []any{&se, &dr, &wp} {
+		if err := yaml.UnmarshalStrict([]byte(docs[i]), v); err != nil {
+			t.Fatalf("document %d: %v", i, err)
+		}
+	}
+	if se.Kind != "ServiceEntry" || dr.Kind != "DestinationRule" || wp.Kind != "WasmPlugin" || wp.APIVersion != "extensions.istio.io/v1alpha1" {
+		t.Fatalf("kinds %s %s %s", se.Kind, dr.Kind, wp.Kind)
+	}
+	for k := range wp.Spec {
+		if !slices.Contains(wasmPluginSpecFields, k) {
+			t.Errorf("spec.%s is not a WasmPlugin field", k)
+		}
+	}
+	if len(se.Spec.Hosts) != 1 || se.Spec.Location != "MESH_EXTERNAL" || len(se.Spec.Ports) != 1 {
+		t.Fatalf("ServiceEntry %+v", se.Spec)
+	}
+	host, p := se.Spec.Hosts[0], se.Spec.Ports[0].Number
+	if dr.Spec.Host != host || len(dr.Spec.TrafficPolicy.PortLevelSettings) != 1 {
+		t.Fatalf("DestinationRule %+v for %s", dr.Spec, host)
+	}
+	pl := dr.Spec.TrafficPolicy.PortLevelSettings[0]
+	if pl.Port.Number != p || pl.TLS.Mode != "SIMPLE" || pl.TLS.SNI != host || !slices.Equal(pl.TLS.SubjectAltNames, []string{host}) {
+		t.Errorf("DestinationRule TLS %+v on port %d, want SIMPLE with SNI and SAN %s on %d", pl.TLS, pl.Port.Number, host, p)
+	}
+	pc, err := json.Marshal(wp.Spec["pluginConfig"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := authcore.ParseConfig(pc)
+	if err != nil {
+		t.Fatalf("pluginConfig: %v", err)
+	}
+	want := fmt.Sprintf("outbound|%d||%s", p, host)
+	if len(cfg.TrustedIssuers) != 1 || cfg.TrustedIssuers[0].Cluster != want {
+		t.Errorf("trusted issuer cluster %q, want %q", cfg.TrustedIssuers[0].Cluster, want)
+	}
+	if !strings.HasPrefix(cfg.TrustedIssuers[0].Issuer, "https://"+host+"/") {
+		t.Errorf("issuer %s is not on %s", cfg.TrustedIssuers[0].Issuer, host)
+	}
 }

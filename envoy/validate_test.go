@@ -451,6 +451,19 @@ func TestClustersForCallouts(t *testing.T) {
 			}
 		}
 	})
+	t.Run("envoy-external.yaml", func(t *testing.T) {
+		b, err := parseBootstrap(mustRead(t, "envoy-external.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clusterByName(t, b, "demo_mcp")
+		kc := clusterByName(t, b, "keycloak")
+		tc := upstreamTLS(t, kc)
+		sans := tc.GetCommonTlsContext().GetValidationContext().GetMatchTypedSubjectAltNames()
+		if tc.GetSni() != "keycloak.example.com" || len(sans) != 1 || sans[0].GetMatcher().GetExact() != "keycloak.example.com" {
+			t.Errorf("keycloak: SNI %q, SAN matchers %v: want the issuer's host for both", tc.GetSni(), sans)
+		}
+	})
 	t.Run("envoy-dfp.yaml", func(t *testing.T) {
 		b, err := parseBootstrap(mustRead(t, "envoy-dfp.yaml"))
 		if err != nil {

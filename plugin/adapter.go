@@ -113,7 +113,13 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 	if cfg.Store.Etcd == nil {
 		// Without an etcd store, shared records live in this Envoy's
 		// shared data; with one, the engine reaches etcd by callouts.
-		p.store = newSharedStore(cfg.Issuer)
+		// Records are namespaced by the issuer, or in pure resource-server
+		// mode (trusted issuers only) by the first resource.
+		ns := cfg.Issuer
+		if ns == "" {
+			ns = cfg.Resources[0].URI
+		}
+		p.store = newSharedStore(ns)
 		opts.Store = p.store
 	}
 	engine, err := authcore.New(cfg, opts)
@@ -125,7 +131,7 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 	if err := proxywasm.SetTickPeriodMilliSeconds(uint32(tickPeriod / time.Millisecond)); err != nil {
 		proxywasm.LogWarnf("mcpgate: no tick, expired records will not be swept: %v", err)
 	}
-	proxywasm.LogInfof("mcpgate: started: issuer %s, %d resource(s)", cfg.Issuer, len(cfg.Resources))
+	proxywasm.LogInfof("mcpgate: started: issuer %q, %d trusted issuer(s), %d resource(s)", cfg.Issuer, len(cfg.TrustedIssuers), len(cfg.Resources))
 	proxywasm.LogInfo("mcpgate: " + crypto.describe())
 	countBuild()
 	return types.OnPluginStartStatusOK
