@@ -6,8 +6,9 @@ import "testing"
 // (issue 14); this is the size reached so far plus a margin, so the test
 // fails when the filter grows, and is lowered as it shrinks. See README,
 // Performance. Raised from 8.6 MB when identity claims, policy, the admin
-// API and the audit trail came in (8.35 MB -> 8.70 MB).
-const maxFilterBytes = 8_750_000
+// API and the audit trail came in (8.35 MB -> 8.70 MB), and again for the
+// trusted external issuers (-> 8.96 MB).
+const maxFilterBytes = 9_100_000
 
 // TestFilterSize fails when build/mcpgate.wasm grows past maxFilterBytes.
 func TestFilterSize(t *testing.T) {
