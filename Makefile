@@ -72,13 +72,13 @@ ACTIONLINT    ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
 ## image: pack build/mcpgate.wasm as an OCI image (build/oci layout + build/mcpgate-image.tar), print its sha256s
 image: wasm
-	$(GO) run ./ociimage/cmd/mcpgate-image build -wasm $(WASM) -version '$(VERSION)' \
+	$(GO) run ./envoy/ociimage/cmd/mcpgate-image build -wasm $(WASM) -version '$(VERSION)' \
 	  -layout $(IMAGE_LAYOUT) -tarball $(IMAGE_TARBALL) $(IMAGE_FLAGS)
 
 ## push: push the image `make image` wrote to IMAGE=registry/repository:tag (credentials of `docker login`)
 push:
 	@if [ -z "$(IMAGE)" ]; then echo "usage: make push IMAGE=ghcr.io/OWNER/mcpgate:$(VERSION)"; exit 2; fi
-	$(GO) run ./ociimage/cmd/mcpgate-image push -layout $(IMAGE_LAYOUT) -image '$(IMAGE)'
+	$(GO) run ./envoy/ociimage/cmd/mcpgate-image push -layout $(IMAGE_LAYOUT) -image '$(IMAGE)'
 
 ## istio-fetch-test: pull the image with Istio's own wasm fetcher (nested module: Istio's dependencies stay out of go.mod)
 istio-fetch-test: wasm

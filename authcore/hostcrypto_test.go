@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcpgate/mcpgate/hostsig"
+	"github.com/mcpgate/mcpgate/authcore/hostsig"
 	wasmhost "github.com/mcpgate/mcpgate/wazero-harness"
 )
 

@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"github.com/mcpgate/mcpgate/authcore"
-	"github.com/mcpgate/mcpgate/hostsig"
+	"github.com/mcpgate/mcpgate/authcore/hostsig"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 )

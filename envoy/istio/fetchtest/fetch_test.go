@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"istio.io/istio/pkg/wasm"
 
-	"github.com/mcpgate/mcpgate/ociimage"
+	"github.com/mcpgate/mcpgate/envoy/ociimage"
 )
 
 // builtWasm reads the filter `make wasm` built: $MCPGATE_WASM (the Makefile

@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/mcpgate/mcpgate/ociimage"
+	"github.com/mcpgate/mcpgate/envoy/ociimage"
 )
 
 // TestBuildAndPush runs what `make image` and `make push` run: the printed

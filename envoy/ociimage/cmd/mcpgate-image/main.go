@@ -16,7 +16,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/mcpgate/mcpgate/ociimage"
+	"github.com/mcpgate/mcpgate/envoy/ociimage"
 )
 
 func main() {
