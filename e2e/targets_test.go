@@ -82,6 +82,8 @@ type targetOptions struct {
 	// noHostSignatures runs the wasm target on a host without Envoy's
 	// verify_signature and sign functions.
 	noHostSignatures bool
+	// quietLog passes only the filter's errors to the test log (floods).
+	quietLog bool
 }
 
 // startTarget starts the demo MCP servers and a gateway of the given kind
@@ -130,13 +132,21 @@ func startTarget(t testing.TB, kind, configTemplate string, o targetOptions) *ta
 		if vms == 0 {
 			vms = 2
 		}
+		logf := func(level int, msg string) { t.Logf("wasm[%d]: %s", level, msg) }
+		if o.quietLog {
+			logf = func(level int, msg string) {
+				if level >= harness.LevelError {
+					t.Logf("wasm[%d]: %s", level, msg)
+				}
+			}
+		}
 		h, err := harness.New(context.Background(), harness.Options{
 			Wasm:                 filterWasm(t),
 			PluginConfig:         cfgJSON,
 			VMs:                  vms,
 			Upstream:             upstream.URL,
 			Clusters:             clusters,
-			Log:                  func(level int, msg string) { t.Logf("wasm[%d]: %s", level, msg) },
+			Log:                  logf,
 			NoSignatureFunctions: o.noHostSignatures,
 		})
 		if err != nil {
