@@ -71,7 +71,7 @@ func (e *Engine) startUpstreamLogin(req *Request, c *Client, ar *authzRequest) O
 	}
 	// The state travels sealed with the browser: starting a login stores
 	// nothing, so unauthenticated floods of /authorize cost no store
-	// record. Its single use (CHECKLIST 23) is recorded when the callback
+	// record. It is single-use, recorded when the callback
 	// consumes it (consumeLoginState).
 	return e.redirectUpstream(o, sealed, nonce, verifier, extra)
 }
