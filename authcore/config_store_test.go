@@ -50,8 +50,8 @@ func (unavailableStore) Put(key string, value []byte, version uint64, ttl time.D
 }
 
 // TestStoreUnavailable: with the store down, /token answers 503
-// temporarily_unavailable and issues nothing, the consent answer is a 503
-// page, and the guard follows revocation_outage.
+// temporarily_unavailable and issues nothing, the consent answer redirects
+// that error with iss, and the guard follows revocation_outage.
 func TestStoreUnavailable(t *testing.T) {
 	h := newHarness(t, asConfigJSON(nil))
 	code, verifier := h.getCode(newBrowser(), publicClient, loopbackRedirect, nil)
@@ -62,8 +62,8 @@ func TestStoreUnavailable(t *testing.T) {
 	oauthErr(t, r, 503, ErrCodeTemporarilyUnavailable)
 
 	// The consent page needs no store (its ticket is sealed); answering it
-	// records the ticket's use, so with the store down the answer is a 503
-	// page and no code.
+	// records the ticket's use, so with the store down the answer is the
+	// error, redirected to the client with iss, and no code.
 	_, challenge := pkce()
 	b := newBrowser()
 	req := get(authzQuery(publicClient, loopbackRedirect, challenge, nil))
@@ -75,8 +75,9 @@ func TestStoreUnavailable(t *testing.T) {
 	b.take(page)
 	ticket, csrf := consentFields(t, page)
 	answer := h.postForm(down, b, "/oauth/consent", url.Values{"ticket": {ticket}, "csrf": {csrf}, "action": {"approve"}}.Encode())
-	if answer.Status != 503 || answer.Headers.Get("location") != "" {
-		t.Errorf("consent with the store down: %d %v, want a 503 page", answer.Status, answer.Headers)
+	q := redirected(t, answer, 303)
+	if q.Get("error") != ErrCodeTemporarilyUnavailable || q.Get("iss") != h.e.cfg.Issuer || q.Get("code") != "" {
+		t.Errorf("consent with the store down redirected %v", q)
 	}
 
 	req = &Request{Method: "GET", Scheme: "https", Authority: "mcp.example.com", Path: "/mcp",

@@ -178,15 +178,18 @@ func (e *Engine) handleConsent(req *Request) Outcome {
 			switch {
 			case err == nil:
 				return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this consent form was already answered"))
-			case !errors.Is(err, ErrNotFound):
+			}
+			ar := &rec.AR
+			if !errors.Is(err, ErrNotFound) {
+				// The sealed ticket vouches for the request: its error
+				// goes back to the client, with iss.
 				oe := e.storeError("consent ticket lookup failed", err)
-				return e.errorPage(oe.Status, oe)
+				return e.redirectError(ar, oe.Code, oe.Description, 303, nil)
 			}
 			ttl := time.Unix(rec.Exp, 0).Sub(e.now())
 			if ttl < time.Second {
 				ttl = time.Second
 			}
-			ar := &rec.AR
 			return e.store.Put(key, []byte("1"), ver, ttl, func(err error) Outcome {
 				if errors.Is(err, ErrConflict) {
 					return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this consent form was already answered"))
