@@ -7,7 +7,7 @@ export MCPGATE_WASM := $(CURDIR)/$(WASM)
 # The build's version, embedded in the wasm (plugin/version.go) and the image.
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build wasm run test check bench fuzz e2e clean
+.PHONY: all build wasm run test check bench fuzz soak e2e clean
 .PHONY: image push istio-fetch-test actionlint check-nested
 
 all: build
@@ -55,6 +55,12 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+## soak: flood every unauthenticated endpoint of the compiled filter with
+## SOAK_REQUESTS requests each and check the memory bounds (make test runs 1500)
+SOAK_REQUESTS ?= 1000000
+soak: wasm
+	MCPGATE_SOAK_REQUESTS=$(SOAK_REQUESTS) $(GO) test -count=1 -v -timeout 12h -run 'TestSoakUnauthenticatedFloods' ./e2e/
 
 ## e2e: docker compose up (Envoy running build/mcpgate.wasm + demo MCP server; ENVOY_IMAGE=... to pick
 ## Envoy), wait for health, MCP Go SDK OAuth flow through Envoy, logs on failure (skips without Docker)

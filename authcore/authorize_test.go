@@ -141,11 +141,16 @@ func TestAuthorizeSuccess(t *testing.T) {
 			}
 			ticket, _ := consentFields(t, page)
 			var rec consentTicket
-			h.store.Get(consentTicketKey(ticket), func(v []byte, _ uint64, err error) Outcome {
-				if err != nil {
-					t.Fatal(err)
+			v, _, err := h.e.unseal(sealConsentTicket, "", ticket)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jsonUnmarshal(t, v, &rec)
+			// Showing the page stored nothing.
+			h.store.Get(consentTicketKey(ticket), func(_ []byte, _ uint64, err error) Outcome {
+				if err != ErrNotFound {
+					t.Fatalf("consent page stored a ticket record: %v", err)
 				}
-				jsonUnmarshal(t, v, &rec)
 				return nil
 			})
 			if strings.Join(rec.AR.Scopes, " ") != tc.wantScopes || rec.AR.Resource != testResource || rec.Subject != "alice" {

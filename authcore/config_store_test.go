@@ -1,6 +1,7 @@
 package authcore
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -49,8 +50,8 @@ func (unavailableStore) Put(key string, value []byte, version uint64, ttl time.D
 }
 
 // TestStoreUnavailable: with the store down, /token answers 503
-// temporarily_unavailable and issues nothing, /authorize redirects the
-// error with iss, and the guard follows revocation_outage.
+// temporarily_unavailable and issues nothing, the consent answer redirects
+// that error with iss, and the guard follows revocation_outage.
 func TestStoreUnavailable(t *testing.T) {
 	h := newHarness(t, asConfigJSON(nil))
 	code, verifier := h.getCode(newBrowser(), publicClient, loopbackRedirect, nil)
@@ -60,17 +61,26 @@ func TestStoreUnavailable(t *testing.T) {
 		"client_id": {publicClient}, "redirect_uri": {loopbackRedirect}})
 	oauthErr(t, r, 503, ErrCodeTemporarilyUnavailable)
 
+	// The consent page needs no store (its ticket is sealed); answering it
+	// records the ticket's use, so with the store down the answer is the
+	// error, redirected to the client with iss, and no code.
 	_, challenge := pkce()
-	page := h.run(down, get(authzQuery(publicClient, loopbackRedirect, challenge, nil)), nil)
-	if page.Status == 200 {
-		t.Fatalf("consent page shown without a stored ticket")
+	b := newBrowser()
+	req := get(authzQuery(publicClient, loopbackRedirect, challenge, nil))
+	req.Headers = append(req.Headers, b.header()...)
+	page := h.run(down, req, nil)
+	if page.Status != 200 {
+		t.Fatalf("consent page with the store down: %d %s", page.Status, page.Body)
 	}
-	q := redirected(t, page, 302)
+	b.take(page)
+	ticket, csrf := consentFields(t, page)
+	answer := h.postForm(down, b, "/oauth/consent", url.Values{"ticket": {ticket}, "csrf": {csrf}, "action": {"approve"}}.Encode())
+	q := redirected(t, answer, 303)
 	if q.Get("error") != ErrCodeTemporarilyUnavailable || q.Get("iss") != h.e.cfg.Issuer || q.Get("code") != "" {
-		t.Errorf("authorize with the store down redirected %v", q)
+		t.Errorf("consent with the store down redirected %v", q)
 	}
 
-	req := &Request{Method: "GET", Scheme: "https", Authority: "mcp.example.com", Path: "/mcp",
+	req = &Request{Method: "GET", Scheme: "https", Authority: "mcp.example.com", Path: "/mcp",
 		Headers: Header{{"authorization", "Bearer " + tok.AccessToken}}}
 	r = h.run(down, req, nil)
 	oauthErr(t, r, 503, ErrCodeTemporarilyUnavailable)

@@ -38,10 +38,17 @@ import (
 // consentTicketTTL is how long a consent page can be answered.
 const consentTicketTTL = 10 * time.Minute
 
-// maxConsentBody bounds the consent form.
-const maxConsentBody = 4 << 10
+// maxConsentBody bounds the consent form (its ticket carries the sealed
+// authorization request).
+const maxConsentBody = 16 << 10
 
-// consentTicket is the Store record behind a consent page.
+// sealConsentTicket is the sealing purpose of consent tickets.
+const sealConsentTicket = "consent-ticket"
+
+// consentTicket is what a consent page's ticket carries, sealed: showing
+// the page stores nothing, so unauthenticated or abandoned authorizations
+// cost no store record. Answering the page writes the one record that
+// makes the ticket single-use (consentTicketKey) until it expires.
 type consentTicket struct {
 	AR      authzRequest `json:"r"`
 	Subject string       `json:"u"`
@@ -102,39 +109,33 @@ func (e *Engine) showConsent(req *Request, c *Client, ar *authzRequest, sub stri
 		}
 		extra = Header{{"set-cookie", e.cfg.setCookie(browserCookie, bid, 0)}}
 	}
-	ticket, err := e.randomString(32)
+	rec := consentTicket{AR: *ar, Subject: sub, Bind: hashKey(bid), Exp: e.now().Add(consentTicketTTL).Unix()}
+	val, _ := json.Marshal(rec)
+	ticket, err := e.seal(sealConsentTicket, "", val)
 	if err != nil {
 		return e.errorPage(500, asError(err))
 	}
-	rec := consentTicket{AR: *ar, Subject: sub, Bind: hashKey(bid), Exp: e.now().Add(consentTicketTTL).Unix()}
-	val, _ := json.Marshal(rec)
-	return e.store.Put(consentTicketKey(ticket), val, 0, consentTicketTTL, func(err error) Outcome {
-		if err != nil {
-			oe := e.storeError("storing consent ticket failed", err)
-			return e.redirectError(ar, oe.Code, oe.Description, 302, nil)
-		}
-		r := e.resourceByURI(ar.Resource)
-		view := consentView{
-			ClientName:   c.Name,
-			ClientID:     c.ID,
-			Source:       c.Source,
-			SourceHost:   hostOf(c.ID),
-			RedirectHost: redirectHost(ar.RedirectURI),
-			AllLoopback:  c.allLoopback(),
-			Subject:      sub,
-			ResourceURI:  ar.Resource,
-			Scopes:       ar.Scopes,
-			Action:       e.cfg.Endpoints.Consent,
-			Ticket:       ticket,
-			CSRF:         e.cfg.AS.SealingKeys[0].macString("csrf", ticket, bid),
-			Remember:     humanDuration(e.cfg.AS.Consent.Remember),
-		}
-		if r != nil {
-			view.ResourceName = r.Name
-		}
-		e.count("mcpgate.consent.shown")
-		return e.consentPage(view, ar.RedirectURI, extra)
-	})
+	r := e.resourceByURI(ar.Resource)
+	view := consentView{
+		ClientName:   c.Name,
+		ClientID:     c.ID,
+		Source:       c.Source,
+		SourceHost:   hostOf(c.ID),
+		RedirectHost: redirectHost(ar.RedirectURI),
+		AllLoopback:  c.allLoopback(),
+		Subject:      sub,
+		ResourceURI:  ar.Resource,
+		Scopes:       ar.Scopes,
+		Action:       e.cfg.Endpoints.Consent,
+		Ticket:       ticket,
+		CSRF:         e.cfg.AS.SealingKeys[0].macString("csrf", ticket, bid),
+		Remember:     humanDuration(e.cfg.AS.Consent.Remember),
+	}
+	if r != nil {
+		view.ResourceName = r.Name
+	}
+	e.count("mcpgate.consent.shown")
+	return e.consentPage(view, ar.RedirectURI, extra)
 }
 
 // handleConsent receives the consent form. Every failure is an error page,
@@ -163,27 +164,36 @@ func (e *Engine) handleConsent(req *Request) Outcome {
 			e.count("mcpgate.consent.csrf_failed")
 			return e.errorPage(403, newError(ErrCodeAccessDenied, 403, "this consent form was not opened in this browser; start again from the application"))
 		}
+		var rec consentTicket
+		plain, _, err := e.unseal(sealConsentTicket, "", ticket)
+		switch {
+		case err != nil || json.Unmarshal(plain, &rec) != nil:
+			return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the consent form is malformed"))
+		case !e.now().Before(time.Unix(rec.Exp, 0)):
+			return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this consent form has expired; start again from the application"))
+		case !equalSecret(rec.Bind, hashKey(bid)):
+			return e.errorPage(403, newError(ErrCodeAccessDenied, 403, "this consent form was not opened in this browser; start again from the application"))
+		}
+		// Single use: the first answer writes the ticket's record; a second
+		// finds it (or loses the compare-and-swap) and is refused.
 		key := consentTicketKey(ticket)
-		return e.store.Get(key, func(val []byte, ver uint64, err error) Outcome {
-			var rec consentTicket
+		return e.store.Get(key, func(_ []byte, ver uint64, err error) Outcome {
 			switch {
-			case errors.Is(err, ErrNotFound):
-				// A consumed ticket is deleted, so this also answers a
-				// second submission.
-				return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this consent form has expired or was already answered; start again from the application"))
-			case err != nil:
-				oe := e.storeError("consent ticket lookup failed", err)
-				return e.errorPage(oe.Status, oe)
-			case json.Unmarshal(val, &rec) != nil:
-				return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error"))
-			case !equalSecret(rec.Bind, hashKey(bid)):
-				return e.errorPage(403, newError(ErrCodeAccessDenied, 403, "this consent form was not opened in this browser; start again from the application"))
+			case err == nil:
+				return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this consent form was already answered"))
 			}
-			// Consumed by deleting it with compare-and-swap: of two
-			// submissions exactly one wins, and the answered flow leaves
-			// no record behind.
 			ar := &rec.AR
-			return e.store.Put(key, nil, ver, 0, func(err error) Outcome {
+			if !errors.Is(err, ErrNotFound) {
+				// The sealed ticket vouches for the request: its error
+				// goes back to the client, with iss.
+				oe := e.storeError("consent ticket lookup failed", err)
+				return e.redirectError(ar, oe.Code, oe.Description, 303, nil)
+			}
+			ttl := time.Unix(rec.Exp, 0).Sub(e.now())
+			if ttl < time.Second {
+				ttl = time.Second
+			}
+			return e.store.Put(key, []byte("1"), ver, ttl, func(err error) Outcome {
 				if errors.Is(err, ErrConflict) {
 					return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this consent form was already answered"))
 				}

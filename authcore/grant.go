@@ -58,6 +58,28 @@ type grantRecord struct {
 	// Upstream is the upstream access token, sealed, for re-reading the
 	// claims from the UserInfo endpoint at refresh (claims.go).
 	Upstream string `json:"up,omitempty"`
+	// Rotated holds the hashes of the secrets rotated before Previous,
+	// newest first, at most maxRotated: the verifiers that let reuse be
+	// told from a guess (token_refresh.go).
+	Rotated []string `json:"o2,omitempty"`
+}
+
+// maxRotated bounds grantRecord.Rotated. A secret rotated longer ago than
+// that (maxRotated+1 refreshes) is refused as invalid without revoking.
+const maxRotated = 15
+
+// wasIssued reports whether h is the hash of a secret this family issued
+// and rotated: Previous or one of Rotated.
+func (g *grantRecord) wasIssued(h string) bool {
+	if g.Previous != "" && equalSecret(h, g.Previous) {
+		return true
+	}
+	for _, r := range g.Rotated {
+		if equalSecret(h, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // codeRecord is stored at code/<hash of code>.

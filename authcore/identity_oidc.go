@@ -67,21 +67,15 @@ func (e *Engine) startUpstreamLogin(req *Request, c *Client, ar *authzRequest) O
 	if err != nil {
 		return e.errorPage(500, asError(err))
 	}
-	// CHECKLIST 23: the upstream state is single-use. A pending record under
-	// a fresh random key (one writer) is consumed by compare-and-swap on the
-	// callback, which is atomic across VMs.
-	return e.store.Put(loginStateKey(nonce), []byte(loginPending), 0, upstreamStateTTL, func(err error) Outcome {
-		if err != nil {
-			oe := e.storeError("recording login state", err)
-			return e.redirectError(ar, oe.Code, oe.Description, 302, nil)
-		}
-		return e.redirectUpstream(o, sealed, nonce, verifier, extra)
-	})
+	// The state travels sealed with the browser: starting a login stores
+	// nothing, so unauthenticated floods of /authorize cost no store
+	// record. It is single-use, recorded when the callback
+	// consumes it (consumeLoginState).
+	return e.redirectUpstream(o, sealed, nonce, verifier, extra)
 }
 
-// loginPending is the value of a login-state record until its callback
-// consumes (deletes) it.
-const loginPending = "pending"
+// loginUsed is the value of a consumed login-state record.
+const loginUsed = "used"
 
 // loginStateKey is the Store key of one upstream login, by its nonce.
 func loginStateKey(nonce string) string { return "login-state/" + hashKey(nonce) }
@@ -141,25 +135,26 @@ func (e *Engine) handleCallback(req *Request) Outcome {
 	return e.consumeLoginState(st.Nonce, func() Outcome { return e.exchangeUpstreamCode(req, o, &st, code) })
 }
 
-// consumeLoginState marks the login as used, exactly once across VMs; a
-// second callback with the same state is refused.
+// consumeLoginState records the login as used, exactly once across VMs
+// (create-if-absent; see Store.Put for shared data); a second callback with
+// the same state is refused.
 func (e *Engine) consumeLoginState(nonce string, then func() Outcome) Outcome {
 	key := loginStateKey(nonce)
 	replay := func() Outcome {
 		e.count("mcpgate.login.replay")
 		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this sign-in response was already used; start again from the application"))
 	}
-	return e.store.Get(key, func(v []byte, version uint64, err error) Outcome {
-		if err == ErrNotFound || (err == nil && string(v) != loginPending) {
+	return e.store.Get(key, func(_ []byte, version uint64, err error) Outcome {
+		if err == nil {
 			return replay()
 		}
-		if err != nil {
+		if err != ErrNotFound {
 			oe := e.storeError("reading login state", err)
 			return e.errorPage(oe.Status, oe)
 		}
-		// Consumed by deleting it with compare-and-swap: a second callback
-		// finds nothing (a replay), and no record outlives the login.
-		return e.store.Put(key, nil, version, 0, func(err error) Outcome {
+		// The record outlives the sealed state (upstreamStateTTL from the
+		// callback, at least as long as the state's own expiry).
+		return e.store.Put(key, []byte(loginUsed), version, upstreamStateTTL, func(err error) Outcome {
 			if err == ErrConflict {
 				return replay()
 			}

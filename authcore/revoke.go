@@ -11,7 +11,12 @@ import (
 //
 //   - a refresh token of this client revokes its grant: the refresh family
 //     and the access tokens derived from it (§2.1: the server "MAY revoke
-//     the respective access tokens as well");
+//     the respective access tokens as well"). The token must be one the
+//     family issued (its current secret or a rotated one, checked against
+//     their hashes): the grant id alone, which every access token carries,
+//     with a made-up secret revokes nothing (§2.1: the server "first
+//     validates the client credentials ... and then verifies whether the
+//     token was issued to the client making the revocation request");
 //   - an access token of this client (a JWT mcpgate signed, with a grant
 //     id) revokes its grant the same way, since a JWT cannot be revoked
 //     alone;
@@ -40,13 +45,16 @@ func (e *Engine) handleRevoke(req *Request) Outcome {
 				}
 				return e.withCORS(req, Reply{Status: 200, Headers: Header{{"cache-control", "no-store"}, {"pragma", "no-cache"}}})
 			}
-			if gid, _, ok := parseRefreshToken(token); ok {
+			if gid, secret, ok := parseRefreshToken(token); ok {
 				return e.store.Get(grantKey(gid), func(val []byte, _ uint64, err error) Outcome {
 					if err != nil && !errors.Is(err, ErrNotFound) {
 						return done(err)
 					}
 					var g grantRecord
 					if err != nil || json.Unmarshal(val, &g) != nil || g.ClientID != ca.client.ID || g.State == grantRevoked {
+						return done(nil)
+					}
+					if h := hashKey(secret); !equalSecret(h, g.Current) && !g.wasIssued(h) {
 						return done(nil)
 					}
 					e.count("mcpgate.revoke.refresh_token")

@@ -16,10 +16,15 @@ import (
 //   - Previous, within the grace window (refresh_tokens.grace) of its
 //     rotation, yields the same successor again: a client that refreshes
 //     twice at once (two tabs, two processes) keeps its session;
-//   - any other token of the family, or Previous after the grace window,
-//     is reuse: the whole family is revoked, as refresh token rotation
+//   - Previous after the grace window, or an older secret of the family
+//     (the hashes of the last maxRotated rotated secrets are kept), is
+//     reuse: the whole family is revoked, as refresh token rotation
 //     prescribes (OAuth 2.1 §4.3.1), with every access token of
-//     the grant.
+//     the grant;
+//   - any other secret was never issued: a guess or a forgery built from
+//     the grant id (which every access token carries as "gid") is a plain
+//     invalid_grant and changes nothing, so knowing a grant id does not let
+//     anyone revoke the user's grant.
 
 // parseRefreshToken splits a refresh token; ok is false for a malformed one.
 func parseRefreshToken(t string) (gid, secret string, ok bool) {
@@ -109,6 +114,9 @@ func (e *Engine) refreshGrant(req *Request, ca clientAuth, f form) Outcome {
 				return nil
 			}
 			n := *g
+			if g.Previous != "" {
+				n.Rotated = append([]string{g.Previous}, g.Rotated[:min(len(g.Rotated), maxRotated-1)]...)
+			}
 			n.Previous, n.Current = g.Current, hashKey(newSecret)
 			n.RotatedAt = now.Unix()
 			n.Successor = sealed
@@ -125,6 +133,9 @@ func (e *Engine) refreshGrant(req *Request, ca clientAuth, f form) Outcome {
 			}
 			e.count("mcpgate.token.refresh_grace")
 			successor = string(plain)
+			return nil
+		case !g.wasIssued(h):
+			fail = invalidRefresh()
 			return nil
 		}
 		reuse = true

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -146,6 +148,54 @@ func TestNearMissPathsNeverForwarded(t *testing.T) {
 			http.Header{"Content-Type": {"application/json"}})
 		if st != http.StatusBadRequest || !strings.Contains(string(body), "invalid_redirect_uri") {
 			t.Errorf("port 99999 registered: %d %s", st, body)
+		}
+	})
+}
+
+// TestForgedRefreshTokenChangesNothing reproduces the forged refresh
+// token: the grant id (the "gid" claim of every access token) with a
+// made-up secret, sent to /oauth/token or /oauth/revoke, used to count as
+// reuse and revoke the user's grant. Now the token endpoint answers a plain
+// invalid_grant, revocation answers 200 without effect, and the real
+// refresh token keeps working; a really rotated token still revokes.
+func TestForgedRefreshTokenChangesNothing(t *testing.T) {
+	forEachKind(t, func(t *testing.T, kind string) {
+		tg := startTarget(t, kind, readConfig(t, "conformance.json"), targetOptions{})
+		ctx := context.Background()
+		code, verifier, cfg := pkceCode(t, tg, "mcp:tools", "offline_access")
+		tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier), oauth2.SetAuthURLParam("resource", tg.base+"/mcp"))
+		if err != nil || tok.RefreshToken == "" {
+			t.Fatalf("exchange: %v %+v", err, tok)
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(strings.Split(tok.AccessToken, ".")[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims struct {
+			GID string `json:"gid"`
+		}
+		if json.Unmarshal(payload, &claims) != nil || claims.GID == "" {
+			t.Fatalf("no gid in %s", payload)
+		}
+		forged := claims.GID + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+		form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+		st, _, body := do(t, "POST", tg.base+"/oauth/token", strings.NewReader(url.Values{
+			"grant_type": {"refresh_token"}, "refresh_token": {forged}, "client_id": {"test-client"}}.Encode()), form)
+		if st != 400 || !strings.Contains(string(body), "invalid_grant") {
+			t.Fatalf("forged refresh: %d %s", st, body)
+		}
+		st, _, body = do(t, "POST", tg.base+"/oauth/revoke", strings.NewReader(url.Values{
+			"token": {forged}, "client_id": {"test-client"}}.Encode()), form)
+		if st != 200 {
+			t.Fatalf("forged revocation: %d %s", st, body)
+		}
+		// The grant is untouched: the real refresh token rotates.
+		next, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil || next.RefreshToken == "" || next.RefreshToken == tok.RefreshToken {
+			t.Fatalf("the real refresh token no longer works after forged requests: %v", err)
+		}
+		if st, _, body := do(t, "POST", tg.base+"/mcp", strings.NewReader(initializeBody), mcpHeaders(next.AccessToken)); st != 200 {
+			t.Fatalf("new access token refused: %d %s", st, body)
 		}
 	})
 }

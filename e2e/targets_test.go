@@ -87,6 +87,8 @@ type targetOptions struct {
 	log func(msg string)
 	// accessLog receives the harness's access-log entries (wasm only).
 	accessLog func(harness.AccessLogEntry)
+	// quietLog passes only the filter's errors to the test log (floods).
+	quietLog bool
 }
 
 // startTarget starts the demo MCP servers and a gateway of the given kind
@@ -147,7 +149,9 @@ func startTarget(t testing.TB, kind, configTemplate string, o targetOptions) *ta
 			Clusters:             clusters,
 			NoSignatureFunctions: o.noHostSignatures,
 			Log: func(level int, msg string) {
-				t.Logf("wasm[%d]: %s", level, msg)
+				if !o.quietLog || level >= harness.LevelError {
+					t.Logf("wasm[%d]: %s", level, msg)
+				}
 				if o.log != nil {
 					o.log(msg)
 				}

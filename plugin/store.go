@@ -34,7 +34,11 @@ type sharedStore struct {
 
 var _ authcore.Store = (*sharedStore)(nil)
 
-const maxTracked = 100_000
+// maxTracked bounds the records a VM remembers for cleanup (about 100
+// bytes each). Unauthenticated requests write no record, so this fills
+// only with consumed flows; past it, a record is not tracked and keeps
+// its (expired, unreadable) value in shared data.
+const maxTracked = 1 << 14
 
 func newSharedStore(issuer string) *sharedStore {
 	return &sharedStore{prefix: "mcpgate|" + issuer + "|", now: time.Now, written: map[string]time.Time{}}
