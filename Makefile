@@ -63,7 +63,8 @@ check:
 ## lint: golangci-lint with .golangci.yml, natively and for wasip1 on plugin/
 lint:
 	$(TOOL) golangci-lint run $(PKGS)
-	GOOS=wasip1 GOARCH=wasm $(TOOL) golangci-lint run ./plugin/...
+	@bin=$$($(TOOL) -n golangci-lint) && echo "GOOS=wasip1 GOARCH=wasm golangci-lint run ./plugin/..." && \
+	  GOOS=wasip1 GOARCH=wasm $$bin run ./plugin/...
 
 ## vuln: govulncheck, offline, against the pinned golang.org/x/vulndb; a called
 ## vulnerability in a module fails, one in the standard library is listed
