@@ -329,7 +329,7 @@ func tokenOK(t testing.TB, r Reply) TokenResponse {
 func oauthErr(t testing.TB, r Reply, status int, code string) {
 	t.Helper()
 	var body struct{ Error string }
-	json.Unmarshal(r.Body, &body)
+	_ = json.Unmarshal(r.Body, &body)
 	if r.Status != status || body.Error != code {
 		t.Fatalf("got %d %s, want %d %s", r.Status, r.Body, status, code)
 	}

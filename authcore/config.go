@@ -494,13 +494,3 @@ func validOrigin(o string) bool {
 
 // ActiveKey returns the key new tokens are signed with.
 func (c *Config) ActiveKey() *SigningKey { return c.activeKey }
-
-// resourceByPath returns the resource served at path, or nil.
-func (c *Config) resourceByPath(path string) *Resource {
-	for _, r := range c.Resources {
-		if r.Path == path {
-			return r
-		}
-	}
-	return nil
-}

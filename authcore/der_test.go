@@ -115,7 +115,7 @@ func FuzzParseDERKeys(f *testing.F) {
 				t.Fatalf("SPKI %x parsed but writes back as %x (%v)", der, back, err)
 			}
 		}
-		parsePKCS8(der)
-		parseSEC1(der)
+		_, _ = parsePKCS8(der)
+		_, _ = parseSEC1(der)
 	})
 }

@@ -86,7 +86,7 @@ func TestDiscoveryEdges(t *testing.T) {
 	})
 	t.Run("root PRM names the origin", func(t *testing.T) {
 		var prm ProtectedResourceMetadata
-		json.Unmarshal(mustReply(t, min.Handle(get(WellKnownPRM))).Body, &prm)
+		_ = json.Unmarshal(mustReply(t, min.Handle(get(WellKnownPRM))).Body, &prm)
 		if prm.Resource != "https://mcp.example.com" {
 			t.Errorf("resource %q", prm.Resource)
 		}

@@ -41,7 +41,7 @@ func readLastWins(body []byte) ([]rpcOp, bool) {
 		var m map[string]json.RawMessage
 		var s string
 		if json.Unmarshal(params, &m) == nil {
-			json.Unmarshal(m[name], &s)
+			_ = json.Unmarshal(m[name], &s)
 		}
 		return s
 	}
@@ -106,7 +106,7 @@ func readSDK(body []byte) ([]rpcOp, bool) {
 		var m map[string]json.RawMessage
 		var s string
 		if json.Unmarshal(params, &m) == nil {
-			json.Unmarshal(m[name], &s)
+			_ = json.Unmarshal(m[name], &s)
 		}
 		return s
 	}

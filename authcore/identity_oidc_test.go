@@ -232,7 +232,7 @@ func TestOIDCKeyRotation(t *testing.T) {
 
 func asIdentity(m map[string]string) string {
 	var as map[string]json.RawMessage
-	json.Unmarshal([]byte(m["authorization_server"]), &as)
+	_ = json.Unmarshal([]byte(m["authorization_server"]), &as)
 	return string(as["identity"])
 }
 
@@ -357,7 +357,7 @@ func TestParseUpstreamJWKS(t *testing.T) {
 func (p *fakeIdP) jwksWithAlg(alg string) []byte {
 	p.jwksKids = []string{"k-RS256"}
 	var set map[string][]map[string]any
-	json.Unmarshal(p.jwks(), &set)
+	_ = json.Unmarshal(p.jwks(), &set)
 	var keys []map[string]any
 	for _, k := range set["keys"] {
 		if k["kty"] == "RSA" && k["kid"] == "k-RS256" {

@@ -34,11 +34,11 @@ type bucket struct {
 	n     int
 }
 
-// newLimiter returns a limiter of max events per key and window over at
+// newLimiter returns a limiter of perKey events per key and window over at
 // most maxKeys keys, and of globalMax events per window in all (0: no
 // global bound).
-func newLimiter(max int, window time.Duration, maxKeys, globalMax int) *limiter {
-	return &limiter{max: max, window: window, maxKeys: maxKeys, globalMax: globalMax, buckets: map[string]*bucket{}}
+func newLimiter(perKey int, window time.Duration, maxKeys, globalMax int) *limiter {
+	return &limiter{max: perKey, window: window, maxKeys: maxKeys, globalMax: globalMax, buckets: map[string]*bucket{}}
 }
 
 // allow counts one event for key and reports whether it is within the

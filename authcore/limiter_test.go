@@ -9,7 +9,8 @@ import (
 func TestLimiterPerKey(t *testing.T) {
 	l := newLimiter(2, time.Minute, 10, 0)
 	now := time.Unix(1000, 0)
-	if !l.allow("a", now) || !l.allow("a", now) || l.allow("a", now) {
+	first, second, third := l.allow("a", now), l.allow("a", now), l.allow("a", now)
+	if !first || !second || third {
 		t.Fatal("per-key limit of 2 not applied")
 	}
 	if !l.exceeded("a", now) || l.exceeded("b", now) {

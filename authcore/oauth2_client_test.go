@@ -48,7 +48,7 @@ func TestOAuth2ClientFlow(t *testing.T) {
 		if r.Header.Get("authorization") != "" {
 			t.Errorf("client token passed upstream")
 		}
-		io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}`)
+		_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}`)
 	})
 	srv.Config.Handler = &authhttp.Handler{Engine: engine, Next: mcp}
 	srv.Start()
@@ -85,7 +85,7 @@ func TestOAuth2ClientFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	var reg authcore.RegistrationResponse
-	json.NewDecoder(res.Body).Decode(&reg)
+	_ = json.NewDecoder(res.Body).Decode(&reg)
 	res.Body.Close()
 	if res.StatusCode != 201 {
 		t.Fatalf("registration %d", res.StatusCode)

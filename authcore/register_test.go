@@ -39,7 +39,7 @@ func TestRegisterDefaults(t *testing.T) {
 	r := h.register(h.e, `{"redirect_uris":["https://app.example.com/cb"],"client_name":"Fancy","scope":"mcp:tools bogus offline_access","client_uri":"https://app.example.com"}`)
 	rr := registered(t, r)
 	var raw map[string]any
-	json.Unmarshal(r.Body, &raw)
+	_ = json.Unmarshal(r.Body, &raw)
 	if rr.TokenEndpointAuthMethod != AuthMethodSecretBasic || rr.ClientSecret == "" || raw["client_secret_expires_at"] != float64(0) {
 		t.Errorf("secret not issued: %s", r.Body)
 	}

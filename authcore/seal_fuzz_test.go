@@ -33,8 +33,8 @@ func FuzzUnseal(f *testing.F) {
 		parseBasicAuth(s)
 		parseBasicAuth("Basic " + s)
 		readCookie(Header{{"cookie", s}}, "__Host-mcpgate-browser")
-		parseForm(s)
+		_, _ = parseForm(s)
 		parseScope(s)
-		h.e.cfg.resolveResourceParam(s)
+		_, _ = h.e.cfg.resolveResourceParam(s)
 	})
 }

@@ -86,7 +86,7 @@ func TestMemoryStoreCAS(t *testing.T) {
 func TestMemoryStoreExpiry(t *testing.T) {
 	clk := newFakeClock()
 	s := NewMemoryStore(clk.Now)
-	syncPut(s, "k", []byte("a"), 0, time.Minute)
+	_ = syncPut(s, "k", []byte("a"), 0, time.Minute)
 	_, ver, _ := syncGet(s, "k")
 	clk.Advance(time.Minute)
 	if _, _, err := syncGet(s, "k"); !errors.Is(err, ErrNotFound) {
@@ -112,10 +112,10 @@ func TestMemoryStoreSweep(t *testing.T) {
 	clk := newFakeClock()
 	s := NewMemoryStore(clk.Now)
 	for i := 0; i < memorySweepEvery-1; i++ {
-		syncPut(s, string(rune('a'+i%26))+itoa64(int64(i)), []byte("x"), 0, time.Second)
+		_ = syncPut(s, string(rune('a'+i%26))+itoa64(int64(i)), []byte("x"), 0, time.Second)
 	}
 	clk.Advance(2 * time.Second)
-	syncPut(s, "last", []byte("x"), 0, time.Minute)
+	_ = syncPut(s, "last", []byte("x"), 0, time.Minute)
 	if n := s.Len(); n != 1 {
 		t.Errorf("after sweep %d records remain, want 1", n)
 	}
@@ -123,7 +123,7 @@ func TestMemoryStoreSweep(t *testing.T) {
 
 func TestMemoryStoreConcurrentCAS(t *testing.T) {
 	s := NewMemoryStore(nil)
-	syncPut(s, "n", []byte{0}, 0, time.Minute)
+	_ = syncPut(s, "n", []byte{0}, 0, time.Minute)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := 0

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -98,7 +97,7 @@ func benchTargets(b *testing.B, config string, clusters ...map[string]string) []
 		b.Fatal(err)
 	}
 	eng, _ := authcore.New(cfg, authcore.Options{})
-	noUpstream := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no healthy upstream", 503) })
+	noUpstream := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no healthy upstream", http.StatusServiceUnavailable) })
 	native, wasmClusters := map[string]string{}, map[string]harness.Cluster{}
 	for _, cs := range clusters {
 		for name, u := range cs {
@@ -247,15 +246,6 @@ func mintBenchFor(b *testing.B, config, aud string, n int, scopes ...string) []s
 		toks[i] = t
 	}
 	return toks
-}
-
-// mcpRequest returns one MCP request with token, built by httptest (for
-// one-off requests; the benchmarks loop over mcpBenchRequest).
-func mcpRequest(token, body string) *http.Request {
-	r := httptest.NewRequest("POST", "https://mcp.example.com/mcp", strings.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set("Authorization", "Bearer "+token)
-	return r
 }
 
 // mcpBenchRequest is a POST of body to path on https://mcp.example.com.

@@ -67,7 +67,7 @@ func TestBrowserLoginConsent(t *testing.T) {
 		default:
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, `<!doctype html><title>Signed in</title><p id="done">You can close this window.</p>`)
+		_, _ = io.WriteString(w, `<!doctype html><title>Signed in</title><p id="done">You can close this window.</p>`)
 	}))
 	defer cbSrv.Close()
 	redirect := cbSrv.URL + "/callback"
@@ -377,12 +377,15 @@ func startDevGateway(t *testing.T, ctx context.Context) *devGateway {
 		go func() { exited <- cmd.Wait() }()
 		stop := func() {
 			_ = cmd.Process.Signal(syscall.SIGINT)
+			// Interrupted on purpose: its exit status tells nothing.
+			var err error
 			select {
-			case <-exited:
+			case err = <-exited:
 			case <-time.After(10 * time.Second):
 				_ = cmd.Process.Kill()
-				<-exited
+				err = <-exited
 			}
+			_ = err
 		}
 		ready := time.NewTicker(50 * time.Millisecond)
 		deadline := time.After(90 * time.Second)

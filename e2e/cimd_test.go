@@ -830,7 +830,7 @@ func serveGated(t *testing.T, docs *cimdHost, path string) (string, *gatedDoc) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "max-age=60")
-		io.WriteString(w, body)
+		_, _ = io.WriteString(w, body)
 	}})
 	return u, g
 }

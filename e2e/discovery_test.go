@@ -74,7 +74,7 @@ func TestDiscovery(t *testing.T) {
 		t.Run("JWKS publishes public keys only", func(t *testing.T) {
 			st, _, body := do(t, "GET", b+"/oauth/jwks", nil, nil)
 			var set struct{ Keys []map[string]any }
-			json.Unmarshal(body, &set)
+			_ = json.Unmarshal(body, &set)
 			if st != 200 || len(set.Keys) != 2 || set.Keys[0]["kid"] != "es" || set.Keys[1]["kid"] != "ed" {
 				t.Fatalf("%d %s", st, body)
 			}
@@ -128,7 +128,7 @@ func TestRootPRM(t *testing.T) {
 		tg := startTarget(t, kind, single, targetOptions{})
 		st, _, body := do(t, "GET", tg.base+"/.well-known/oauth-protected-resource", nil, nil)
 		var prm map[string]any
-		json.Unmarshal(body, &prm)
+		_ = json.Unmarshal(body, &prm)
 		if st != 200 || prm["resource"] != tg.base {
 			t.Errorf("%d %s", st, body)
 		}

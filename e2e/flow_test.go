@@ -179,7 +179,7 @@ func TestCodeRedemptionRace(t *testing.T) {
 				Error       string
 				AccessToken string `json:"access_token"`
 			}
-			json.NewDecoder(res.Body).Decode(&body)
+			_ = json.NewDecoder(res.Body).Decode(&body)
 			res.Body.Close()
 			switch {
 			case res.StatusCode == 200:
@@ -224,7 +224,7 @@ func TestRefreshGraceRace(t *testing.T) {
 		}
 		defer res.Body.Close()
 		var m map[string]any
-		json.NewDecoder(res.Body).Decode(&m)
+		_ = json.NewDecoder(res.Body).Decode(&m)
 		return res.StatusCode, m
 	}
 	var mu sync.Mutex

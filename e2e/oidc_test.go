@@ -671,7 +671,7 @@ func (l *opLogin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	switch r.Method {
 	case http.MethodGet:
-		opLoginPage.Execute(w, struct{ ID, Error string }{id, ""})
+		_ = opLoginPage.Execute(w, struct{ ID, Error string }{id, ""})
 	case http.MethodPost:
 		if r.PostForm.Get("cancel") != "" {
 			l.deny(w, r, ar, oidc.ErrAccessDenied().WithDescription("the user cancelled the sign-in"))
@@ -679,7 +679,7 @@ func (l *opLogin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if r.PostForm.Get("username") != opUserName || r.PostForm.Get("password") != opPassword {
 			w.WriteHeader(http.StatusUnauthorized)
-			opLoginPage.Execute(w, struct{ ID, Error string }{id, "Wrong user name or password."})
+			_ = opLoginPage.Execute(w, struct{ ID, Error string }{id, "Wrong user name or password."})
 			return
 		}
 		if err := l.store.completeLogin(id, opSubject); err != nil {

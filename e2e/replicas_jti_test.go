@@ -72,7 +72,7 @@ func TestReplicasAssertionJTI(t *testing.T) {
 		}
 		defer res.Body.Close()
 		var m struct{ Error string }
-		json.NewDecoder(res.Body).Decode(&m)
+		_ = json.NewDecoder(res.Body).Decode(&m)
 		return res.StatusCode, m.Error
 	}
 	byHeader := func(r *http.Request) int {

@@ -187,7 +187,7 @@ func tokenPost(t testing.TB, u string, form url.Values) (int, map[string]any) {
 	}
 	defer res.Body.Close()
 	m := map[string]any{}
-	json.NewDecoder(res.Body).Decode(&m)
+	_ = json.NewDecoder(res.Body).Decode(&m)
 	return res.StatusCode, m
 }
 

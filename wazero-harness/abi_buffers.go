@@ -39,7 +39,7 @@ func (vm *VM) bodyFor(t uint32) *direction {
 // only during proxy_on_configure, as in Envoy.
 func proxyGetBufferBytes(vm *VM, stack []uint64) uint32 {
 	t := u32(stack, 0)
-	start, max := uint64(u32(stack, 1)), uint64(u32(stack, 2))
+	start, maxSize := uint64(u32(stack, 1)), uint64(u32(stack, 2))
 	var buf []byte
 	switch t {
 	case bufferRequestBody, bufferResponseBody:
@@ -69,7 +69,7 @@ func proxyGetBufferBytes(vm *VM, stack []uint64) uint32 {
 	if start > size {
 		return statusBadArgument
 	}
-	end := start + max
+	end := start + maxSize
 	if end > size {
 		end = size
 	}

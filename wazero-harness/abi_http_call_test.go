@@ -182,7 +182,7 @@ func TestCalloutBodyEndingAfterTheTimeoutFails(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(200)
-		io.WriteString(w, `{"partial":`)
+		_, _ = io.WriteString(w, `{"partial":`)
 		w.(http.Flusher).Flush()
 		time.Sleep(timeout + 40*time.Millisecond)
 		// Returning ends the chunked body cleanly.

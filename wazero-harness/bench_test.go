@@ -65,7 +65,7 @@ func BenchmarkProxyWithoutFilter(b *testing.B) {
 	srv := serve(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := client.Get(up.URL + r.URL.RequestURI())
 		if err != nil {
-			http.Error(w, err.Error(), 503)
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		defer resp.Body.Close()

@@ -178,7 +178,7 @@ func (s *stream) serve(w http.ResponseWriter) outcome {
 	if hasBody && vm.h.opts.RequestBodyTimeout > 0 {
 		rc := http.NewResponseController(w)
 		if rc.SetReadDeadline(time.Now().Add(vm.h.opts.RequestBodyTimeout)) == nil {
-			defer rc.SetReadDeadline(time.Time{})
+			defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
 		}
 	}
 	headers := s.requestHeaders()
@@ -442,7 +442,7 @@ func (s *stream) forward(hdrs headerMap, body []byte) (source, outcome) {
 		details: "via_upstream",
 		ctx:     ctx,
 		close: func() {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			cancel()
 		},
 	}

@@ -21,7 +21,7 @@ func rawRequest(t *testing.T, addr, head string) *http.Response {
 	if _, err := c.Write([]byte(head)); err != nil {
 		t.Fatal(err)
 	}
-	c.SetReadDeadline(time.Now().Add(60 * time.Second)) // generous: the machine may be loaded
+	_ = c.SetReadDeadline(time.Now().Add(60 * time.Second)) // generous: the machine may be loaded
 	res, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatalf("no response while the body is outstanding: %v", err)

@@ -58,7 +58,7 @@ func FuzzParseResults(f *testing.F) {
 	f.Add([]byte{0x12, 3, 'b', 'a', 'd'})
 	f.Add([]byte{0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ParseVerifyResult(b)
+		_, _, _ = ParseVerifyResult(b)
 		sig, err := ParseSignResult(b)
 		if err == nil && len(sig) == 0 {
 			t.Fatal("empty signature accepted")

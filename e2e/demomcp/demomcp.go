@@ -243,7 +243,7 @@ func (s *Server) addTools() {
 	}, func(_ context.Context, _ *mcp.CallToolRequest, in EchoInput) (*mcp.CallToolResult, EchoOutput, error) {
 		s.countCall(ToolEcho)
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: in.Text}}},
-			EchoOutput{Text: in.Text}, nil
+			EchoOutput(in), nil
 	})
 
 	mcp.AddTool(s.mcp, &mcp.Tool{

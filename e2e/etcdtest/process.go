@@ -29,7 +29,7 @@ func ChildMain() bool {
 		os.Exit(1)
 	}
 	fmt.Println(c.URL(0))
-	io.Copy(io.Discard, os.Stdin)
+	_, _ = io.Copy(io.Discard, os.Stdin)
 	c.Close()
 	return true
 }
@@ -64,7 +64,7 @@ func StartProcess(dir string) (*Process, error) {
 	go func() {
 		s, _ := bufio.NewReader(out).ReadString('\n')
 		line <- strings.TrimSpace(s)
-		io.Copy(io.Discard, out)
+		_, _ = io.Copy(io.Discard, out)
 	}()
 	select {
 	case s := <-line:
@@ -82,13 +82,13 @@ func StartProcess(dir string) (*Process, error) {
 
 // Close stops the child and waits for it.
 func (p *Process) Close() {
-	p.stdin.Close()
+	_ = p.stdin.Close()
 	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
+	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
+		_ = p.cmd.Process.Kill()
 		<-done
 	}
 }

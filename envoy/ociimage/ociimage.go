@@ -252,7 +252,7 @@ func (img *Image) WriteTarball(path string) error {
 	}
 	tmp := path + ".tmp"
 	if err := tarball.WriteToFile(tmp, tag, img.Image); err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp)
 		return fmt.Errorf("ociimage: tarball: %w", err)
 	}
 	return os.Rename(tmp, path)

@@ -81,7 +81,7 @@ func NewCA(t testing.TB) *CA {
 	return ca
 }
 
-// issue returns a server certificate signed by the CA for hosts: DNS names
+// Issue returns a server certificate signed by the CA for hosts: DNS names
 // (SANs), or IP literals (IP SANs). Call it from the test goroutine.
 func (ca *CA) Issue(hosts ...string) tls.Certificate {
 	ca.t.Helper()
@@ -115,10 +115,10 @@ func (ca *CA) Issue(hosts ...string) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
 
-// tlsConfig returns a client configuration that trusts only the CA.
+// TLSConfig returns a client configuration that trusts only the CA.
 func (ca *CA) TLSConfig() *tls.Config { return &tls.Config{RootCAs: ca.Pool} }
 
-// writePEM writes the CA certificate to a file in a temporary directory
+// WritePEM writes the CA certificate to a file in a temporary directory
 // and returns its path (e.g. for mcpgate-run -cacert).
 func (ca *CA) WritePEM() string {
 	ca.t.Helper()
@@ -139,7 +139,7 @@ func StartTLS(t testing.TB, addr string, cert tls.Certificate, h http.Handler) *
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(h)
-	srv.Listener.Close()
+	_ = srv.Listener.Close()
 	srv.Listener = l
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
@@ -205,7 +205,7 @@ func StartDoH(t testing.TB, ca *CA) *DoH {
 // DNSName normalises a host name: lower case, no trailing dot.
 func DNSName(s string) string { return strings.TrimSuffix(strings.ToLower(s), ".") }
 
-// set makes name resolve to addrs (IPv4 literals become A records, all
+// Set makes name resolve to addrs (IPv4 literals become A records, all
 // others, including "::ffff:10.0.0.1" and "64:ff9b::a00:1", AAAA records),
 // replacing what name had. With no addrs the name exists with no address
 // records (NOERROR, empty answer).
@@ -224,7 +224,7 @@ func (d *DoH) Set(name string, addrs ...string) {
 	d.mu.Unlock()
 }
 
-// setCNAME makes name an alias of target (answers carry the CNAME record
+// SetCNAME makes name an alias of target (answers carry the CNAME record
 // and then target's records of the queried type).
 func (d *DoH) SetCNAME(name, target string) {
 	d.mu.Lock()
@@ -232,7 +232,7 @@ func (d *DoH) SetCNAME(name, target string) {
 	d.mu.Unlock()
 }
 
-// setRcode makes queries for name fail with rc (e.g.
+// SetRcode makes queries for name fail with rc (e.g.
 // dnsmessage.RCodeServerFailure, RCodeRefused).
 func (d *DoH) SetRcode(name string, rc dnsmessage.RCode) {
 	d.mu.Lock()
@@ -240,28 +240,28 @@ func (d *DoH) SetRcode(name string, rc dnsmessage.RCode) {
 	d.mu.Unlock()
 }
 
-// remove deletes name: it becomes NXDOMAIN.
+// Remove deletes name: it becomes NXDOMAIN.
 func (d *DoH) Remove(name string) {
 	d.mu.Lock()
 	delete(d.zone, DNSName(name))
 	d.mu.Unlock()
 }
 
-// setTTL sets the TTL of every record answered from now on.
+// SetTTL sets the TTL of every record answered from now on.
 func (d *DoH) SetTTL(ttl uint32) {
 	d.mu.Lock()
 	d.ttl = ttl
 	d.mu.Unlock()
 }
 
-// setDelay delays every answer by dl (resolver timeouts).
+// SetDelay delays every answer by dl (resolver timeouts).
 func (d *DoH) SetDelay(dl time.Duration) {
 	d.mu.Lock()
 	d.delay = dl
 	d.mu.Unlock()
 }
 
-// onQuery registers f, called with each query and its answer after the
+// OnQuery registers f, called with each query and its answer after the
 // answer is computed and before it is sent, outside the server's lock (f
 // may call set: DNS rebinding between a check and a connect).
 func (d *DoH) OnQuery(f func(q DoHQuery)) {
@@ -270,14 +270,14 @@ func (d *DoH) OnQuery(f func(q DoHQuery)) {
 	d.mu.Unlock()
 }
 
-// queries returns the query log.
+// Queries returns the query log.
 func (d *DoH) Queries() []DoHQuery {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return slices.Clone(d.log)
 }
 
-// count returns how many queries asked about name (any type).
+// Count returns how many queries asked about name (any type).
 func (d *DoH) Count(name string) int {
 	name = DNSName(name)
 	n := 0

@@ -48,8 +48,8 @@ type Decision struct {
 }
 
 // Freshness decides how long a 200 response received at now may be
-// reused, clamped to [min, max].
-func Freshness(h Header, now time.Time, min, max time.Duration) Decision {
+// reused, clamped to [floor, ceiling] (cache_min, cache_max).
+func Freshness(h Header, now time.Time, floor, ceiling time.Duration) Decision {
 	cc := parseDirectives(h.Values("cache-control"))
 	switch {
 	case cc.has("no-store"):
@@ -89,7 +89,7 @@ func Freshness(h Header, now time.Time, min, max time.Duration) Decision {
 		}
 		lifetime, why = exp.Sub(date), "expires"
 	default:
-		return clamp(min, min, max, "no explicit lifetime: cache_min")
+		return clamp(floor, floor, ceiling, "no explicit lifetime: cache_min")
 	}
 
 	// Current age (RFC 9111 §4.2.3), the response just received.
@@ -102,15 +102,15 @@ func Freshness(h Header, now time.Time, min, max time.Duration) Decision {
 			age = a
 		}
 	}
-	return clamp(lifetime-age, min, max, why)
+	return clamp(lifetime-age, floor, ceiling, why)
 }
 
-func clamp(ttl, min, max time.Duration, why string) Decision {
+func clamp(ttl, floor, ceiling time.Duration, why string) Decision {
 	switch {
-	case ttl < min:
-		ttl, why = min, why+", raised to cache_min"
-	case ttl > max:
-		ttl, why = max, why+", lowered to cache_max"
+	case ttl < floor:
+		ttl, why = floor, why+", raised to cache_min"
+	case ttl > ceiling:
+		ttl, why = ceiling, why+", lowered to cache_max"
 	}
 	if ttl <= 0 {
 		return Decision{Why: why + ", not stored"}

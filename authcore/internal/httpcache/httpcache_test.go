@@ -22,7 +22,7 @@ func (h testHeader) Values(name string) []string {
 func TestFreshness(t *testing.T) {
 	now := time.Date(2026, 7, 28, 12, 0, 0, 0, time.UTC)
 	date := func(d time.Duration) string { return now.Add(d).Format("Mon, 02 Jan 2006 15:04:05 GMT") }
-	const min, max = time.Minute, 24 * time.Hour
+	const floor, ceiling = time.Minute, 24 * time.Hour
 	cases := []struct {
 		name  string
 		h     testHeader
@@ -43,13 +43,13 @@ func TestFreshness(t *testing.T) {
 		{"no-store after a quoted string with an escaped quote", testHeader{{"cache-control", `private="x\"", no-store`}}, false, 0, "no-store"},
 		{"private is fine for the AS's own cache", testHeader{{"cache-control", "private, max-age=600"}}, true, 10 * time.Minute, "max-age"},
 		{"s-maxage ignored", testHeader{{"cache-control", "s-maxage=5, max-age=600"}}, true, 10 * time.Minute, "max-age"},
-		{"s-maxage alone is no lifetime", testHeader{{"cache-control", "s-maxage=7200"}}, true, min, "no explicit lifetime"},
+		{"s-maxage alone is no lifetime", testHeader{{"cache-control", "s-maxage=7200"}}, true, floor, "no explicit lifetime"},
 		{"vary star", testHeader{{"cache-control", "max-age=600"}, {"vary", "accept, *"}}, false, 0, "vary"},
 		{"vary accept is fine", testHeader{{"cache-control", "max-age=600"}, {"vary", "accept"}}, true, 10 * time.Minute, "max-age"},
-		{"max-age clamped up", testHeader{{"cache-control", "max-age=5"}}, true, min, "raised to cache_min"},
-		{"max-age=0 clamped up", testHeader{{"cache-control", "max-age=0"}}, true, min, "raised to cache_min"},
-		{"max-age clamped down", testHeader{{"cache-control", "max-age=31536000"}}, true, max, "lowered to cache_max"},
-		{"huge max-age", testHeader{{"cache-control", "max-age=99999999999999999999999"}}, true, max, "lowered"},
+		{"max-age clamped up", testHeader{{"cache-control", "max-age=5"}}, true, floor, "raised to cache_min"},
+		{"max-age=0 clamped up", testHeader{{"cache-control", "max-age=0"}}, true, floor, "raised to cache_min"},
+		{"max-age clamped down", testHeader{{"cache-control", "max-age=31536000"}}, true, ceiling, "lowered to cache_max"},
+		{"huge max-age", testHeader{{"cache-control", "max-age=99999999999999999999999"}}, true, ceiling, "lowered"},
 		{"max-age minus Age", testHeader{{"cache-control", "max-age=600"}, {"age", "100"}}, true, 500 * time.Second, "max-age"},
 		{"max-age minus apparent age", testHeader{{"cache-control", "max-age=600"}, {"date", date(-200 * time.Second)}}, true, 400 * time.Second, "max-age"},
 		{"larger of Age and apparent age", testHeader{{"cache-control", "max-age=600"}, {"date", date(-200 * time.Second)}, {"age", "300"}}, true, 300 * time.Second, "max-age"},
@@ -58,34 +58,34 @@ func TestFreshness(t *testing.T) {
 		{"max-age beats Expires", testHeader{{"cache-control", "max-age=600"}, {"date", date(0)}, {"expires", date(time.Hour)}}, true, 10 * time.Minute, "max-age"},
 		{"Expires minus Date", testHeader{{"date", date(0)}, {"expires", date(2 * time.Hour)}}, true, 2 * time.Hour, "expires"},
 		{"Expires without Date", testHeader{{"expires", date(2 * time.Hour)}}, true, 2 * time.Hour, "expires"},
-		{"Expires relative to a skewed Date", testHeader{{"date", date(-time.Hour)}, {"expires", date(0)}}, true, min, "expires"},
+		{"Expires relative to a skewed Date", testHeader{{"date", date(-time.Hour)}, {"expires", date(0)}}, true, floor, "expires"},
 		{"Expires RFC 850", testHeader{{"date", date(0)}, {"expires", now.Add(3 * time.Hour).Format("Monday, 02-Jan-06 15:04:05 GMT")}}, true, 3 * time.Hour, "expires"},
 		{"Expires asctime", testHeader{{"date", date(0)}, {"expires", now.Add(3 * time.Hour).Format("Mon Jan _2 15:04:05 2006")}}, true, 3 * time.Hour, "expires"},
-		{"Expires in the past", testHeader{{"date", date(0)}, {"expires", date(-time.Hour)}}, true, min, "raised to cache_min"},
-		{"Expires 0 is stale", testHeader{{"expires", "0"}}, true, min, "invalid"},
-		{"conflicting Expires are stale", testHeader{{"date", date(0)}, {"expires", date(time.Hour)}, {"expires", date(2 * time.Hour)}}, true, min, "conflicting"},
-		{"repeated max-age is stale", testHeader{{"cache-control", "max-age=600, max-age=700"}}, true, min, "repeated max-age"},
-		{"invalid max-age is stale", testHeader{{"cache-control", "max-age=10m"}}, true, min, "invalid max-age"},
-		{"negative max-age is stale", testHeader{{"cache-control", "max-age=-1"}}, true, min, "invalid max-age"},
-		{"nothing: heuristic cache_min", testHeader{}, true, min, "no explicit lifetime"},
-		{"pragma no-cache is ignored", testHeader{{"pragma", "no-cache"}}, true, min, "no explicit lifetime"},
+		{"Expires in the past", testHeader{{"date", date(0)}, {"expires", date(-time.Hour)}}, true, floor, "raised to cache_min"},
+		{"Expires 0 is stale", testHeader{{"expires", "0"}}, true, floor, "invalid"},
+		{"conflicting Expires are stale", testHeader{{"date", date(0)}, {"expires", date(time.Hour)}, {"expires", date(2 * time.Hour)}}, true, floor, "conflicting"},
+		{"repeated max-age is stale", testHeader{{"cache-control", "max-age=600, max-age=700"}}, true, floor, "repeated max-age"},
+		{"invalid max-age is stale", testHeader{{"cache-control", "max-age=10m"}}, true, floor, "invalid max-age"},
+		{"negative max-age is stale", testHeader{{"cache-control", "max-age=-1"}}, true, floor, "invalid max-age"},
+		{"nothing: heuristic cache_min", testHeader{}, true, floor, "no explicit lifetime"},
+		{"pragma no-cache is ignored", testHeader{{"pragma", "no-cache"}}, true, floor, "no explicit lifetime"},
 	}
 	for _, tc := range cases {
-		f := Freshness(tc.h, now, min, max)
+		f := Freshness(tc.h, now, floor, ceiling)
 		if f.Store != tc.store || f.TTL != tc.ttl || !strings.Contains(f.Why, tc.why) {
 			t.Errorf("%s: got %+v, want store=%v ttl=%v why~%q", tc.name, f, tc.store, tc.ttl, tc.why)
 		}
 	}
 	// cache_min 0 honours stale responses literally: not stored.
-	if f := Freshness(testHeader{{"cache-control", "max-age=0"}}, now, 0, max); f.Store {
+	if f := Freshness(testHeader{{"cache-control", "max-age=0"}}, now, 0, ceiling); f.Store {
 		t.Errorf("max-age=0 with cache_min 0: %+v", f)
 	}
-	if f := Freshness(testHeader{}, now, 0, max); f.Store {
+	if f := Freshness(testHeader{}, now, 0, ceiling); f.Store {
 		t.Errorf("no lifetime with cache_min 0: %+v", f)
 	}
 }
 
-// FuzzCacheFreshness: any header values give a decision within bounds.
+// FuzzFreshness: any header values give a decision within bounds.
 func FuzzFreshness(f *testing.F) {
 	f.Add("max-age=600", "", "", "")
 	f.Add(`no-cache="a,b", max-age=1`, "Tue, 28 Jul 2026 12:00:00 GMT", "Tue, 28 Jul 2026 13:00:00 GMT", "5")

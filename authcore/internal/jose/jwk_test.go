@@ -30,8 +30,10 @@ func TestParseJWK(t *testing.T) {
 		}
 	}
 	// A private key where the policy allows it.
-	d := make([]byte, 32)
-	k.es256.D.FillBytes(d)
+	d, err := k.es256.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	jwk := publicJWK(k.es256, map[string]any{"d": b64.EncodeToString(d)})
 	key, err := ParseJWK(gjson.ParseBytes(jsonOf(jwk)), &Policy{Algs: []string{ES256}, Private: true})
 	if err != nil || key.Private == nil || !key.Private.(*ecdsa.PrivateKey).Equal(k.es256) {
@@ -46,7 +48,8 @@ func TestParseJWK(t *testing.T) {
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
 	rsaN := b64.EncodeToString(k.rsa.N.Bytes())
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	otherD := b64.EncodeToString(other.D.FillBytes(make([]byte, 32)))
+	otherBytes, _ := other.Bytes()
+	otherD := b64.EncodeToString(otherBytes)
 	for _, tc := range []struct {
 		name     string
 		jwk      map[string]any

@@ -58,7 +58,7 @@ func TestEmbeddedEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var body struct{ Error string }
-	json.NewDecoder(res.Body).Decode(&body)
+	_ = json.NewDecoder(res.Body).Decode(&body)
 	res.Body.Close()
 	if body.Error == "temporarily_unavailable" || body.Error == "" {
 		t.Errorf("token request with the embedded etcd: %d %q\n%s", res.StatusCode, body.Error, logs.String())
