@@ -97,7 +97,9 @@ func benchTargets(b *testing.B, config string, clusters ...map[string]string) []
 		b.Fatal(err)
 	}
 	eng, _ := authcore.New(cfg, authcore.Options{})
-	noUpstream := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no healthy upstream", http.StatusServiceUnavailable) })
+	noUpstream := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "no healthy upstream", http.StatusServiceUnavailable)
+	})
 	native, wasmClusters := map[string]string{}, map[string]harness.Cluster{}
 	for _, cs := range clusters {
 		for name, u := range cs {
