@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 	"github.com/tidwall/gjson"
@@ -371,6 +370,3 @@ func (e *Engine) claimHeaders(claims IdentityClaims) Header {
 	}
 	return h
 }
-
-// userinfoTimeout bounds the UserInfo callout when no OIDC timeout applies.
-const userinfoTimeout = 5 * time.Second

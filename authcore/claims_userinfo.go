@@ -45,7 +45,7 @@ func (e *Engine) loginClaims(tokenResponse []byte, idToken string, ar *authzRequ
 			return e.errorPage(502, newError(ErrCodeTemporarilyUnavailable, 502, "the identity provider could not complete the sign-in; try again"))
 		}
 		ar.Claims = mergeClaims(ar.Claims, claims)
-		plain, _ := json.Marshal(up)
+		plain, _ := json.Marshal(up) //nolint:gosec // G117: sealed (AES-256-GCM) on the next line, never kept or sent in the clear
 		sealed, serr := e.seal(sealUpstreamToken, "", plain)
 		if serr != nil {
 			return e.errorPage(500, asError(serr))

@@ -97,7 +97,11 @@ func (k *testKey) jwk() map[string]any {
 	case *ecdsa.PublicKey:
 		size := (p.Curve.Params().BitSize + 7) / 8
 		m["kty"], m["crv"] = "EC", p.Curve.Params().Name
-		m["x"], m["y"] = b64u.EncodeToString(p.X.FillBytes(make([]byte, size))), b64u.EncodeToString(p.Y.FillBytes(make([]byte, size)))
+		raw, err := p.Bytes() // 0x04 || X || Y (SEC 1 §2.3.3)
+		if err != nil {
+			panic(err)
+		}
+		m["x"], m["y"] = b64u.EncodeToString(raw[1:1+size]), b64u.EncodeToString(raw[1+size:])
 	case ed25519.PublicKey:
 		m["kty"], m["crv"], m["x"] = "OKP", "Ed25519", b64u.EncodeToString(p)
 	}

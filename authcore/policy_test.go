@@ -125,7 +125,9 @@ func TestPolicyGrantAndGuard(t *testing.T) {
 	parts := strings.Split(ops.AccessToken, ".")
 	payload, _ := b64.DecodeString(parts[1])
 	var claims map[string]any
-	json.Unmarshal(payload, &claims)
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
 	// One header value without a comma is a string claim.
 	if g, _ := claims["groups"].(string); g != "mcp-admins" {
 		t.Errorf("access token groups %v", claims["groups"])

@@ -50,7 +50,7 @@ func TestExternalIssuerMixed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			io.Copy(io.Discard, res.Body)
+			_, _ = io.Copy(io.Discard, res.Body)
 			res.Body.Close()
 			return res.StatusCode
 		}
@@ -73,7 +73,9 @@ func TestExternalIssuerMixed(t *testing.T) {
 			var prm struct {
 				AuthorizationServers []string `json:"authorization_servers"`
 			}
-			json.NewDecoder(res.Body).Decode(&prm)
+			if err := json.NewDecoder(res.Body).Decode(&prm); err != nil {
+				t.Fatal(err)
+			}
 			res.Body.Close()
 			if len(prm.AuthorizationServers) != 1 || prm.AuthorizationServers[0] != want {
 				t.Errorf("PRM of %s lists %q, want %q", path, prm.AuthorizationServers, want)

@@ -91,7 +91,7 @@ func TestExternalTokenShapes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			io.Copy(io.Discard, r.Body)
+			_, _ = io.Copy(io.Discard, r.Body)
 			r.Body.Close()
 			if c.reason == "" {
 				seen := tg.demo.Main.Seen()

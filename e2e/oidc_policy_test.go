@@ -46,9 +46,9 @@ func TestOIDCGroupsRefresh(t *testing.T) {
 		tg := startOIDCTargetWith(t, kind, idp, oidcPolicyConfig(t))
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		conf, verifier, authURL := oidcAuthURL(tg, "st-g")
+		conf, verifier, _ := oidcAuthURL(tg, "st-g")
 		conf.Scopes = []string{"mcp:tools", "mcp:admin"}
-		authURL = conf.AuthCodeURL("st-g", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("resource", tg.base+"/mcp"))
+		authURL := conf.AuthCodeURL("st-g", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("resource", tg.base+"/mcp"))
 		b := newOIDCBrowser(t)
 		consent := b.get(b.loginAtOP(tg, idp, authURL).String())
 		if consent.status != 200 || !strings.Contains(consent.body, "<code>mcp:admin</code>") {

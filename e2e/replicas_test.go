@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/mcpgate/mcpgate/authcore"
 	"github.com/mcpgate/mcpgate/authcore/authhttp"
@@ -189,20 +188,4 @@ func tokenPost(t testing.TB, u string, form url.Values) (int, map[string]any) {
 	m := map[string]any{}
 	_ = json.NewDecoder(res.Body).Decode(&m)
 	return res.StatusCode, m
-}
-
-// waitKeys waits until etcd holds no key under prefix, or fails after d.
-func waitNoKeys(t *testing.T, c *etcdtest.Cluster, prefix string, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		keys, err := c.Keys(context.Background(), 0, prefix)
-		if err == nil && len(keys) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("etcd still holds %q (err %v) after %v", keys, err, d)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
 }
