@@ -12,7 +12,7 @@ import (
 // Client authentication with a signed JWT (private_key_jwt, RFC 7523 §2.2
 // and §3, RFC 7521 §4.2), for clients whose metadata document publishes
 // their keys: "private_key_jwt plus jwks/jwks_uri makes the client
-// confidential, and it must then authenticate" (CIMD §6.2, CHECKLIST 31).
+// confidential, and it must then authenticate" (CIMD §6.2).
 
 // clientAssertionTypeJWT is the client_assertion_type of RFC 7523 §2.2.
 const clientAssertionTypeJWT = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -12,11 +12,11 @@ import (
 // was vetted by the operator, a CIMD client is vouched for by the host of
 // its client_id URL, and a dynamically registered client asserted its own
 // metadata, which MCP Security Best Practices say to treat as
-// self-asserted (CHECKLIST 36).
+// self-asserted (MCP Security Best Practices, confused deputy).
 type ClientSource int
 
 // Client sources, in the order the authorization endpoint resolves them
-// (CHECKLIST 12: registry match, then CIMD, then dynamic registration).
+// (registry match, then CIMD, then dynamic registration; CIMD-01 §6.10).
 const (
 	ClientPreRegistered ClientSource = iota + 1
 	ClientMetadataDocument
@@ -81,8 +81,8 @@ func (c *Client) hasGrant(g string) bool { return containsString(c.GrantTypes, g
 
 // allLoopback reports whether every redirect URI of the client points at
 // the user's own machine, which the consent page warns about (MCP
-// 2026-07-28 security considerations, CHECKLIST 14: warn when every
-// redirect URI is localhost).
+// 2026-07-28 security considerations: warn when every redirect URI is
+// localhost).
 func (c *Client) allLoopback() bool { return clientmeta.AllLoopback(c.RedirectURIs) }
 
 // matchRedirectURI returns the registered redirect URI that given selects,
@@ -92,7 +92,7 @@ func (c *Client) matchRedirectURI(given string) string {
 }
 
 // resolveClient finds the client named by clientID, in the order of
-// CHECKLIST 12 (CIMD-01 §6.10: a registry entry wins over fetching):
+// CIMD-01 §6.10 (a registry entry wins over fetching):
 //
 //  1. the pre-registered clients of the configuration;
 //  2. a Client ID Metadata Document, when clientID is an https URL

@@ -31,8 +31,9 @@ import (
 //     and nonce. The configured claim becomes the user's subject.
 //  4. Consent follows (consent.go).
 
-// upstreamStateTTL bounds the upstream login (CHECKLIST 23: "about 10
-// minutes").
+// upstreamStateTTL bounds the upstream login: the upstream state is
+// single-use and short-lived (MCP 2026-07-28 security considerations,
+// confused deputy; O21 §7.12: state values should be short-lived).
 const upstreamStateTTL = 10 * time.Minute
 
 // upstreamState is sealed into the upstream state parameter.
