@@ -32,8 +32,8 @@ import (
 //  4. Consent follows (consent.go).
 
 // upstreamStateTTL bounds the upstream login: the upstream state is
-// single-use and short-lived (MCP 2026-07-28 security considerations,
-// confused deputy; O21 §7.12: state values should be short-lived).
+// single-use and expires with the login attempt (MCP 2026-07-28 security
+// considerations, confused deputy).
 const upstreamStateTTL = 10 * time.Minute
 
 // upstreamState is sealed into the upstream state parameter.
