@@ -46,11 +46,14 @@ type AdminConfig struct {
 
 // AuditConfig is the top-level "audit" object (audit.go).
 //
-//	"audit": {"tool_calls": true, "unauthenticated": false, "filter_state": true}
+//	"audit": {"tool_calls": false, "unauthenticated": false, "filter_state": true}
 type AuditConfig struct {
 	// ToolCalls writes a tool_call line for every allowed named operation
-	// (tools/call, prompts/get, resources/read...), and so reads the body
-	// of every guarded POST (default true).
+	// (tools/call, prompts/get, resources/read...) on every resource, and so
+	// reads the body of every guarded POST. Default false: tool_call lines
+	// are then written for the resources that have rules, whose bodies the
+	// guard reads anyway; reading every body roughly doubles the wasm cost
+	// of a cached-token request.
 	ToolCalls bool
 	// Unauthenticated also writes guard_denied lines for requests without
 	// any token, the first step of every client's discovery (default
@@ -84,7 +87,7 @@ func (p *cfgParser) adminConfig(path string, v gjson.Result, dst *AdminConfig) {
 }
 
 func (p *cfgParser) auditConfig(path string, v gjson.Result, dst *AuditConfig) {
-	dst.ToolCalls, dst.FilterState = true, true
+	dst.FilterState = true
 	p.object(path, v, map[string]func(string, gjson.Result){
 		"tool_calls":      p.boolean(&dst.ToolCalls),
 		"unauthenticated": p.boolean(&dst.Unauthenticated),

@@ -29,7 +29,7 @@ func (e *Engine) checkClaimRules(req *Request, r *Resource, claims *AccessTokenC
 		if tool == "" && op.name != "" {
 			tool = op.name
 		}
-		if e.cfg.Audit.ToolCalls && op.name != "" {
+		if op.name != "" && (e.cfg.Audit.ToolCalls || len(r.Rules) > 0) {
 			e.audit(auditEvent{Event: "tool_call", Subject: claims.Subject, ClientID: claims.ClientID, Resource: r.URI,
 				RequestID: requestID(req), Method: op.method, Tool: op.name})
 		}
