@@ -274,9 +274,9 @@ func (s *cimdState) jwksPut(url string, keys []*jose.Key, until, now time.Time) 
 // authorization server MAY ensure that JWTs are not replayed by
 // maintaining the set of used jti values for the length of time for which
 // the JWT would be considered valid"). The VM's own table is exact; the
-// Store record makes other VMs and instances see it too. Two uses racing
-// on two VMs are ordered where the Store's create-if-absent is atomic
-// (etcd), not by shared data (a new key is a blind write).
+// Store record makes other VMs and instances see it too; two uses racing
+// on two VMs are ordered by the Store's create-if-absent (atomic in etcd
+// and in the plugin's shared-data bucket table).
 func (e *Engine) rememberAssertion(id string, a *clientAssertion, now time.Time, then func(replayed bool, err error) Outcome) Outcome {
 	sum := sha256.Sum256([]byte(id + "\x00" + a.jti))
 	key := "assertion-jti/" + b64.EncodeToString(sum[:16])

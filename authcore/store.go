@@ -23,15 +23,21 @@ import (
 //     backend without native expiry (proxy-wasm shared data) must wrap each
 //     value with its own expiry time and treat an expired record exactly
 //     like a missing one, also for Put with version 0.
-//   - Put with version 0 is create-if-absent. It is atomic where the
-//     backend can order it (memory, etcd); where it cannot (proxy-wasm
-//     shared data: set with cas 0 always succeeds), authcore stays correct
-//     because version 0 is used only for keys just made from fresh random
-//     bytes, or for markers whose concurrent writers all write the same
-//     meaning (a revocation, a remembered consent, a replayed jti). Every
-//     contended transition (consuming a code or a consent ticket, rotating
-//     or revoking a refresh family) is a Put with the non-zero version a
-//     Get returned.
+//   - Put with version 0 is create-if-absent, atomic across every reader
+//     of the store in the backends mcpgate has: memory, etcd (a
+//     transaction on the key's create revision), and proxy-wasm shared
+//     data, whose records live in a fixed table of buckets created at
+//     plugin start, so that every write, a create included, is a
+//     compare-and-swap on an existing bucket (plugin/store.go). authcore
+//     does not rely on it beyond markers (a replayed jti, a login state):
+//     version 0 is used for keys just made from fresh random bytes, or for
+//     markers whose concurrent writers all write the same meaning (a
+//     revocation, a remembered consent). Every contended transition
+//     (consuming a code or a consent ticket, rotating or revoking a
+//     refresh family) is a Put with the non-zero version a Get returned.
+//   - A backend may hold a bounded number of live records; past it a Put
+//     fails with an error wrapping [ErrUnavailable] (shared data: 4096
+//     buckets of 32 records), never by dropping a live record.
 //   - A Put with a ttl of zero or less deletes the record when the version
 //     check passes; other records expire, and a backend must drop expired
 //     records on its own (on a tick, lazily, or by leases) to bound memory.
@@ -46,9 +52,8 @@ type Store interface {
 	Get(key string, then func(value []byte, version uint64, err error) Outcome) Outcome
 	// Put writes value under key if the stored version still equals
 	// version; version 0 means the key must not exist (or have expired):
-	// create-if-absent, atomic across every reader of the store where the
-	// backend can order it (memory, etcd; see [MemoryStore] for shared
-	// data, where it is not). A lost race yields ErrConflict. ttl bounds
+	// create-if-absent, atomic across every reader of the store. A lost
+	// race yields ErrConflict. ttl bounds
 	// the record's life; a ttl of zero or less deletes the record when the
 	// version check passes.
 	Put(key string, value []byte, version uint64, ttl time.Duration, then func(err error) Outcome) Outcome

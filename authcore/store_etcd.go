@@ -21,8 +21,7 @@ import (
 //
 // Versions are etcd mod_revisions. Compare-and-swap and create-if-absent
 // are transactions (etcd API "Txn": "compare ... target CREATE/MOD"), so
-// unlike proxy-wasm shared data a create of an existing key loses
-// atomically across every instance: a client assertion's jti used on two
+// a create of an existing key loses atomically across every instance: a client assertion's jti used on two
 // instances at once is accepted once.
 //
 // Records expire in etcd itself: each is attached to a lease. Leases are

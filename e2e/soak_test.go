@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -176,4 +177,64 @@ func mib(b []uint64) []string {
 		out[i] = strconv.FormatFloat(float64(v)/(1<<20), 'f', 1, 64)
 	}
 	return out
+}
+
+// TestSoakCompleteFlows runs complete authorization-code flows through
+// the compiled filter (two VMs): authorize with consent, code exchange,
+// two refresh rotations, a replayed rotated refresh token (reuse) and a
+// revocation, and asserts that the host's shared data holds exactly as
+// many keys after the flows as after start: the store's records live in
+// a fixed table of buckets created at plugin start (plugin/store.go), so
+// consumed flows leave no key behind.
+func TestSoakCompleteFlows(t *testing.T) {
+	const flows = 500
+	cfgText := strings.Replace(readConfig(t, "conformance.json"), `"cookies": {"secure": false}`,
+		`"cookies": {"secure": false}, "refresh_tokens": {"policy": "always"}`, 1)
+	tg := startTarget(t, wasm, cfgText, targetOptions{vms: 2, quietLog: true})
+	keys0, bytes0 := tg.host.SharedDataStats()
+	t.Logf("after start: shared data %d keys %d bytes", keys0, bytes0)
+	if keys0 < 4096 {
+		t.Fatalf("shared data has %d keys after start, want the 4096 store buckets created", keys0)
+	}
+	token := func(form url.Values) (int, map[string]any) { return tokenPost(t, tg.base+"/oauth/token", form) }
+	ctx := context.Background()
+	start := time.Now()
+	for i := range flows {
+		code, verifier, cfg := pkceCode(t, tg, "mcp:tools")
+		tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier), oauth2.SetAuthURLParam("resource", tg.base+"/mcp"))
+		if err != nil || tok.RefreshToken == "" {
+			t.Fatalf("flow %d: exchange: %v, refresh token %q", i, err, tok.RefreshToken)
+		}
+		rt := tok.RefreshToken
+		var first string
+		for r := range 2 {
+			st, m := token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"test-client"}})
+			next, _ := m["refresh_token"].(string)
+			if st != 200 || next == "" || next == rt {
+				t.Fatalf("flow %d refresh %d: %d %v", i, r, st, m)
+			}
+			if r == 0 {
+				first = rt
+			}
+			rt = next
+		}
+		switch i % 2 {
+		case 0: // reuse of a rotated secret revokes the family
+			if st, m := token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first}, "client_id": {"test-client"}}); st != 400 || m["error"] != "invalid_grant" {
+				t.Fatalf("flow %d: reuse of a rotated refresh token: %d %v", i, st, m)
+			}
+		case 1: // RFC 7009 revocation
+			if st, m := tokenPost(t, tg.base+"/oauth/revoke", url.Values{"token": {rt}, "client_id": {"test-client"}}); st != 200 {
+				t.Fatalf("flow %d: revoke: %d %v", i, st, m)
+			}
+		}
+		if st, m := token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"test-client"}}); st != 400 || m["error"] != "invalid_grant" {
+			t.Fatalf("flow %d: refresh of a revoked family: %d %v", i, st, m)
+		}
+	}
+	keys, bytes := tg.host.SharedDataStats()
+	t.Logf("after %d flows in %v: shared data %d keys %d bytes", flows, time.Since(start).Round(time.Millisecond), keys, bytes)
+	if keys != keys0 {
+		t.Errorf("shared data went from %d to %d keys over %d complete flows; want the fixed bucket table", keys0, keys, flows)
+	}
 }

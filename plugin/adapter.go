@@ -26,7 +26,6 @@ type pluginContext struct {
 	// waiting maps a parked request's ticket (authcore.Wait) to its
 	// stream, until the engine wakes it.
 	waiting map[uint64]*httpContext
-	ticks   int
 	// replies: serialized headers of prebuilt replies (reply.go).
 	replies replyHeaders
 }
@@ -51,12 +50,8 @@ func (p *pluginContext) wake() {
 }
 
 // tickPeriod is how often parked requests are checked (a shared fetch whose
-// leader vanished is given up); every sweepTicks ticks, expired
-// shared-data records are blanked.
-const (
-	tickPeriod = time.Second
-	sweepTicks = 10
-)
+// leader vanished is given up).
+const tickPeriod = time.Second
 
 // OnTick implements types.PluginContext.
 func (p *pluginContext) OnTick() {
@@ -67,10 +62,6 @@ func (p *pluginContext) OnTick() {
 	}()
 	if p.engine != nil {
 		p.wake()
-	}
-	p.ticks++
-	if p.store != nil && p.ticks%sweepTicks == 0 {
-		p.store.sweep()
 	}
 }
 
@@ -120,6 +111,10 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 			ns = cfg.Resources[0].URI
 		}
 		p.store = newSharedStore(ns)
+		if err := p.store.create(); err != nil {
+			proxywasm.LogCriticalf("mcpgate: refusing to start: %v", err)
+			return types.OnPluginStartStatusFailed
+		}
 		opts.Store = p.store
 	}
 	engine, err := authcore.New(cfg, opts)
@@ -129,7 +124,7 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 	}
 	p.engine = engine
 	if err := proxywasm.SetTickPeriodMilliSeconds(uint32(tickPeriod / time.Millisecond)); err != nil {
-		proxywasm.LogWarnf("mcpgate: no tick, expired records will not be swept: %v", err)
+		proxywasm.LogWarnf("mcpgate: no tick, parked requests are checked only on callouts: %v", err)
 	}
 	proxywasm.LogInfof("mcpgate: started: issuer %q, %d trusted issuer(s), %d resource(s)", cfg.Issuer, len(cfg.TrustedIssuers), len(cfg.Resources))
 	proxywasm.LogInfo("mcpgate: " + crypto.describe())

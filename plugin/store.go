@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore"
@@ -15,87 +17,240 @@ import (
 // every VM (Envoy worker thread) of the same vm_id sees. Each operation
 // completes at once.
 //
-// Shared data has no expiry and no delete, so a record is stored as an
-// 8-byte big-endian expiry (Unix nanoseconds) followed by the value; an
-// expired or empty record reads as not found, and the VM that wrote a
-// record blanks it on a tick after it expires.
+// Shared data has no expiry and no delete: a key once written stays in
+// Envoy for the life of the process. So records do not get keys of their
+// own. A fixed table of storeBuckets shared-data keys (created at plugin
+// start) holds them, a record living in the bucket its key hashes to
+// (FNV-1a); the number of shared-data keys the store uses is fixed, however
+// many flows come and go. A bucket is, in binary:
 //
-// Shared data's compare-and-swap checks the version only for existing
-// keys: a Put with version 0 is a blind write. authcore only creates keys
-// with fresh random names (codes, refresh-token hashes, grants), and every
-// contended transition (code consumption, refresh rotation) is a CAS on an
-// existing record, which shared data makes atomic across VMs.
+//	counter uint64                 (bumped on every write of the bucket)
+//	records, each:
+//	  klen uint16, key [klen]byte
+//	  expiry int64                 (Unix nanoseconds)
+//	  version uint64               (the counter value that wrote it)
+//	  vlen uint32, value [vlen]byte
+//
+// An expired record reads as not found and is dropped by the next write of
+// its bucket. A record's version is the bucket counter of the write that
+// stored it, so it is never 0 and never comes back after a delete.
+//
+// A Put reads the bucket, checks the record's version, and writes the
+// bucket back with shared data's compare-and-swap on the bucket's cas. A
+// CAS mismatch only says that some record of the bucket changed: the Put
+// reads again and retries (storeRetries times), and reports
+// authcore.ErrConflict only when its own record's version no longer
+// matches. Because the bucket exists, a Put with version 0 is a CAS too:
+// create-if-absent is atomic across VMs.
+//
+// Capacity: a bucket holds at most storeBucketRecords live records, so the
+// store holds storeBuckets×storeBucketRecords (131,072) live records; a
+// Put into a bucket full of live records fails with an error wrapping
+// authcore.ErrUnavailable (503 temporarily_unavailable), never by
+// dropping a live record.
 type sharedStore struct {
-	prefix string
-	now    func() time.Time
-	// written remembers this VM's records for expiry cleanup.
-	written map[string]time.Time
+	now     func() time.Time
+	buckets []string // the shared-data key of each bucket
+	records int      // live records a bucket may hold
 }
 
 var _ authcore.Store = (*sharedStore)(nil)
 
-// maxTracked bounds the records a VM remembers for cleanup (about 100
-// bytes each). Unauthenticated requests write no record, so this fills
-// only with consumed flows; past it, a record is not tracked and keeps
-// its (expired, unreadable) value in shared data.
-const maxTracked = 1 << 14
+// The default table: 4096 buckets of up to 32 live records. With records
+// spread uniformly, 30,000 live records (codes live a minute; grants and
+// markers up to the refresh lifetime) load a bucket with 7.3 on average
+// and the fullest of 4096 with under 25. A bucket of typical records (a
+// grant is a few hundred bytes to a few KB) is a few KB to a few tens of
+// KB: that is what a Put copies.
+const (
+	storeBuckets       = 4096
+	storeBucketRecords = 32
+	storeRetries       = 16
+)
 
-func newSharedStore(issuer string) *sharedStore {
-	return &sharedStore{prefix: "mcpgate|" + issuer + "|", now: time.Now, written: map[string]time.Time{}}
+// errBucketFull: the record's bucket holds storeBucketRecords live records.
+var errBucketFull = fmt.Errorf("%w: shared-data store bucket full", authcore.ErrUnavailable)
+
+func newSharedStore(namespace string) *sharedStore {
+	return newSharedStoreSized(namespace, storeBuckets, storeBucketRecords)
+}
+
+func newSharedStoreSized(namespace string, buckets, records int) *sharedStore {
+	s := &sharedStore{now: time.Now, buckets: make([]string, buckets), records: records}
+	prefix := "mcpgate|" + namespace + "|b"
+	for i := range s.buckets {
+		s.buckets[i] = prefix + strconv.Itoa(i)
+	}
+	return s
+}
+
+// create makes every bucket that does not exist yet, so that later writes
+// are all compare-and-swaps. It runs in plugin start (shared data cannot be
+// reached earlier). VMs starting together may both find a bucket missing
+// and both write it empty: nothing is lost, no VM serves before its start
+// is done.
+func (s *sharedStore) create() error {
+	var empty [8]byte
+	for _, k := range s.buckets {
+		_, _, err := proxywasm.GetSharedData(k)
+		if errors.Is(err, types.ErrorStatusNotFound) {
+			err = proxywasm.SetSharedData(k, empty[:], 0)
+		}
+		if err != nil {
+			return fmt.Errorf("shared-data bucket %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// bucket returns the shared-data key of key's bucket (FNV-1a, 64 bits).
+func (s *sharedStore) bucket(key string) string {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(key); i++ {
+		h ^= uint64(key[i])
+		h *= 1099511628211
+	}
+	return s.buckets[h%uint64(len(s.buckets))]
+}
+
+// record is one parsed record of a bucket: b[start:end] is its encoding.
+type record struct {
+	key        []byte
+	exp        int64
+	version    uint64
+	value      []byte
+	start, end int
+}
+
+// next parses the record at b[off:]; ok is false at the end of the bucket
+// or on a truncated record (the rest of the bucket is then ignored).
+func next(b []byte, off int) (r record, ok bool) {
+	if len(b)-off < 2 {
+		return r, false
+	}
+	kl := int(binary.BigEndian.Uint16(b[off:]))
+	p := off + 2
+	if len(b)-p < kl+20 {
+		return r, false
+	}
+	r.key = b[p : p+kl]
+	p += kl
+	r.exp = int64(binary.BigEndian.Uint64(b[p:]))
+	r.version = binary.BigEndian.Uint64(b[p+8:])
+	vl := int(binary.BigEndian.Uint32(b[p+16:]))
+	p += 20
+	if vl < 0 || len(b)-p < vl {
+		return r, false
+	}
+	r.value = b[p : p+vl : p+vl]
+	r.start, r.end = off, p+vl
+	return r, true
 }
 
 // Get implements authcore.Store.
 func (s *sharedStore) Get(key string, then func([]byte, uint64, error) authcore.Outcome) authcore.Outcome {
-	v, cas, err := proxywasm.GetSharedData(s.prefix + key)
+	b, _, err := proxywasm.GetSharedData(s.bucket(key))
 	if errors.Is(err, types.ErrorStatusNotFound) {
 		return then(nil, 0, authcore.ErrNotFound)
 	}
 	if err != nil {
-		return then(nil, 0, err)
+		return then(nil, 0, fmt.Errorf("%w: shared data: %v", authcore.ErrUnavailable, err))
 	}
-	if len(v) < 8 || s.now().UnixNano() >= int64(binary.BigEndian.Uint64(v)) {
-		// Expired or blanked: not found, but a CAS against cas still
-		// protects a concurrent re-creation.
-		return then(nil, uint64(cas), authcore.ErrNotFound)
+	now := s.now().UnixNano()
+	for off := 8; ; {
+		r, ok := next(b, off)
+		if !ok {
+			break
+		}
+		if string(r.key) == key {
+			if now >= r.exp {
+				break
+			}
+			return then(r.value, r.version, nil)
+		}
+		off = r.end
 	}
-	return then(v[8:], uint64(cas), nil)
+	return then(nil, 0, authcore.ErrNotFound)
 }
 
 // Put implements authcore.Store.
 func (s *sharedStore) Put(key string, value []byte, version uint64, ttl time.Duration, then func(error) authcore.Outcome) authcore.Outcome {
-	if version > math.MaxUint32 {
-		// Not a version this store handed out: it cannot match.
-		return then(authcore.ErrConflict)
+	if len(key) > 0xffff || uint64(len(value)) > 0xffffffff {
+		return then(fmt.Errorf("shared-data store: record %q too large", key))
 	}
-	exp := s.now().Add(ttl)
-	rec := make([]byte, 8+len(value))
-	binary.BigEndian.PutUint64(rec, uint64(exp.UnixNano()))
-	copy(rec[8:], value)
-	err := proxywasm.SetSharedData(s.prefix+key, rec, uint32(version))
-	if errors.Is(err, types.ErrorStatusCasMismatch) {
-		return then(authcore.ErrConflict)
+	bk := s.bucket(key)
+	for range storeRetries {
+		err := s.put(bk, key, value, version, ttl)
+		if !errors.Is(err, types.ErrorStatusCasMismatch) {
+			return then(err)
+		}
+		// Another record of the bucket changed since the read: read again.
 	}
-	if err != nil {
-		return then(err)
-	}
-	if len(s.written) < maxTracked {
-		s.written[key] = exp
-	}
-	return then(nil)
+	return then(fmt.Errorf("%w: shared-data bucket %s: contended %d times", authcore.ErrUnavailable, bk, storeRetries))
 }
 
-// sweep blanks this VM's expired records. It runs on the plugin tick.
-func (s *sharedStore) sweep() {
-	now := s.now()
-	for key, exp := range s.written {
-		if now.Before(exp) {
+// put is one read-check-write attempt of Put. It returns
+// types.ErrorStatusCasMismatch when the bucket changed under it.
+func (s *sharedStore) put(bk, key string, value []byte, version uint64, ttl time.Duration) error {
+	b, cas, err := proxywasm.GetSharedData(bk)
+	if errors.Is(err, types.ErrorStatusNotFound) {
+		// Not created at start (a failed create): the first write is
+		// blind, every later one a CAS.
+		b, cas, err = make([]byte, 8), 0, nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: shared data: %v", authcore.ErrUnavailable, err)
+	}
+	if len(b) < 8 {
+		b = make([]byte, 8)
+	}
+	now := s.now().UnixNano()
+	counter := binary.BigEndian.Uint64(b) + 1
+	size := len(b)
+	if ttl > 0 {
+		size += 2 + len(key) + 20 + len(value)
+	}
+	out := make([]byte, 8, size)
+	binary.BigEndian.PutUint64(out, counter)
+	var found uint64
+	live := 0
+	for off := 8; ; {
+		r, ok := next(b, off)
+		if !ok {
+			break
+		}
+		off = r.end
+		if now >= r.exp {
+			continue // expired: dropped
+		}
+		if string(r.key) == key {
+			found = r.version
 			continue
 		}
-		delete(s.written, key)
-		v, cas, err := proxywasm.GetSharedData(s.prefix + key)
-		if err != nil || len(v) < 8 || now.UnixNano() < int64(binary.BigEndian.Uint64(v)) {
-			continue // gone, or rewritten with a later expiry
-		}
-		_ = proxywasm.SetSharedData(s.prefix+key, nil, cas)
+		out = append(out, b[r.start:r.end]...)
+		live++
 	}
+	if found != version {
+		return authcore.ErrConflict
+	}
+	if ttl > 0 {
+		if live >= s.records {
+			return errBucketFull
+		}
+		out = binary.BigEndian.AppendUint16(out, uint16(len(key)))
+		out = append(out, key...)
+		exp := now + int64(ttl)
+		if exp < now {
+			exp = math.MaxInt64 // overflow: never expires
+		}
+		out = binary.BigEndian.AppendUint64(out, uint64(exp))
+		out = binary.BigEndian.AppendUint64(out, counter)
+		out = binary.BigEndian.AppendUint32(out, uint32(len(value)))
+		out = append(out, value...)
+	}
+	err = proxywasm.SetSharedData(bk, out, cas)
+	if err != nil && !errors.Is(err, types.ErrorStatusCasMismatch) {
+		return fmt.Errorf("%w: shared data: %v", authcore.ErrUnavailable, err)
+	}
+	return err
 }
