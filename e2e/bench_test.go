@@ -290,6 +290,46 @@ func BenchmarkFloor(b *testing.B) {
 	serveLoop(b, benchTarget{"floor", h.VM(0), false}, mcpBenchRequest("/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), benchHeaders(toks...), 503)
 }
 
+// floorBench runs the test filter in pkgDir (plugin configuration
+// config) on one VM against request q.
+func floorBench(b *testing.B, pkgDir, config string, q *benchRequest, want int) {
+	h, err := harness.New(context.Background(), harness.Options{Wasm: testFilter(b, pkgDir), PluginConfig: []byte(config), VMs: 1, Log: func(int, string) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	toks := mintBench(b, benchConfig, 1, "mcp:tools")
+	serveLoop(b, benchTarget{pkgDir, h.VM(0), false}, q, benchHeaders(toks...), want)
+}
+
+// BenchmarkReplyFloor is the floor under discovery: e2e/testdata/replyfloor
+// reads the path and sends a reply prebuilt at start, the shape of a PRM
+// document. Discovery is compared with it and with the no-op filter.
+func BenchmarkReplyFloor(b *testing.B) {
+	floorBench(b, "testdata/replyfloor", "", newBenchRequest("GET", "https://mcp.example.com/.well-known/oauth-protected-resource/mcp", ""), 200)
+}
+
+// BenchmarkGuardFloor is the floor under the cached-token request with
+// mcpgate's default features: e2e/testdata/guardfloor makes the guard's
+// host calls (whole header map, three identity headers, three filter-state
+// properties, one counter, the clock) and decides nothing. The sub-
+// benchmarks leave one part out each, to price it.
+func BenchmarkGuardFloor(b *testing.B) {
+	for _, v := range []struct{ name, skip string }{{"all", ""}, {"no-props", "props"}, {"no-metric", "metric"}, {"no-clock", "clock"}, {"no-map", "map"}} {
+		b.Run(v.name, func(b *testing.B) {
+			floorBench(b, "testdata/guardfloor", v.skip, mcpBenchRequest("/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), 503)
+		})
+	}
+}
+
+// BenchmarkBodyFloor is the floor under the per-tool body check:
+// e2e/testdata/bodyfloor does the floor filter's header work, then holds
+// the request until its body is buffered and reads it into the VM.
+func BenchmarkBodyFloor(b *testing.B) {
+	body := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"admin_stats","arguments":{"verbose":true}}}`
+	floorBench(b, "testdata/bodyfloor", "", mcpBenchRequest("/tools/mcp", body), 503)
+}
+
 // BenchmarkDiscovery is a PRM request answered by the filter.
 func BenchmarkDiscovery(b *testing.B) {
 	for _, tg := range benchTargets(b, benchConfig) {
