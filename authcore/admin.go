@@ -80,7 +80,7 @@ func (p *cfgParser) adminConfig(path string, v gjson.Result, dst *AdminConfig) {
 	}
 	raw, err := hex.DecodeString(hash)
 	if err != nil || len(raw) != 32 {
-		p.fail(join(path, "token_sha256"), "required: the SHA-256 of the admin credential, 64 hex digits (printf %%s \"$TOKEN\" | sha256sum)")
+		p.fail(join(path, "token_sha256"), "required: the SHA-256 of the admin credential, 64 hex digits (printf %s \"$TOKEN\" | sha256sum)")
 		return
 	}
 	copy(dst.tokenHash[:], raw)
@@ -147,7 +147,7 @@ func (e *Engine) handleAdmin(req *Request) Outcome {
 		need := func(k string) (string, Outcome) {
 			v := str(k)
 			if v == "" {
-				return "", fail(newError(ErrCodeInvalidRequest, 400, "%s is required: a non-empty string", k), nil)
+				return "", fail(newError(ErrCodeInvalidRequest, 400, k+" is required: a non-empty string"), nil)
 			}
 			return v, nil
 		}

@@ -3,6 +3,7 @@ package authcore
 import (
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
@@ -142,7 +143,7 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 		"names": func(fp string, v gjson.Result) {
 			p.strings(&dst.Names)(fp, v)
 			if len(dst.Names) > maxClaimNames {
-				p.fail(fp, "at most %d claims", maxClaimNames)
+				p.fail(fp, "at most "+strconv.Itoa(maxClaimNames)+" claims")
 			}
 			for i, n := range dst.Names {
 				if !validClaimName(n) {
@@ -170,7 +171,7 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 			if v.Exists() {
 				u, msg := checkHTTPSURL(dst.UserinfoEndpoint)
 				if msg != "" {
-					p.fail(fp, "%s", msg)
+					p.fail(fp, msg)
 				}
 				dst.userinfoURL = u
 			}
@@ -180,7 +181,7 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 	})
 	named := func(fp, n string) {
 		if !containsString(dst.Names, n) {
-			p.fail(fp, "%q is not in %s", n, join(path, "names"))
+			p.fail(fp, strconv.Quote(n)+" is not in "+join(path, "names"))
 		}
 	}
 	for _, n := range sortedKeys(dst.Headers) {
@@ -192,12 +193,12 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 	for i, n := range dst.AccessToken {
 		named(index(join(path, "access_token"), i), n)
 		if containsString(reservedClaims, n) {
-			p.fail(index(join(path, "access_token"), i), "%q is a registered access token claim", n)
+			p.fail(index(join(path, "access_token"), i), strconv.Quote(n)+" is a registered access token claim")
 		}
 	}
 	for _, n := range sortedKeys(dst.IdentityHeaders) {
 		if !containsString(dst.AccessToken, n) {
-			p.fail(join(join(path, "identity_headers"), n), "%q must be in %s: the guard reads it from the access token", n, join(path, "access_token"))
+			p.fail(join(join(path, "identity_headers"), n), strconv.Quote(n)+" must be in "+join(path, "access_token")+": the guard reads it from the access token")
 		}
 	}
 }
