@@ -1,12 +1,12 @@
 package authcore
 
 import (
-	"encoding/json"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonw"
 	"github.com/tidwall/gjson"
 )
 
@@ -39,7 +39,7 @@ import (
 // from where "identity_headers" forward them to the MCP server.
 
 // IdentityClaims maps a claim name to its raw JSON value.
-type IdentityClaims map[string]json.RawMessage
+type IdentityClaims map[string]RawJSON
 
 // Values returns the claim's values: a string, the strings of an array,
 // or the JSON text of a boolean or number. A missing claim has none.
@@ -162,7 +162,7 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 			}
 			dst.Dev = IdentityClaims{}
 			v.ForEach(func(k, val gjson.Result) bool {
-				dst.Dev[k.Str] = json.RawMessage(val.Raw)
+				dst.Dev[k.Str] = RawJSON(val.Raw)
 				return true
 			})
 		},
@@ -224,7 +224,7 @@ func (e *Engine) keepClaims(obj gjson.Result) IdentityClaims {
 			e.log(LogWarn, "mcpgate: identity claims too large; "+n+" and later claims dropped")
 			break
 		}
-		out[n] = json.RawMessage(v.Raw)
+		out[n] = RawJSON(v.Raw)
 	}
 	return out
 }
@@ -286,9 +286,9 @@ func (e *Engine) headerClaims(req *Request) (IdentityClaims, *Error) {
 					list = append(list, part)
 				}
 			}
-			raw, _ = json.Marshal(list)
+			raw = jsonw.Strings(nil, list)
 		} else {
-			raw, _ = json.Marshal(strings.TrimSpace(val))
+			raw = jsonw.String(nil, strings.TrimSpace(val))
 		}
 		if v := gjson.ParseBytes(raw); claimWithinBounds(v) {
 			out[name] = raw
@@ -354,7 +354,7 @@ func (e *Engine) accessTokenIdentity(token string) IdentityClaims {
 	out := IdentityClaims{}
 	for _, n := range e.cfg.AS.Claims.AccessToken {
 		if v := obj.Get(gjsonEscape(n)); v.Exists() && claimWithinBounds(v) {
-			out[n] = json.RawMessage(v.Raw)
+			out[n] = RawJSON(v.Raw)
 		}
 	}
 	return out

@@ -3,7 +3,6 @@ package authcore
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -92,7 +91,7 @@ func (e *Engine) handleRegister(req *Request) Outcome {
 		}
 		e.count("mcpgate.register.ok")
 		e.audit(auditEvent{Event: "client_registered", ClientID: resp.ClientID, RequestID: requestID(req)})
-		return e.withCORS(req, jsonReply(201, mustCompactJSON(resp), Header{{"pragma", "no-cache"}}))
+		return e.withCORS(req, jsonReply(201, append(resp.marshal(), '\n'), Header{{"pragma", "no-cache"}}))
 	}}
 }
 
@@ -234,7 +233,7 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 		}
 	}
 
-	plain, _ := json.Marshal(sc)
+	plain := sc.marshal()
 	sealed, serr := e.seal(sealClientID, "", plain)
 	if serr != nil {
 		return nil, asError(serr)
@@ -292,7 +291,7 @@ func (e *Engine) openClientID(id string) (*Client, error) {
 		return nil, err
 	}
 	var sc sealedClient
-	if err := json.Unmarshal(plain, &sc); err != nil {
+	if err := sc.unmarshal(plain); err != nil {
 		return nil, errUnseal
 	}
 	return &Client{
@@ -371,12 +370,4 @@ func sourceKey(source string) string {
 		return p.String()
 	}
 	return a.String()
-}
-
-func mustCompactJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic("authcore: cannot encode " + err.Error())
-	}
-	return append(b, '\n')
 }

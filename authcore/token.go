@@ -231,7 +231,7 @@ func (e *Engine) tokenError(req *Request, basic bool, oe *Error) Reply {
 // tokenReply renders a successful token response (O21 §3.2.3: "MUST
 // include ... Cache-Control ... no-store").
 func (e *Engine) tokenReply(req *Request, tr *TokenResponse) Reply {
-	return e.withCORS(req, jsonReply(200, mustCompactJSON(tr), Header{{"pragma", "no-cache"}}))
+	return e.withCORS(req, jsonReply(200, append(tr.marshal(), '\n'), Header{{"pragma", "no-cache"}}))
 }
 
 // mintFor mints the access token of a grant: audience the resource, the
