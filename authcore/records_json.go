@@ -12,11 +12,11 @@ import (
 // The JSON form of the records, documents and replies authcore encodes:
 // written with jsonw byte for byte as encoding/json wrote the tagged
 // structs, and read as encoding/json's Unmarshal read them (member names
-// matched without regard to case, unknown members ignored, null leaving a
-// field as it is, the last of repeated members winning, a value of the
-// wrong type an error), so that records written before still read. As
-// there, null leaves a string, number, boolean or object member as it is
-// and sets an array or map member to nil.
+// matched without regard to case, unknown members ignored, the last of
+// repeated members winning, a value of the wrong type an error, null
+// leaving a string, number, boolean or object member as it is and setting
+// an array or map member to nil), so that records written before still
+// read.
 
 // RawJSON is the text of a JSON value, kept as it is. It encodes and
 // decodes as encoding/json's RawMessage does (a nil RawJSON is null).
