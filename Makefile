@@ -30,7 +30,7 @@ build: wasm
 ## wasm: build the proxy-wasm filter (standard Go, wasip1, c-shared)
 wasm:
 	@mkdir -p build
-	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags '-X main.version=$(VERSION)' -o $(WASM) ./plugin
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o $(WASM) ./plugin
 	@ls -l $(WASM)
 
 ## run: demo MCP server on 127.0.0.1:8081 behind the compiled filter on 127.0.0.1:8080

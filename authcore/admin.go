@@ -4,11 +4,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonw"
 	"github.com/tidwall/gjson"
 )
 
@@ -80,7 +80,7 @@ func (p *cfgParser) adminConfig(path string, v gjson.Result, dst *AdminConfig) {
 	}
 	raw, err := hex.DecodeString(hash)
 	if err != nil || len(raw) != 32 {
-		p.fail(join(path, "token_sha256"), "required: the SHA-256 of the admin credential, 64 hex digits (printf %%s \"$TOKEN\" | sha256sum)")
+		p.fail(join(path, "token_sha256"), "required: the SHA-256 of the admin credential, 64 hex digits (printf %s \"$TOKEN\" | sha256sum)")
 		return
 	}
 	copy(dst.tokenHash[:], raw)
@@ -137,8 +137,11 @@ func (e *Engine) handleAdmin(req *Request) Outcome {
 			ev.Status, ev.Target = 200, target
 			e.audit(ev)
 			e.count("mcpgate.admin." + ev.Action)
-			out, _ := json.Marshal(map[string]any{"ok": true, "action": ev.Action, "target": target})
-			return jsonReply(200, append(out, '\n'), Header{{"cache-control", "no-store"}})
+			o := jsonw.Object{}
+			o.String("action", ev.Action)
+			o.Bool("ok", true)
+			o.String("target", target)
+			return jsonReply(200, append(o.End(), '\n'), Header{{"cache-control", "no-store"}})
 		}
 		storeFailed := func(err error) Outcome {
 			e.log(LogError, "mcpgate: admin action failed: "+err.Error())
@@ -147,7 +150,7 @@ func (e *Engine) handleAdmin(req *Request) Outcome {
 		need := func(k string) (string, Outcome) {
 			v := str(k)
 			if v == "" {
-				return "", fail(newError(ErrCodeInvalidRequest, 400, "%s is required: a non-empty string", k), nil)
+				return "", fail(newError(ErrCodeInvalidRequest, 400, k+" is required: a non-empty string"), nil)
 			}
 			return v, nil
 		}
@@ -247,7 +250,7 @@ func (e *Engine) updateAdmin(change func(*adminState), failed func(error) Outcom
 			case err != nil:
 				return failed(err)
 			default:
-				if err := json.Unmarshal(val, st); err != nil {
+				if err := st.unmarshal(val); err != nil {
 					return failed(err)
 				}
 			}
@@ -265,7 +268,7 @@ func (e *Engine) updateAdmin(change func(*adminState), failed func(error) Outcom
 			if st.entries() > maxAdminEntries {
 				return failed(errAdminFull)
 			}
-			nval, _ := json.Marshal(st)
+			nval := st.marshal()
 			return e.store.Put(adminStateKey, nval, ver, 400*24*time.Hour, func(err error) Outcome {
 				switch {
 				case errors.Is(err, ErrConflict) && n+1 < maxCASAttempts:

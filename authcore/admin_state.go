@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"encoding/json"
 	"errors"
 	"net/url"
 	"strings"
@@ -102,7 +101,7 @@ func (e *Engine) adminRead(val []byte, ver uint64, err error) (*adminState, erro
 		}
 		c.mu.Unlock()
 		if !same {
-			if err := json.Unmarshal(val, st); err != nil {
+			if err := st.unmarshal(val); err != nil {
 				return nil, err
 			}
 		}

@@ -3,6 +3,7 @@ package authcore
 import (
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -73,7 +74,7 @@ func (e *Engine) handleAuthorize(req *Request) Outcome {
 		}
 		switch fe.Param {
 		case "client_id", "redirect_uri", "state":
-			return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the parameter %s was sent more than once", fe.Param))
+			return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the parameter "+fe.Param+" was sent more than once"))
 		}
 		dup = fe.Param
 	}
@@ -82,7 +83,7 @@ func (e *Engine) handleAuthorize(req *Request) Outcome {
 		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "client_id is missing"))
 	}
 	if len(f["state"]) > maxStateLen {
-		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "state is longer than %d characters", maxStateLen))
+		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "state is longer than "+strconv.Itoa(maxStateLen)+" characters"))
 	}
 	return e.resolveClient(clientID, func(c *Client, oe *Error) Outcome {
 		if oe != nil {
@@ -134,7 +135,7 @@ func (e *Engine) validateAuthorize(f form, dup string, c *Client, ar *authzReque
 		// audience and says so with invalid_target.
 		return newError(ErrCodeInvalidTarget, 400, "only one resource may be requested at a time")
 	default:
-		return newError(ErrCodeInvalidRequest, 400, "the parameter %s was sent more than once", dup)
+		return newError(ErrCodeInvalidRequest, 400, "the parameter "+dup+" was sent more than once")
 	}
 	switch rt := f["response_type"]; {
 	case rt == "":
@@ -218,10 +219,10 @@ func (e *Engine) grantableScopes(param string, c *Client, r *Resource) ([]string
 			continue
 		}
 		if !containsString(allowed, s) {
-			return nil, newError(ErrCodeInvalidScope, 400, "the scope %q is not available for this resource", s)
+			return nil, newError(ErrCodeInvalidScope, 400, "the scope "+strconv.Quote(s)+" is not available for this resource")
 		}
 		if len(c.Scope) > 0 && !containsString(c.Scope, s) {
-			return nil, newError(ErrCodeInvalidScope, 400, "the scope %q was not registered for this client", s)
+			return nil, newError(ErrCodeInvalidScope, 400, "the scope "+strconv.Quote(s)+" was not registered for this client")
 		}
 		out = append(out, s)
 	}

@@ -1,11 +1,12 @@
 package authcore
 
 import (
-	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonw"
 	"github.com/tidwall/gjson"
 )
 
@@ -38,7 +39,7 @@ import (
 // from where "identity_headers" forward them to the MCP server.
 
 // IdentityClaims maps a claim name to its raw JSON value.
-type IdentityClaims map[string]json.RawMessage
+type IdentityClaims map[string]RawJSON
 
 // Values returns the claim's values: a string, the strings of an array,
 // or the JSON text of a boolean or number. A missing claim has none.
@@ -142,7 +143,7 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 		"names": func(fp string, v gjson.Result) {
 			p.strings(&dst.Names)(fp, v)
 			if len(dst.Names) > maxClaimNames {
-				p.fail(fp, "at most %d claims", maxClaimNames)
+				p.fail(fp, "at most "+strconv.Itoa(maxClaimNames)+" claims")
 			}
 			for i, n := range dst.Names {
 				if !validClaimName(n) {
@@ -161,7 +162,7 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 			}
 			dst.Dev = IdentityClaims{}
 			v.ForEach(func(k, val gjson.Result) bool {
-				dst.Dev[k.Str] = json.RawMessage(val.Raw)
+				dst.Dev[k.Str] = RawJSON(val.Raw)
 				return true
 			})
 		},
@@ -170,7 +171,7 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 			if v.Exists() {
 				u, msg := checkHTTPSURL(dst.UserinfoEndpoint)
 				if msg != "" {
-					p.fail(fp, "%s", msg)
+					p.fail(fp, msg)
 				}
 				dst.userinfoURL = u
 			}
@@ -180,7 +181,7 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 	})
 	named := func(fp, n string) {
 		if !containsString(dst.Names, n) {
-			p.fail(fp, "%q is not in %s", n, join(path, "names"))
+			p.fail(fp, strconv.Quote(n)+" is not in "+join(path, "names"))
 		}
 	}
 	for _, n := range sortedKeys(dst.Headers) {
@@ -192,12 +193,12 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 	for i, n := range dst.AccessToken {
 		named(index(join(path, "access_token"), i), n)
 		if containsString(reservedClaims, n) {
-			p.fail(index(join(path, "access_token"), i), "%q is a registered access token claim", n)
+			p.fail(index(join(path, "access_token"), i), strconv.Quote(n)+" is a registered access token claim")
 		}
 	}
 	for _, n := range sortedKeys(dst.IdentityHeaders) {
 		if !containsString(dst.AccessToken, n) {
-			p.fail(join(join(path, "identity_headers"), n), "%q must be in %s: the guard reads it from the access token", n, join(path, "access_token"))
+			p.fail(join(join(path, "identity_headers"), n), strconv.Quote(n)+" must be in "+join(path, "access_token")+": the guard reads it from the access token")
 		}
 	}
 }
@@ -223,7 +224,7 @@ func (e *Engine) keepClaims(obj gjson.Result) IdentityClaims {
 			e.log(LogWarn, "mcpgate: identity claims too large; "+n+" and later claims dropped")
 			break
 		}
-		out[n] = json.RawMessage(v.Raw)
+		out[n] = RawJSON(v.Raw)
 	}
 	return out
 }
@@ -285,9 +286,9 @@ func (e *Engine) headerClaims(req *Request) (IdentityClaims, *Error) {
 					list = append(list, part)
 				}
 			}
-			raw, _ = json.Marshal(list)
+			raw = jsonw.Strings(nil, list)
 		} else {
-			raw, _ = json.Marshal(strings.TrimSpace(val))
+			raw = jsonw.String(nil, strings.TrimSpace(val))
 		}
 		if v := gjson.ParseBytes(raw); claimWithinBounds(v) {
 			out[name] = raw
@@ -353,7 +354,7 @@ func (e *Engine) accessTokenIdentity(token string) IdentityClaims {
 	out := IdentityClaims{}
 	for _, n := range e.cfg.AS.Claims.AccessToken {
 		if v := obj.Get(gjsonEscape(n)); v.Exists() && claimWithinBounds(v) {
-			out[n] = json.RawMessage(v.Raw)
+			out[n] = RawJSON(v.Raw)
 		}
 	}
 	return out

@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -45,7 +44,7 @@ func (e *Engine) loginClaims(tokenResponse []byte, idToken string, ar *authzRequ
 			return e.errorPage(502, newError(ErrCodeTemporarilyUnavailable, 502, "the identity provider could not complete the sign-in; try again"))
 		}
 		ar.Claims = mergeClaims(ar.Claims, claims)
-		plain, _ := json.Marshal(up) //nolint:gosec // G117: sealed (AES-256-GCM) on the next line, never kept or sent in the clear
+		plain := up.marshal() //nolint:gosec // G117: sealed (AES-256-GCM) on the next line, never kept or sent in the clear
 		sealed, serr := e.seal(sealUpstreamToken, "", plain)
 		if serr != nil {
 			return e.errorPage(500, asError(serr))
@@ -127,7 +126,7 @@ func (e *Engine) refreshIdentity(g *grantRecord, then func(IdentityClaims, *Erro
 	}
 	plain, _, err := e.unseal(sealUpstreamToken, "", g.Upstream)
 	var up upstreamToken
-	if err != nil || json.Unmarshal(plain, &up) != nil {
+	if err != nil || up.unmarshal(plain) != nil {
 		return then(nil, newError(ErrCodeInvalidGrant, 400, "the grant must be renewed: sign in again"))
 	}
 	return e.userinfo(up, func(claims IdentityClaims, status int, err error) Outcome {

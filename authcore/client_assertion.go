@@ -138,7 +138,7 @@ func anyIn(have, want []string) bool {
 // calls then as authenticateClient does.
 func (e *Engine) authenticateAssertion(req *Request, f form, ca clientAuth, then func(clientAuth, *Error) Outcome) Outcome {
 	if f["client_assertion_type"] != clientAssertionTypeJWT {
-		return then(ca, newError(ErrCodeInvalidRequest, 400, "client_assertion_type must be %s", clientAssertionTypeJWT))
+		return then(ca, newError(ErrCodeInvalidRequest, 400, "client_assertion_type must be "+clientAssertionTypeJWT))
 	}
 	a, err := parseClientAssertion(f["client_assertion"])
 	if err != nil {
@@ -198,7 +198,7 @@ func (e *Engine) authenticateAssertion(req *Request, f form, ca clientAuth, then
 // caching headers within the CIMD cache bounds.
 func (e *Engine) clientKeys(c *Client, then func([]*jose.Key, *Error) Outcome) Outcome {
 	keysErr := func(desc string, cause error) *Error {
-		return newError(ErrCodeInvalidClient, 401, "client authentication failed: %s", desc).withCause(cause)
+		return newError(ErrCodeInvalidClient, 401, "client authentication failed: "+desc).withCause(cause)
 	}
 	if c.jwks != "" {
 		keys, err := parseClientJWKS([]byte(c.jwks))

@@ -2,6 +2,7 @@ package authcore
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -248,7 +249,7 @@ func (p *cfgParser) resource(path string, v gjson.Result) *Resource {
 			u, msg := checkHTTPSURL(r.URI)
 			switch {
 			case msg != "":
-				p.fail(fp, "%s", msg)
+				p.fail(fp, msg)
 			case u.RawQuery != "" || u.ForceQuery:
 				p.fail(fp, "must not have a query (RFC 8707 §2)")
 			case u.Path == "" || u.Path == "/":
@@ -286,7 +287,7 @@ func (p *cfgParser) resource(path string, v gjson.Result) *Resource {
 	})
 	p.guardConfig(path, v, r)
 	if explicitPath != "" && r.Path != "" && explicitPath != r.Path {
-		p.fail(join(path, "path"), "must equal the path of %s (%q)", join(path, "resource"), r.Path)
+		p.fail(join(path, "path"), "must equal the path of "+join(path, "resource")+" ("+strconv.Quote(r.Path)+")")
 	}
 	return r
 }
@@ -327,22 +328,22 @@ func (p *cfgParser) signingKey(path string, v gjson.Result) *SigningKey {
 			"d": func(string, gjson.Result) {}, "use": func(string, gjson.Result) {},
 			"alg": func(string, gjson.Result) {}, "kid": func(fp string, v gjson.Result) {
 				if v.Exists() && v.String() != k.Kid {
-					p.fail(fp, "must equal %s", join(path, "kid"))
+					p.fail(fp, "must equal "+join(path, "kid"))
 				}
 			},
 		})
 		k.Public, k.Private, k.Alg, err = parseJWK(jwk)
 		if err != nil {
-			p.fail(join(path, "jwk"), "%s", err.Error())
+			p.fail(join(path, "jwk"), err.Error())
 			return nil
 		}
 		if a := jwk.Get("alg"); a.Exists() && a.String() != k.Alg {
-			p.fail(join(path, "jwk.alg"), "must be %q for this key", k.Alg)
+			p.fail(join(path, "jwk.alg"), "must be "+strconv.Quote(k.Alg)+" for this key")
 		}
 	case pemText != "":
 		k.Public, k.Private, k.Alg, err = parsePEM(pemText)
 		if err != nil {
-			p.fail(join(path, "pem"), "%s", err.Error())
+			p.fail(join(path, "pem"), err.Error())
 			return nil
 		}
 	default:
@@ -350,7 +351,7 @@ func (p *cfgParser) signingKey(path string, v gjson.Result) *SigningKey {
 		return nil
 	}
 	if alg != "" && alg != k.Alg {
-		p.fail(join(path, "alg"), "is %q but the key is a %s key", alg, k.Alg)
+		p.fail(join(path, "alg"), "is "+strconv.Quote(alg)+" but the key is a "+k.Alg+" key")
 	}
 	return k
 }
@@ -363,7 +364,7 @@ func (p *cfgParser) validate(c *Config, ep Endpoints) {
 		for i, r := range c.Resources {
 			for j, o := range c.Resources[:i] {
 				if r.Path != "" && o.Path == r.Path {
-					p.fail(index("resources", i)+".resource", "path %q is already used by %s", r.Path, index("resources", j)+".resource")
+					p.fail(index("resources", i)+".resource", "path "+strconv.Quote(r.Path)+" is already used by "+index("resources", j)+".resource")
 				}
 			}
 		}
@@ -372,7 +373,7 @@ func (p *cfgParser) validate(c *Config, ep Endpoints) {
 	u, msg := checkHTTPSURL(c.Issuer)
 	switch {
 	case msg != "":
-		p.fail("issuer", "%s", msg)
+		p.fail("issuer", msg)
 		return
 	case u.RawQuery != "" || u.ForceQuery:
 		p.fail("issuer", "must not have a query (RFC 8414 §2)")
@@ -393,7 +394,7 @@ func (p *cfgParser) validate(c *Config, ep Endpoints) {
 	kids := map[string]bool{}
 	for i, k := range c.Keys {
 		if kids[k.Kid] {
-			p.fail(index("keys", i)+".kid", "duplicate kid %q", k.Kid)
+			p.fail(index("keys", i)+".kid", "duplicate kid "+strconv.Quote(k.Kid))
 		}
 		kids[k.Kid] = true
 		if k.Active {
@@ -411,7 +412,7 @@ func (p *cfgParser) validate(c *Config, ep Endpoints) {
 		p.fail("keys", `with several keys, mark exactly one "active": true`)
 	}
 	if c.activeKey != nil && c.activeKey.Private == nil {
-		p.fail("keys", "the active key %q has no private part, so it cannot sign", c.activeKey.Kid)
+		p.fail("keys", "the active key "+strconv.Quote(c.activeKey.Kid)+" has no private part, so it cannot sign")
 	}
 
 	// Endpoints default under the issuer's path.
@@ -441,7 +442,7 @@ func (p *cfgParser) validate(c *Config, ep Endpoints) {
 			return
 		}
 		if other, dup := owned[reqPath]; dup {
-			p.fail(jsonPath, "path %q is already used by %s", reqPath, other)
+			p.fail(jsonPath, "path "+strconv.Quote(reqPath)+" is already used by "+other)
 			return
 		}
 		owned[reqPath] = jsonPath

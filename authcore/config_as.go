@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -299,7 +300,7 @@ func (p *cfgParser) sealingKeys(path string, v gjson.Result, dst *ASConfig) {
 			p.fail(join(path, "id"), "required: 1 to 32 characters of A-Z a-z 0-9 . _ -")
 			return
 		case ids[id]:
-			p.fail(join(path, "id"), "duplicate id %q", id)
+			p.fail(join(path, "id"), "duplicate id "+strconv.Quote(id))
 			return
 		}
 		ids[id] = true
@@ -310,7 +311,7 @@ func (p *cfgParser) sealingKeys(path string, v gjson.Result, dst *ASConfig) {
 		}
 		k, err := newSealingKey(id, raw)
 		if err != nil {
-			p.fail(join(path, "secret"), "%s", err.Error())
+			p.fail(join(path, "secret"), err.Error())
 			return
 		}
 		dst.SealingKeys = append(dst.SealingKeys, k)
@@ -361,7 +362,7 @@ func (p *cfgParser) identity(path string, v gjson.Result, id *IdentityConfig) {
 		obj  gjson.Result
 	}{{IdentityDev, dev}, {IdentityHeader, header}, {IdentityOIDC, oidc}} {
 		if m.obj.Exists() && m.name != id.Mode && id.Mode != "" {
-			p.fail(join(path, m.name), "is set but mode is %q", id.Mode)
+			p.fail(join(path, m.name), "is set but mode is "+strconv.Quote(id.Mode))
 		}
 	}
 	switch id.Mode {
@@ -425,7 +426,7 @@ func (p *cfgParser) oidcConfig(path string, v gjson.Result) *OIDCConfig {
 			}
 			parsed, msg := checkHTTPSURL(*dst)
 			if msg != "" {
-				p.fail(fp, "%s", msg)
+				p.fail(fp, msg)
 				return
 			}
 			if u != nil {
@@ -489,7 +490,7 @@ func (p *cfgParser) oidcConfig(path string, v gjson.Result) *OIDCConfig {
 	case o.TokenEndpointAuthMethod == AuthMethodNone && o.ClientSecret != "":
 		p.fail(join(path, "client_secret"), `must not be set with token_endpoint_auth_method "none"`)
 	case o.TokenEndpointAuthMethod != AuthMethodNone && o.ClientSecret == "":
-		p.fail(join(path, "client_secret"), "required with token_endpoint_auth_method %q", o.TokenEndpointAuthMethod)
+		p.fail(join(path, "client_secret"), "required with token_endpoint_auth_method "+strconv.Quote(o.TokenEndpointAuthMethod))
 	}
 	return o
 }
@@ -516,13 +517,13 @@ func (p *cfgParser) preRegisteredClient(path string, v gjson.Result) *Client {
 			case len(c.ID) > 255 || !validClientIDChars(c.ID):
 				p.fail(fp, "must be 1 to 255 visible ASCII characters")
 			case strings.HasPrefix(c.ID, dcrPrefix):
-				p.fail(fp, "must not start with %q, the prefix of dynamically registered clients", dcrPrefix)
+				p.fail(fp, "must not start with "+strconv.Quote(dcrPrefix)+", the prefix of dynamically registered clients")
 			}
 		},
 		"client_name": func(fp string, v gjson.Result) {
 			p.str(&c.Name)(fp, v)
 			if msg := clientmeta.CheckName(c.Name); v.Exists() && msg != "" {
-				p.fail(fp, "%s", msg)
+				p.fail(fp, msg)
 			}
 		},
 		"redirect_uris": func(fp string, v gjson.Result) {
@@ -531,11 +532,11 @@ func (p *cfgParser) preRegisteredClient(path string, v gjson.Result) *Client {
 			case len(c.RedirectURIs) == 0:
 				p.fail(fp, "required: at least one redirect URI")
 			case len(c.RedirectURIs) > clientmeta.MaxRedirectURIs:
-				p.fail(fp, "at most %d redirect URIs", clientmeta.MaxRedirectURIs)
+				p.fail(fp, "at most "+strconv.Itoa(clientmeta.MaxRedirectURIs)+" redirect URIs")
 			}
 			for i, r := range c.RedirectURIs {
 				if _, msg := clientmeta.CheckRedirectURI(r, ""); msg != "" {
-					p.fail(index(fp, i), "%s", msg)
+					p.fail(index(fp, i), msg)
 				}
 			}
 		},
@@ -563,9 +564,9 @@ func (p *cfgParser) preRegisteredClient(path string, v gjson.Result) *Client {
 			kept, ignored, msg := clientmeta.GrantTypes(list)
 			switch {
 			case msg != "":
-				p.fail(fp, "%s", msg)
+				p.fail(fp, msg)
 			case len(ignored) > 0:
-				p.fail(fp, `%q is not served: grant_types must be "authorization_code" or "refresh_token"`, ignored[0])
+				p.fail(fp, strconv.Quote(ignored[0])+` is not served: grant_types must be "authorization_code" or "refresh_token"`)
 			}
 			c.GrantTypes = kept
 		},
@@ -594,7 +595,7 @@ func (p *cfgParser) preRegisteredClient(path string, v gjson.Result) *Client {
 	case c.TokenEndpointAuthMethod == AuthMethodNone && secret != "":
 		p.fail(join(path, "client_secret"), `must not be set for a public client (token_endpoint_auth_method "none")`)
 	case c.TokenEndpointAuthMethod != AuthMethodNone && secret == "":
-		p.fail(join(path, "client_secret"), "required with token_endpoint_auth_method %q", c.TokenEndpointAuthMethod)
+		p.fail(join(path, "client_secret"), "required with token_endpoint_auth_method "+strconv.Quote(c.TokenEndpointAuthMethod))
 	}
 	if secret != "" {
 		c.secretHash = sha256.Sum256([]byte(secret))
@@ -625,7 +626,7 @@ func (p *cfgParser) validateAS(c *Config) {
 			continue
 		}
 		if a.clientsByID[cl.ID] != nil {
-			p.fail(index(path+".clients", i)+".client_id", "duplicate client_id %q", cl.ID)
+			p.fail(index(path+".clients", i)+".client_id", "duplicate client_id "+strconv.Quote(cl.ID))
 		}
 		a.clientsByID[cl.ID] = cl
 	}

@@ -1,6 +1,7 @@
 package authcore
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,7 +133,7 @@ func (p *cfgParser) cimdConfig(path string, v gjson.Result, dst *CIMDConfig) {
 		"mode": func(fp string, v gjson.Result) {
 			p.str(&dst.Mode)(fp, v)
 			if v.Type == gjson.String && v.Str != CIMDModePinned && v.Str != CIMDModeForwardProxy {
-				p.fail(fp, "must be %q or %q", CIMDModePinned, CIMDModeForwardProxy)
+				p.fail(fp, "must be "+strconv.Quote(CIMDModePinned)+" or "+strconv.Quote(CIMDModeForwardProxy))
 			}
 		},
 		"egress_cluster":        mark("egress_cluster", cluster(&dst.EgressCluster)),
@@ -142,7 +143,7 @@ func (p *cfgParser) cimdConfig(path string, v gjson.Result, dst *CIMDConfig) {
 			p.str(&dst.DoHAuthority)(fp, v)
 			if v.Type == gjson.String {
 				if msg := cimdCheckAuthority(v.Str); msg != "" {
-					p.fail(fp, "%s", msg)
+					p.fail(fp, msg)
 				}
 			}
 		}),
@@ -169,7 +170,7 @@ func (p *cfgParser) cimdConfig(path string, v gjson.Result, dst *CIMDConfig) {
 				}
 				for _, q := range dst.AllowedPorts {
 					if q == n {
-						p.fail(ep, "duplicate port %d", n)
+						p.fail(ep, "duplicate port "+strconv.Itoa(n))
 						return
 					}
 				}
@@ -185,40 +186,40 @@ func (p *cfgParser) cimdConfig(path string, v gjson.Result, dst *CIMDConfig) {
 	}
 	// Contradictions inside the section.
 	if dst.CacheMin > dst.CacheMax {
-		p.fail(join(path, "cache_min"), "must not exceed %s (%s)", join(path, "cache_max"), dst.CacheMax)
+		p.fail(join(path, "cache_min"), "must not exceed "+join(path, "cache_max")+" ("+dst.CacheMax.String()+")")
 	}
 	for _, a := range dst.AllowHosts {
 		for _, d := range dst.DenyHosts {
 			if a == d {
-				p.fail(join(path, "allow_hosts"), "%q is also in %s", a, join(path, "deny_hosts"))
+				p.fail(join(path, "allow_hosts"), strconv.Quote(a)+" is also in "+join(path, "deny_hosts"))
 			}
 		}
 	}
 	switch dst.Mode {
 	case CIMDModePinned:
 		if set["forward_proxy_cluster"] {
-			p.fail(join(path, "forward_proxy_cluster"), "is used only in %q mode", CIMDModeForwardProxy)
+			p.fail(join(path, "forward_proxy_cluster"), "is used only in "+strconv.Quote(CIMDModeForwardProxy)+" mode")
 		}
 		if dst.Enabled && dst.DoHAuthority == "" {
-			p.fail(join(path, "doh_authority"), `required in %q mode: the :authority of the DNS-over-HTTPS resolver, e.g. "cloudflare-dns.com"`, CIMDModePinned)
+			p.fail(join(path, "doh_authority"), `required in `+strconv.Quote(CIMDModePinned)+` mode: the :authority of the DNS-over-HTTPS resolver, e.g. "cloudflare-dns.com"`)
 		}
 		if dst.DoHCluster == dst.EgressCluster {
-			p.fail(join(path, "doh_cluster"), "must differ from %s: the resolver is not reached through the pinned egress cluster", join(path, "egress_cluster"))
+			p.fail(join(path, "doh_cluster"), "must differ from "+join(path, "egress_cluster")+": the resolver is not reached through the pinned egress cluster")
 		}
 		if dst.AllowLoopbackForTests && len(dst.AllowHosts) == 0 {
-			p.fail(join(path, "allow_loopback_for_tests"), "requires a non-empty %s naming the test hosts, so loopback can never be reached through an arbitrary host name", join(path, "allow_hosts"))
+			p.fail(join(path, "allow_loopback_for_tests"), "requires a non-empty "+join(path, "allow_hosts")+" naming the test hosts, so loopback can never be reached through an arbitrary host name")
 		}
 	case CIMDModeForwardProxy:
 		if dst.ForwardProxyCluster == "" {
-			p.fail(join(path, "forward_proxy_cluster"), "required in %q mode", CIMDModeForwardProxy)
+			p.fail(join(path, "forward_proxy_cluster"), "required in "+strconv.Quote(CIMDModeForwardProxy)+" mode")
 		}
 		for _, k := range []string{"egress_cluster", "doh_cluster", "doh_authority", "doh_path"} {
 			if set[k] {
-				p.fail(join(path, k), "is used only in %q mode: in %q mode the forward proxy resolves the host", CIMDModePinned, CIMDModeForwardProxy)
+				p.fail(join(path, k), "is used only in "+strconv.Quote(CIMDModePinned)+" mode: in "+strconv.Quote(CIMDModeForwardProxy)+" mode the forward proxy resolves the host")
 			}
 		}
 		if set["allow_loopback_for_tests"] {
-			p.fail(join(path, "allow_loopback_for_tests"), "has no effect in %q mode, where addresses are not vetted at all", CIMDModeForwardProxy)
+			p.fail(join(path, "allow_loopback_for_tests"), "has no effect in "+strconv.Quote(CIMDModeForwardProxy)+" mode, where addresses are not vetted at all")
 		}
 	}
 }
@@ -238,10 +239,10 @@ func (p *cfgParser) hostPatterns(dst *[]string) func(string, gjson.Result) {
 				p.fail(index(path, i), `"*" is allowed only as a leading "*." label`)
 				continue
 			case netguard.CheckHostName(name) != "":
-				p.fail(index(path, i), "not a host name: %s", netguard.CheckHostName(name))
+				p.fail(index(path, i), "not a host name: "+netguard.CheckHostName(name))
 				continue
 			case seen[s]:
-				p.fail(index(path, i), "duplicate entry %q", s)
+				p.fail(index(path, i), "duplicate entry "+strconv.Quote(s))
 				continue
 			}
 			seen[s] = true

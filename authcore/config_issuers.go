@@ -2,6 +2,7 @@ package authcore
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,7 +135,7 @@ func (p *cfgParser) checkTrustedIssuer(ip string, ti *TrustedIssuer) {
 	case ti.Issuer == "":
 		p.fail(join(ip, "issuer"), "required")
 	case msg != "":
-		p.fail(join(ip, "issuer"), "%s", msg)
+		p.fail(join(ip, "issuer"), msg)
 	case u.RawQuery != "" || u.ForceQuery:
 		p.fail(join(ip, "issuer"), "must not have a query (RFC 8414 §2)")
 	default:
@@ -147,7 +148,7 @@ func (p *cfgParser) checkTrustedIssuer(ip string, ti *TrustedIssuer) {
 	}
 	if ti.JWKSURI != "" {
 		if u, msg := checkHTTPSURL(ti.JWKSURI); msg != "" {
-			p.fail(join(ip, "jwks_uri"), "%s", msg)
+			p.fail(join(ip, "jwks_uri"), msg)
 		} else {
 			ti.jwksURL = u
 		}
@@ -181,7 +182,7 @@ func (p *cfgParser) checkTrustedIssuer(ip string, ti *TrustedIssuer) {
 	}
 	for i, a := range ti.Algorithms {
 		if !containsString(externalAlgorithms, a) {
-			p.fail(index(join(ip, "algorithms"), i), "must be one of %s (never none or HMAC)", strings.Join(externalAlgorithms, ", "))
+			p.fail(index(join(ip, "algorithms"), i), "must be one of "+strings.Join(externalAlgorithms, ", ")+" (never none or HMAC)")
 		}
 	}
 	if ti.CacheMin > ti.CacheMax {
@@ -201,7 +202,7 @@ func (p *cfgParser) introspection(path string, v gjson.Result) *IntrospectionCon
 	if u, msg := checkHTTPSURL(ic.Endpoint); ic.Endpoint == "" {
 		p.fail(join(path, "endpoint"), "required")
 	} else if msg != "" {
-		p.fail(join(path, "endpoint"), "%s", msg)
+		p.fail(join(path, "endpoint"), msg)
 	} else {
 		ic.endpointURL = u
 	}
@@ -220,7 +221,7 @@ func (p *cfgParser) validateIssuers(c *Config, authServers map[*Resource][]strin
 	seen := map[string]bool{}
 	for i, ti := range c.TrustedIssuers {
 		if seen[ti.Issuer] {
-			p.fail(index("trusted_issuers", i)+".issuer", "duplicate issuer %q", ti.Issuer)
+			p.fail(index("trusted_issuers", i)+".issuer", "duplicate issuer "+strconv.Quote(ti.Issuer))
 		}
 		if ti.Issuer == c.Issuer && c.Issuer != "" {
 			p.fail(index("trusted_issuers", i)+".issuer", "is mcpgate's own issuer")
@@ -248,14 +249,14 @@ func (p *cfgParser) validateIssuers(c *Config, authServers map[*Resource][]strin
 		for j, n := range names {
 			switch ti := c.trustedIssuer(n); {
 			case containsString(r.AuthorizationServers, n):
-				p.fail(index(path, j), "duplicate issuer %q", n)
+				p.fail(index(path, j), "duplicate issuer "+strconv.Quote(n))
 				continue
 			case n == c.Issuer && c.Issuer != "":
 				r.trustsOwn = true
 			case ti != nil:
 				r.trusted = append(r.trusted, ti)
 			default:
-				p.fail(index(path, j), "%q is neither the top-level issuer nor one of trusted_issuers", n)
+				p.fail(index(path, j), strconv.Quote(n)+" is neither the top-level issuer nor one of trusted_issuers")
 				continue
 			}
 			r.AuthorizationServers = append(r.AuthorizationServers, n)

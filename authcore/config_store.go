@@ -1,6 +1,7 @@
 package authcore
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,7 +67,7 @@ func (p *cfgParser) storeConfig(path string, v gjson.Result, s *StoreConfig) {
 		"revocation_outage": func(fp string, v gjson.Result) {
 			p.str(&s.RevocationOutage)(fp, v)
 			if s.RevocationOutage != RevocationOutageDeny && s.RevocationOutage != RevocationOutageAllow {
-				p.fail(fp, "must be %q or %q", RevocationOutageDeny, RevocationOutageAllow)
+				p.fail(fp, "must be "+strconv.Quote(RevocationOutageDeny)+" or "+strconv.Quote(RevocationOutageAllow))
 			}
 		},
 		"etcd": func(fp string, v gjson.Result) {
@@ -95,7 +96,7 @@ func (p *cfgParser) etcdConfig(path string, v gjson.Result) *EtcdConfig {
 	case c.Authority != "" && !validAuthority(c.Authority):
 		p.fail(join(path, "authority"), "must be a host[:port]")
 	case c.Authority == "" && c.Cluster != "" && !validAuthority(c.Cluster):
-		p.fail(join(path, "authority"), "required: the cluster name %q is not a host name (an Istio cluster such as outbound|2379||etcd.example.com needs the etcd host here)", c.Cluster)
+		p.fail(join(path, "authority"), "required: the cluster name "+strconv.Quote(c.Cluster)+" is not a host name (an Istio cluster such as outbound|2379||etcd.example.com needs the etcd host here)")
 	case c.Authority == "":
 		c.Authority = c.Cluster
 	}

@@ -2,7 +2,6 @@ package authcore
 
 import (
 	"errors"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,8 +51,8 @@ type cfgParser struct {
 	errs []error
 }
 
-func (p *cfgParser) fail(path, format string, args ...any) {
-	p.errs = append(p.errs, &ConfigError{Path: path, Msg: fmt.Sprintf(format, args...)})
+func (p *cfgParser) fail(path, msg string) {
+	p.errs = append(p.errs, &ConfigError{Path: path, Msg: msg})
 }
 
 func (p *cfgParser) err() error {
@@ -70,7 +69,7 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
 // object checks that v is a JSON object whose keys all appear in fields and
 // calls each field's function with the value found (or a non-existent
@@ -88,7 +87,7 @@ func (p *cfgParser) object(path string, v gjson.Result, fields map[string]func(p
 		key := k.String()
 		seen[key] = val
 		if _, ok := fields[key]; !ok {
-			p.fail(join(path, key), "unknown key (known keys: %s)", strings.Join(sortedKeys(fields), ", "))
+			p.fail(join(path, key), "unknown key (known keys: "+strings.Join(sortedKeys(fields), ", ")+")")
 		}
 		return true
 	})
@@ -146,7 +145,7 @@ func (p *cfgParser) integer(dst *int, min, max int) func(string, gjson.Result) {
 		}
 		n := int(v.Num)
 		if n < min || n > max {
-			p.fail(path, "must be between %d and %d", min, max)
+			p.fail(path, "must be between "+strconv.Itoa(min)+" and "+strconv.Itoa(max))
 			return
 		}
 		*dst = n
@@ -170,7 +169,7 @@ func (p *cfgParser) duration(dst *time.Duration, min, max time.Duration) func(st
 			return
 		}
 		if d < min || d > max {
-			p.fail(path, "must be between %s and %s", min, max)
+			p.fail(path, "must be between "+min.String()+" and "+max.String())
 			return
 		}
 		*dst = d

@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/url"
@@ -110,7 +109,7 @@ func (e *Engine) showConsent(req *Request, c *Client, ar *authzRequest, sub stri
 		extra = Header{{"set-cookie", e.cfg.setCookie(browserCookie, bid, 0)}}
 	}
 	rec := consentTicket{AR: *ar, Subject: sub, Bind: hashKey(bid), Exp: e.now().Add(consentTicketTTL).Unix()}
-	val, _ := json.Marshal(rec)
+	val := rec.marshal()
 	ticket, err := e.seal(sealConsentTicket, "", val)
 	if err != nil {
 		return e.errorPage(500, asError(err))
@@ -167,7 +166,7 @@ func (e *Engine) handleConsent(req *Request) Outcome {
 		var rec consentTicket
 		plain, _, err := e.unseal(sealConsentTicket, "", ticket)
 		switch {
-		case err != nil || json.Unmarshal(plain, &rec) != nil:
+		case err != nil || rec.unmarshal(plain) != nil:
 			return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the consent form is malformed"))
 		case !e.now().Before(time.Unix(rec.Exp, 0)):
 			return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "this consent form has expired; start again from the application"))

@@ -7,7 +7,7 @@ package authcore
 func (e *Engine) addDiscoveryRoutes() {
 	c := e.cfg
 	for _, r := range c.Resources {
-		e.routes[WellKnownPRM+r.Path] = e.document(mustJSON(c.prmDocument(r)))
+		e.routes[WellKnownPRM+r.Path] = e.document(indentedJSON(c.prmDocument(r).marshal()))
 	}
 	// RFC 9728 §3.3: a document found via the well-known URL without a path
 	// must name the identifier the suffix was inserted into, the origin.
@@ -15,7 +15,7 @@ func (e *Engine) addDiscoveryRoutes() {
 	if origins := c.resourceOrigins(); len(c.Resources) == 1 {
 		doc := c.prmDocument(c.Resources[0])
 		doc.Resource = origins[0]
-		e.routes[WellKnownPRM] = e.document(mustJSON(doc))
+		e.routes[WellKnownPRM] = e.document(indentedJSON(doc.marshal()))
 	}
 	if c.Issuer != "" {
 		e.routes[c.Endpoints.JWKS] = e.document(c.jwksDocument())
@@ -28,7 +28,7 @@ func (e *Engine) addASMetadataRoute() {
 	if e.cfg.Issuer == "" {
 		return // only a resource server: no AS metadata (config_issuers.go)
 	}
-	e.routes[e.cfg.asMetadataPath()] = e.document(mustJSON(e.asMetadata()))
+	e.routes[e.cfg.asMetadataPath()] = e.document(indentedJSON(e.asMetadata().marshal()))
 }
 
 // document returns a route that serves a fixed JSON document. When the

@@ -183,7 +183,7 @@ func (e *Engine) Handle(req *Request) Outcome {
 			return e.preflight(req, rt.methods)
 		}
 		if !methodAllowed(rt.methods, req.Method) {
-			return e.withCORS(req, jsonError(newError(ErrCodeInvalidRequest, 405, "method %s not allowed", req.Method), Header{{"allow", rt.methods}}))
+			return e.withCORS(req, jsonError(newError(ErrCodeInvalidRequest, 405, "method "+req.Method+" not allowed"), Header{{"allow", rt.methods}}))
 		}
 		return rt.handle(req)
 	case RouteDiscovery:

@@ -2,7 +2,6 @@ package authcore
 
 import (
 	"errors"
-	"fmt"
 )
 
 // Error is an OAuth 2.0 error: the registered error code, a description that
@@ -60,8 +59,8 @@ const (
 
 // newError returns a fresh *Error. Constructors always return new values so
 // that no caller can mutate a shared error.
-func newError(code string, status int, format string, args ...any) *Error {
-	return &Error{Code: code, Status: status, Description: fmt.Sprintf(format, args...)}
+func newError(code string, status int, desc string) *Error {
+	return &Error{Code: code, Status: status, Description: desc}
 }
 
 // withCause returns e with its hidden cause set.

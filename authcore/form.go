@@ -2,7 +2,6 @@ package authcore
 
 import (
 	"errors"
-	"mime"
 	"net/url"
 	"strings"
 
@@ -93,14 +92,14 @@ func parseForm(s string) (form, error) {
 // isFormContentType reports whether a Content-Type is
 // application/x-www-form-urlencoded, whatever its parameters.
 func isFormContentType(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && mt == "application/x-www-form-urlencoded"
+	mt, ok := parseMediaType(ct)
+	return ok && mt == "application/x-www-form-urlencoded"
 }
 
 // isJSONContentType reports whether a Content-Type is application/json.
 func isJSONContentType(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && mt == "application/json"
+	mt, ok := parseMediaType(ct)
+	return ok && mt == "application/json"
 }
 
 // parseScope splits a scope parameter into unique scope tokens

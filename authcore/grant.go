@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"encoding/json"
 	"errors"
 	"sync/atomic"
 	"time"
@@ -112,13 +111,13 @@ func (e *Engine) issueCode(ar *authzRequest, sub string, then func(code string, 
 		Scopes: ar.Scopes, Created: now.Unix(), Exp: now.Add(life + time.Minute).Unix(),
 		Claims: ar.Claims, Upstream: ar.Upstream,
 	}
-	gval, _ := json.Marshal(g)
+	gval := g.marshal()
 	return e.store.Put(grantKey(gid), gval, 0, life+time.Minute, func(err error) Outcome {
 		if err != nil {
 			return then("", e.storeError("storing grant failed", err))
 		}
 		c := codeRecord{AR: *ar, Subject: sub, GID: gid, Exp: now.Add(life).Unix()}
-		cval, _ := json.Marshal(c)
+		cval := c.marshal()
 		return e.store.Put(codeKey(code), cval, 0, life, func(err error) Outcome {
 			if err != nil {
 				return then("", e.storeError("storing authorization code failed", err))
@@ -150,14 +149,14 @@ func (e *Engine) updateGrant(gid string, change func(g *grantRecord) *grantRecor
 				return done(nil, false, err)
 			}
 			var g grantRecord
-			if err := json.Unmarshal(val, &g); err != nil {
+			if err := g.unmarshal(val); err != nil {
 				return done(nil, false, err)
 			}
 			next := change(&g)
 			if next == nil {
 				return done(&g, false, nil)
 			}
-			nval, _ := json.Marshal(next)
+			nval := next.marshal()
 			ttl := time.Unix(next.Exp, 0).Sub(e.now())
 			if ttl < time.Second {
 				ttl = time.Second

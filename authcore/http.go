@@ -97,5 +97,5 @@ func ServerError() Reply {
 
 // PayloadTooLarge is the reply for a request body over limit bytes.
 func PayloadTooLarge(limit int) Reply {
-	return jsonError(newError(ErrCodeInvalidRequest, 413, "request body larger than %d bytes", limit), nil)
+	return jsonError(newError(ErrCodeInvalidRequest, 413, "request body larger than "+strconv.Itoa(limit)+" bytes"), nil)
 }

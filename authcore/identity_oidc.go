@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -63,7 +62,7 @@ func (e *Engine) startUpstreamLogin(req *Request, c *Client, ar *authzRequest) O
 		return e.errorPage(500, newError(ErrCodeServerError, 500, "internal error"))
 	}
 	st := upstreamState{AR: *ar, Nonce: nonce, Verifier: verifier, Bind: hashKey(bid), Exp: e.now().Add(upstreamStateTTL).Unix()}
-	plain, _ := json.Marshal(st)
+	plain := st.marshal()
 	sealed, err := e.seal(sealUpstreamState, "", plain)
 	if err != nil {
 		return e.errorPage(500, asError(err))
@@ -109,7 +108,7 @@ func (e *Engine) handleCallback(req *Request) Outcome {
 	}
 	plain, _, err := e.unseal(sealUpstreamState, "", f["state"])
 	var st upstreamState
-	if err != nil || json.Unmarshal(plain, &st) != nil {
+	if err != nil || st.unmarshal(plain) != nil {
 		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the sign-in response is not one this server started; start again from the application"))
 	}
 	if !e.now().Before(time.Unix(st.Exp, 0)) {

@@ -80,3 +80,37 @@ func TestWasmLinksNoTestOnlyJOSE(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterImportsNoJSONFmtMime: no package of this module linked into
+// the filter imports encoding/json, fmt or mime (they linked about 550 KB
+// of code with reflect; issue 14). Standard packages the filter needs
+// (math/big, net/url, crypto/rsa, ...), the proxy-wasm SDK and gjson's
+// tidwall/pretty still import fmt or encoding/json, so the dependency list
+// holds them; what the filter calls of them is what the linker keeps.
+// mime has no other importer: it must not be in the list at all.
+func TestFilterImportsNoJSONFmtMime(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "../plugin")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < 10 || !strings.Contains(string(out), "github.com/mcpgate/mcpgate/authcore ") {
+		t.Fatalf("implausible dependency list of the plugin:\n%s", out)
+	}
+	for _, line := range lines {
+		f := strings.Fields(line)
+		if f[0] == "mime" {
+			t.Errorf("the wasm filter links mime")
+		}
+		if !strings.HasPrefix(f[0], "github.com/mcpgate/mcpgate/") {
+			continue
+		}
+		for _, imp := range f[1:] {
+			if imp == "encoding/json" || imp == "fmt" || imp == "mime" {
+				t.Errorf("%s imports %s", f[0], imp)
+			}
+		}
+	}
+}

@@ -1,9 +1,10 @@
 package authcore
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonw"
 )
 
 // ProtectedResourceMetadata is the RFC 9728 §2 document served for each MCP
@@ -44,11 +45,6 @@ type AuthorizationServerMetadata struct {
 	ProtectedResources                         []string `json:"protected_resources,omitempty"`
 }
 
-// JWKSet is the RFC 7517 §5 key set published at the jwks endpoint.
-type JWKSet struct {
-	Keys []json.RawMessage `json:"keys"`
-}
-
 // PRMURL returns the path-suffixed protected resource metadata URL of r
 // (RFC 9728 §3.1): the well-known string is inserted between the host and
 // the path.
@@ -80,21 +76,25 @@ func (c *Config) url(path string) string {
 
 // jwksDocument renders every configured key's public half, active key first.
 func (c *Config) jwksDocument() []byte {
-	set := JWKSet{Keys: []json.RawMessage{c.activeKey.publicJWK()}}
+	o := jsonw.Object{}
+	o.Key("keys")
+	o.B = append(o.B, '[')
+	o.B = jsonw.Raw(o.B, c.activeKey.publicJWK())
 	for _, k := range c.Keys {
 		if k != c.activeKey {
-			set.Keys = append(set.Keys, k.publicJWK())
+			o.B = append(o.B, ',')
+			o.B = jsonw.Raw(o.B, k.publicJWK())
 		}
 	}
-	return mustJSON(set)
+	o.B = append(o.B, ']')
+	return indentedJSON(o.End())
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		panic("authcore: cannot encode " + err.Error())
-	}
-	return append(b, '\n')
+// indentedJSON lays out the compact JSON of a public document as
+// encoding/json's MarshalIndent with two spaces did, and ends it with a
+// newline.
+func indentedJSON(compact []byte) []byte {
+	return append(jsonw.Indent(compact, "  "), '\n')
 }
 
 // cacheControl is the Cache-Control value for public, cacheable documents.

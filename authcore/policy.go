@@ -161,7 +161,7 @@ func (p *cfgParser) condition(path string, v gjson.Result, depth int) *Condition
 		return nil
 	}
 	if depth > maxConditionDepth {
-		p.fail(path, "conditions may nest at most %d deep", maxConditionDepth)
+		p.fail(path, "conditions may nest at most "+strconv.Itoa(maxConditionDepth)+" deep")
 		return nil
 	}
 	c := &Condition{}

@@ -1,6 +1,7 @@
 package authcore
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -87,7 +88,7 @@ func (e *Engine) scopeCondition(scope string) string {
 // client: the user learns why, and may follow the link to the client.
 func (e *Engine) policyDenied(c *Client, ar *authzRequest, why string) Outcome {
 	redirect := e.redirectError(ar, ErrCodeAccessDenied, "the user may not be granted the requested access", 302, nil)
-	return e.errorLinkPage(403, c, ar, newError(ErrCodeAccessDenied, 403, "%s", why), redirect.Headers.Get("location"))
+	return e.errorLinkPage(403, c, ar, newError(ErrCodeAccessDenied, 403, why), redirect.Headers.Get("location"))
 }
 
 // refreshPolicy re-evaluates the policy at refresh on the user's current
@@ -141,7 +142,7 @@ func (p *cfgParser) validateClaims(c *Config) {
 			return
 		}
 		if cond.Claim != "" && !containsString(names, cond.Claim) {
-			p.fail(fp, "tests claim %q, which is not in %s", cond.Claim, list)
+			p.fail(fp, "tests claim "+strconv.Quote(cond.Claim)+", which is not in "+list)
 		}
 		for _, x := range append(append([]*Condition{}, cond.All...), cond.Any...) {
 			check(fp, x, names, list)

@@ -153,11 +153,11 @@ func (h *harness) exchange2(code, verifier string) Reply {
 
 func TestConditionTable(t *testing.T) {
 	claims := IdentityClaims{
-		"groups":         json.RawMessage(`["a","b"]`),
-		"email":          json.RawMessage(`"x@corp.example"`),
-		"email_verified": json.RawMessage(`true`),
-		"hd":             json.RawMessage(`"corp.example"`),
-		"level":          json.RawMessage(`3`),
+		"groups":         RawJSON(`["a","b"]`),
+		"email":          RawJSON(`"x@corp.example"`),
+		"email_verified": RawJSON(`true`),
+		"hd":             RawJSON(`"corp.example"`),
+		"level":          RawJSON(`3`),
 	}
 	cases := []struct {
 		cond string

@@ -3,8 +3,8 @@ package authcore
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,7 +91,7 @@ func (e *Engine) handleRegister(req *Request) Outcome {
 		}
 		e.count("mcpgate.register.ok")
 		e.audit(auditEvent{Event: "client_registered", ClientID: resp.ClientID, RequestID: requestID(req)})
-		return e.withCORS(req, jsonReply(201, mustCompactJSON(resp), Header{{"pragma", "no-cache"}}))
+		return e.withCORS(req, jsonReply(201, append(resp.marshal(), '\n'), Header{{"pragma", "no-cache"}}))
 	}}
 }
 
@@ -102,7 +102,7 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 	switch err := strictjson.Check(body, strictjson.Options{MaxDepth: metadataMaxDepth}).(type) {
 	case nil:
 	case *strictjson.DuplicateError:
-		return nil, metadataError("member %q appears more than once", err.Path)
+		return nil, metadataError("member " + strconv.Quote(err.Path) + " appears more than once")
 	default:
 		return nil, metadataError("the request body is not valid JSON")
 	}
@@ -124,7 +124,7 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 		return nil, metadataError("application_type must be a string")
 	}
 	if msg := clientmeta.CheckApplicationType(appType); msg != "" {
-		return nil, metadataError("%s", msg)
+		return nil, metadataError(msg)
 	}
 
 	// redirect_uris: required for the authorization code grant (RFC 7591
@@ -138,19 +138,19 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 		return nil, redirectError("redirect_uris must be a non-empty array of strings")
 	}
 	if len(ru.Array()) > clientmeta.MaxRedirectURIs {
-		return nil, redirectError("at most %d redirect URIs may be registered", clientmeta.MaxRedirectURIs)
+		return nil, redirectError("at most " + strconv.Itoa(clientmeta.MaxRedirectURIs) + " redirect URIs may be registered")
 	}
 	native := false
 	for i, r := range ru.Array() {
 		if r.Type != gjson.String {
-			return nil, redirectError("redirect_uris[%d] must be a string", i)
+			return nil, redirectError("redirect_uris[" + strconv.Itoa(i) + "] must be a string")
 		}
 		kind, msg := clientmeta.CheckRedirectURI(r.Str, appType)
 		if msg != "" {
-			return nil, redirectError("redirect_uris[%d] %s", i, msg)
+			return nil, redirectError("redirect_uris[" + strconv.Itoa(i) + "] " + msg)
 		}
 		if e.nativeHTTPSRefused(appType, kind) {
-			return nil, redirectError(`redirect_uris[%d] must be a loopback or private-use URI for application_type "native" on this server`, i)
+			return nil, redirectError(`redirect_uris[` + strconv.Itoa(i) + `] must be a loopback or private-use URI for application_type "native" on this server`)
 		}
 		if kind != clientmeta.HTTPS {
 			native = true
@@ -193,7 +193,7 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 		}
 		var msg string
 		if sc.GrantTypes, _, msg = clientmeta.GrantTypes(list); msg != "" {
-			return nil, metadataError("%s", msg)
+			return nil, metadataError(msg)
 		}
 	}
 	if r := doc.Get("response_types"); r.Exists() {
@@ -202,7 +202,7 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 			return nil, metadataError(`response_types must be ["code"]: only the code response type is supported`)
 		}
 		if msg := clientmeta.CheckResponseTypes(list); msg != "" {
-			return nil, metadataError("%s", msg)
+			return nil, metadataError(msg)
 		}
 	}
 
@@ -210,7 +210,7 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 		return nil, metadataError("client_name must be a string")
 	} else if name != "" {
 		if msg := clientmeta.CheckName(name); msg != "" {
-			return nil, metadataError("%s", msg)
+			return nil, metadataError(msg)
 		}
 		sc.Name = name
 	}
@@ -233,7 +233,7 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 		}
 	}
 
-	plain, _ := json.Marshal(sc)
+	plain := sc.marshal()
 	sealed, serr := e.seal(sealClientID, "", plain)
 	if serr != nil {
 		return nil, asError(serr)
@@ -291,7 +291,7 @@ func (e *Engine) openClientID(id string) (*Client, error) {
 		return nil, err
 	}
 	var sc sealedClient
-	if err := json.Unmarshal(plain, &sc); err != nil {
+	if err := sc.unmarshal(plain); err != nil {
 		return nil, errUnseal
 	}
 	return &Client{
@@ -318,12 +318,12 @@ func (e *Engine) knownScopes() []string {
 	return appendUnique(out, ScopeOfflineAccess)
 }
 
-func metadataError(format string, args ...any) *Error {
-	return newError(ErrCodeInvalidClientMetadata, 400, format, args...)
+func metadataError(desc string) *Error {
+	return newError(ErrCodeInvalidClientMetadata, 400, desc)
 }
 
-func redirectError(format string, args ...any) *Error {
-	return newError(ErrCodeInvalidRedirectURI, 400, format, args...)
+func redirectError(desc string) *Error {
+	return newError(ErrCodeInvalidRedirectURI, 400, desc)
 }
 
 // optString reads an optional string member; ok is false for another type.
@@ -370,12 +370,4 @@ func sourceKey(source string) string {
 		return p.String()
 	}
 	return a.String()
-}
-
-func mustCompactJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic("authcore: cannot encode " + err.Error())
-	}
-	return append(b, '\n')
 }

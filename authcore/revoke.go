@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 )
@@ -51,7 +50,7 @@ func (e *Engine) handleRevoke(req *Request) Outcome {
 						return done(err)
 					}
 					var g grantRecord
-					if err != nil || json.Unmarshal(val, &g) != nil || g.ClientID != ca.client.ID || g.State == grantRevoked {
+					if err != nil || g.unmarshal(val) != nil || g.ClientID != ca.client.ID || g.State == grantRevoked {
 						return done(nil)
 					}
 					if h := hashKey(secret); !equalSecret(h, g.Current) && !g.wasIssued(h) {

@@ -69,6 +69,16 @@ var (
 	ErrUnavailable = errors.New("authcore: store: unavailable")
 )
 
+// unavailableError wraps ErrUnavailable with what failed; it reads
+// "authcore: store: unavailable: " and the detail.
+type unavailableError struct{ detail string }
+
+func (e *unavailableError) Error() string { return ErrUnavailable.Error() + ": " + e.detail }
+func (e *unavailableError) Unwrap() error { return ErrUnavailable }
+
+// unavailable returns an error wrapping ErrUnavailable with detail.
+func unavailable(detail string) error { return &unavailableError{detail: detail} }
+
 // storeError is the OAuth error for a failed store operation: 503
 // temporarily_unavailable when the store could not answer (O21 §4.1.2.1:
 // "The authorization server is currently unable to handle the request due

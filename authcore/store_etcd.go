@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,7 +95,7 @@ func decodeKV(kv gjson.Result) (value []byte, exp time.Time, rev uint64, err err
 	raw, err1 := b64std.DecodeString(kv.Get("value").Str)
 	rev, err2 := strconv.ParseUint(kv.Get("mod_revision").String(), 10, 64)
 	if err1 != nil || err2 != nil || len(raw) < 8 || rev == 0 {
-		return nil, time.Time{}, 0, fmt.Errorf("%w: etcd: malformed record", ErrUnavailable)
+		return nil, time.Time{}, 0, unavailable("etcd: malformed record")
 	}
 	return raw[8:], time.Unix(0, int64(binary.BigEndian.Uint64(raw))), rev, nil
 }
@@ -131,7 +130,7 @@ func (s *etcdStore) Put(key string, value []byte, version uint64, ttl time.Durat
 				}
 				return s.txn(k, version, v, lease, 0, func(err error) Outcome {
 					if errors.Is(err, errLeaseNotFound) {
-						err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+						err = unavailable(err.Error())
 					}
 					return then(err)
 				})
@@ -225,7 +224,7 @@ func (s *etcdStore) withLease(exp time.Time, ttl time.Duration, then func(lease 
 		}
 		id, perr := strconv.ParseInt(r.Get("ID").String(), 10, 64)
 		if perr != nil || id == 0 {
-			return then(0, fmt.Errorf("%w: etcd: lease grant without an ID", ErrUnavailable))
+			return then(0, unavailable("etcd: lease grant without an ID"))
 		}
 		s.mu.Lock()
 		nowS := s.now().Unix()
@@ -278,7 +277,7 @@ func (s *etcdStore) call(path, body string, then func(gjson.Result, error) Outco
 				}
 				return s.post(path, body, token, func(r gjson.Result, err error) Outcome {
 					if errors.Is(err, errAuthToken) {
-						err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+						err = unavailable(err.Error())
 					}
 					return then(r, err)
 				})
@@ -303,7 +302,7 @@ func (s *etcdStore) authToken(then func(string, error) Outcome) Outcome {
 		}
 		token := r.Get("token").Str
 		if token == "" {
-			return then("", fmt.Errorf("%w: etcd: authentication answered no token", ErrUnavailable))
+			return then("", unavailable("etcd: authentication answered no token"))
 		}
 		s.mu.Lock()
 		s.token = token
@@ -342,7 +341,7 @@ func (s *etcdStore) answer(path string, res CallResult) (gjson.Result, error) {
 	var err error
 	switch {
 	case res.Err != nil:
-		err = fmt.Errorf("%w: etcd %s: %v", ErrUnavailable, path, res.Err)
+		err = unavailable("etcd " + path + ": " + res.Err.Error())
 	case res.Status == 200 && gjson.ValidBytes(res.Body):
 		s.health(nil)
 		return gjson.ParseBytes(res.Body), nil
@@ -359,7 +358,7 @@ func (s *etcdStore) answer(path string, res CallResult) (gjson.Result, error) {
 			s.health(nil)
 			return gjson.Result{}, errAuthToken
 		}
-		err = fmt.Errorf("%w: etcd %s: status %d: %s", ErrUnavailable, path, res.Status, truncate(msg, 200))
+		err = unavailable("etcd " + path + ": status " + strconv.Itoa(res.Status) + ": " + truncate(msg, 200))
 	}
 	s.health(err)
 	return gjson.Result{}, err

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -44,7 +45,7 @@ func (e *Engine) readTokenForm(req *Request, then func(f form) Outcome) Outcome 
 		if err != nil {
 			var fe *formError
 			if errors.As(err, &fe) && fe.Param != "" {
-				return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "the parameter %s was sent more than once", fe.Param))
+				return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "the parameter "+fe.Param+" was sent more than once"))
 			}
 			return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "the request body is malformed"))
 		}
@@ -64,7 +65,7 @@ func (e *Engine) handleToken(req *Request) Outcome {
 		case grant == GrantAuthorizationCode:
 		case grant == GrantRefreshToken && e.cfg.AS.Refresh.Policy != RefreshNever:
 		default:
-			return e.tokenError(req, false, newError(ErrCodeUnsupportedGrantType, 400, "grant_type %q is not supported", truncate(grant, 64)))
+			return e.tokenError(req, false, newError(ErrCodeUnsupportedGrantType, 400, "grant_type "+strconv.Quote(truncate(grant, 64))+" is not supported"))
 		}
 		return e.authenticateClient(req, f, func(ca clientAuth, oe *Error) Outcome {
 			if oe != nil {
@@ -230,7 +231,7 @@ func (e *Engine) tokenError(req *Request, basic bool, oe *Error) Reply {
 // tokenReply renders a successful token response (O21 §3.2.3: "MUST
 // include ... Cache-Control ... no-store").
 func (e *Engine) tokenReply(req *Request, tr *TokenResponse) Reply {
-	return e.withCORS(req, jsonReply(200, mustCompactJSON(tr), Header{{"pragma", "no-cache"}}))
+	return e.withCORS(req, jsonReply(200, append(tr.marshal(), '\n'), Header{{"pragma", "no-cache"}}))
 }
 
 // mintFor mints the access token of a grant: audience the resource, the

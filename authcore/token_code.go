@@ -2,7 +2,6 @@ package authcore
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"time"
 )
@@ -61,7 +60,7 @@ func (e *Engine) codeGrant(req *Request, ca clientAuth, f form) Outcome {
 			return e.tokenError(req, ca.basic, invalidCode())
 		case err != nil:
 			return e.tokenError(req, ca.basic, e.storeError("code lookup failed", err))
-		case json.Unmarshal(val, &rec) != nil:
+		case rec.unmarshal(val) != nil:
 			return e.tokenError(req, ca.basic, newError(ErrCodeServerError, 500, "internal error"))
 		case !e.now().Before(time.Unix(rec.Exp, 0)):
 			return e.tokenError(req, ca.basic, invalidCode())
@@ -84,7 +83,7 @@ func (e *Engine) codeGrant(req *Request, ca clientAuth, f form) Outcome {
 		life := e.cfg.Lifetimes.AuthorizationCode
 		rec.Used = true
 		rec.Exp = e.now().Add(life).Unix()
-		used, _ := json.Marshal(rec)
+		used := rec.marshal()
 		return e.store.Put(key, used, ver, life, func(err error) Outcome {
 			switch {
 			case errors.Is(err, ErrConflict):

@@ -1,6 +1,7 @@
 package authcore
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -102,7 +103,7 @@ func (e *Engine) refreshGrant(req *Request, ca clientAuth, f form) Outcome {
 		}
 		for _, s := range requested {
 			if !containsString(g.Scopes, s) {
-				fail = newError(ErrCodeInvalidScope, 400, "the scope %q exceeds the grant; ask the user again with the authorization endpoint", s)
+				fail = newError(ErrCodeInvalidScope, 400, "the scope "+strconv.Quote(s)+" exceeds the grant; ask the user again with the authorization endpoint")
 				return nil
 			}
 		}

@@ -7,8 +7,10 @@ import "testing"
 // fails when the filter grows, and is lowered as it shrinks. See README,
 // Performance. Raised from 8.6 MB when identity claims, policy, the admin
 // API and the audit trail came in (8.35 MB -> 8.70 MB), and again for the
-// trusted external issuers (-> 8.96 MB).
-const maxFilterBytes = 9_100_000
+// trusted external issuers (-> 8.96 MB); lowered when the filter's own
+// packages stopped using encoding/json, fmt and mime and the name section
+// was left out (-> 8.74 MB, 8,735,312 bytes, plus 1%).
+const maxFilterBytes = 8_825_000
 
 // TestFilterSize fails when build/mcpgate.wasm grows past maxFilterBytes.
 func TestFilterSize(t *testing.T) {

@@ -28,7 +28,7 @@ func TestBuildVersion(t *testing.T) {
 	const version = "v9.8.7-rc.1+test"
 	out := filepath.Join(t.TempDir(), "mcpgate.wasm")
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath",
-		"-ldflags", "-X main.version="+version, "-o", out, "./plugin")
+		"-ldflags", "-s -w -X main.version="+version, "-o", out, "./plugin")
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {

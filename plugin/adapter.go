@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"errors"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -57,7 +57,7 @@ const tickPeriod = time.Second
 func (p *pluginContext) OnTick() {
 	defer func() {
 		if r := recover(); r != nil {
-			proxywasm.LogCriticalf("mcpgate: panic in tick: %v", r)
+			proxywasm.LogCritical("mcpgate: panic in tick: " + panicText(r))
 		}
 	}()
 	if p.engine != nil {
@@ -84,19 +84,19 @@ func (p *pluginContext) count(name string) {
 func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 	defer func() {
 		if r := recover(); r != nil {
-			proxywasm.LogCriticalf("mcpgate: panic while starting: %v\n%s", r, debug.Stack())
+			proxywasm.LogCritical("mcpgate: panic while starting: " + panicText(r) + "\n" + string(debug.Stack()))
 			status = types.OnPluginStartStatusFailed
 		}
 	}()
 	data, err := proxywasm.GetPluginConfiguration()
 	if err != nil {
-		proxywasm.LogCriticalf("mcpgate: refusing to start: cannot read plugin configuration: %v", err)
+		proxywasm.LogCritical("mcpgate: refusing to start: cannot read plugin configuration: " + err.Error())
 		return types.OnPluginStartStatusFailed
 	}
 	logBuild(data)
 	cfg, err := authcore.ParseConfig(data)
 	if err != nil {
-		proxywasm.LogCriticalf("mcpgate: refusing to start: %v", err)
+		proxywasm.LogCritical("mcpgate: refusing to start: " + err.Error())
 		return types.OnPluginStartStatusFailed
 	}
 	crypto := probeHostCrypto()
@@ -112,21 +112,21 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		}
 		p.store = newSharedStore(ns)
 		if err := p.store.create(); err != nil {
-			proxywasm.LogCriticalf("mcpgate: refusing to start: %v", err)
+			proxywasm.LogCritical("mcpgate: refusing to start: " + err.Error())
 			return types.OnPluginStartStatusFailed
 		}
 		opts.Store = p.store
 	}
 	engine, err := authcore.New(cfg, opts)
 	if err != nil {
-		proxywasm.LogCriticalf("mcpgate: refusing to start: %v", err)
+		proxywasm.LogCritical("mcpgate: refusing to start: " + err.Error())
 		return types.OnPluginStartStatusFailed
 	}
 	p.engine = engine
 	if err := proxywasm.SetTickPeriodMilliSeconds(uint32(tickPeriod / time.Millisecond)); err != nil {
-		proxywasm.LogWarnf("mcpgate: no tick, parked requests are checked only on callouts: %v", err)
+		proxywasm.LogWarn("mcpgate: no tick, parked requests are checked only on callouts: " + err.Error())
 	}
-	proxywasm.LogInfof("mcpgate: started: issuer %q, %d trusted issuer(s), %d resource(s)", cfg.Issuer, len(cfg.TrustedIssuers), len(cfg.Resources))
+	proxywasm.LogInfo("mcpgate: started: issuer " + strconv.Quote(cfg.Issuer) + ", " + strconv.Itoa(len(cfg.TrustedIssuers)) + " trusted issuer(s), " + strconv.Itoa(len(cfg.Resources)) + " resource(s)")
 	proxywasm.LogInfo("mcpgate: " + crypto.describe())
 	countBuild()
 	return types.OnPluginStartStatusOK
@@ -194,7 +194,7 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	headers, err := requestHeaders()
 	if err != nil {
 		// Fail closed: without the headers nothing can be decided.
-		return h.fail(fmt.Errorf("reading request headers: %w", err))
+		return h.fail(wrap("reading request headers: "+err.Error(), err))
 	}
 	// The pseudo-headers stay in Headers (their names cannot collide with
 	// a real header's): no second copy of the map.
@@ -253,7 +253,7 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action 
 	}
 	body, err := proxywasm.GetHttpRequestBody(0, bodySize)
 	if err != nil && bodySize > 0 {
-		return h.fail(fmt.Errorf("reading request body: %w", err))
+		return h.fail(wrap("reading request body: "+err.Error(), err))
 	}
 	rb := h.readBody
 	h.readBody = nil
@@ -285,7 +285,7 @@ func (h *httpContext) apply(o authcore.Outcome, endOfStream, inBody bool) types.
 			if h.bodySize > 0 {
 				var err error
 				if body, err = proxywasm.GetHttpRequestBody(0, h.bodySize); err != nil {
-					return h.fail(fmt.Errorf("reading request body: %w", err))
+					return h.fail(wrap("reading request body: "+err.Error(), err))
 				}
 			}
 			return h.apply(o.Resume(body), true, true)
@@ -306,7 +306,7 @@ func (h *httpContext) apply(o authcore.Outcome, endOfStream, inBody bool) types.
 		h.plugin.waiting[o.Ticket] = h
 		return types.ActionPause
 	}
-	return h.fail(fmt.Errorf("unknown outcome %T", o))
+	return h.fail(errors.New("unknown outcome"))
 }
 
 // applyForward edits the request headers. Each edit is a host call, so a
@@ -330,12 +330,12 @@ func (h *httpContext) applyForward(f authcore.Forward) error {
 			continue
 		}
 		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
-			return fmt.Errorf("removing header %s: %w", name, err)
+			return wrap("removing header "+name+": "+err.Error(), err)
 		}
 	}
 	for _, kv := range f.Set {
 		if err := proxywasm.ReplaceHttpRequestHeader(kv[0], kv[1]); err != nil {
-			return fmt.Errorf("setting header %s: %w", kv[0], err)
+			return wrap("setting header "+kv[0]+": "+err.Error(), err)
 		}
 	}
 	return nil
@@ -380,7 +380,7 @@ func (h *httpContext) resume(next func() authcore.Outcome) {
 func callResult(cluster string, numHeaders, bodySize int) authcore.CallResult {
 	res := authcore.CallResult{}
 	if numHeaders == 0 {
-		res.Err = fmt.Errorf("callout to %s failed (timeout or connection error)", cluster)
+		res.Err = errors.New("callout to " + cluster + " failed (timeout or connection error)")
 		return res
 	}
 	hs, err := proxywasm.GetHttpCallResponseHeaders()
@@ -416,14 +416,14 @@ func (h *httpContext) OnHttpStreamDone() {
 func (h *httpContext) reply(r authcore.Reply) types.Action {
 	h.done = true
 	if err := h.plugin.sendReply(r.Status, r.Headers, r.Body); err != nil {
-		proxywasm.LogErrorf("mcpgate: sending local reply: %v", err)
+		proxywasm.LogError("mcpgate: sending local reply: " + err.Error())
 	}
 	return types.ActionPause
 }
 
 // fail answers 500 server_error and logs the cause.
 func (h *httpContext) fail(err error) types.Action {
-	proxywasm.LogErrorf("mcpgate: %v", err)
+	proxywasm.LogError("mcpgate: " + err.Error())
 	return h.reply(authcore.ServerError())
 }
 
@@ -431,7 +431,7 @@ func (h *httpContext) fail(err error) types.Action {
 // the VM stays alive for the next request.
 func (h *httpContext) recoverTo(action *types.Action) {
 	if r := recover(); r != nil {
-		proxywasm.LogCriticalf("mcpgate: panic: %v\n%s", r, debug.Stack())
+		proxywasm.LogCritical("mcpgate: panic: " + panicText(r) + "\n" + string(debug.Stack()))
 		if !h.done {
 			*action = h.reply(authcore.ServerError())
 		} else {

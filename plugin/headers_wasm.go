@@ -3,7 +3,8 @@
 package main
 
 import (
-	"fmt"
+	"errors"
+	"strconv"
 	"unsafe"
 )
 
@@ -27,7 +28,7 @@ func requestHeaders() ([][2]string, error) {
 	var data *byte
 	var size uint32
 	if st := proxyGetHeaderMapPairs(mapTypeRequestHeaders, unsafe.Pointer(&data), &size); st != 0 {
-		return nil, fmt.Errorf("proxy_get_header_map_pairs: status %d", st)
+		return nil, errors.New("proxy_get_header_map_pairs: status " + strconv.Itoa(int(st)))
 	}
 	if data == nil || size == 0 {
 		return nil, nil

@@ -1,6 +1,9 @@
 // Command plugin is the mcpgate proxy-wasm filter. Build it with
 //
-//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o build/mcpgate.wasm ./plugin
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags '-s -w' -o build/mcpgate.wasm ./plugin
+//
+// (-s leaves out the wasm name section, which only debuggers and wasm
+// stack traces read; Go's own panic traces come from its pclntab.)
 //
 // It is a thin adapter: the flow logic lives in package authcore.
 package main

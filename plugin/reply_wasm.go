@@ -3,7 +3,8 @@
 package main
 
 import (
-	"fmt"
+	"errors"
+	"strconv"
 	"unsafe"
 )
 
@@ -21,7 +22,7 @@ func (p *pluginContext) sendReply(status int, headers [][2]string, body []byte) 
 		bp = unsafe.SliceData(body)
 	}
 	if st := proxySendLocalResponse(uint32(status), nil, 0, bp, uint32(len(body)), unsafe.SliceData(ser), uint32(len(ser)), -1); st != 0 {
-		return fmt.Errorf("proxy_send_local_response: status %d", st)
+		return errors.New("proxy_send_local_response: status " + strconv.Itoa(int(st)))
 	}
 	return nil
 }

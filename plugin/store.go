@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -69,7 +68,7 @@ const (
 )
 
 // errBucketFull: the record's bucket holds storeBucketRecords live records.
-var errBucketFull = fmt.Errorf("%w: shared-data store bucket full", authcore.ErrUnavailable)
+var errBucketFull = unavailable("shared-data store bucket full")
 
 func newSharedStore(namespace string) *sharedStore {
 	return newSharedStoreSized(namespace, storeBuckets, storeBucketRecords)
@@ -97,7 +96,7 @@ func (s *sharedStore) create() error {
 			err = proxywasm.SetSharedData(k, empty[:], 0)
 		}
 		if err != nil {
-			return fmt.Errorf("shared-data bucket %s: %w", k, err)
+			return wrap("shared-data bucket "+k+": "+err.Error(), err)
 		}
 	}
 	return nil
@@ -154,7 +153,7 @@ func (s *sharedStore) Get(key string, then func([]byte, uint64, error) authcore.
 		return then(nil, 0, authcore.ErrNotFound)
 	}
 	if err != nil {
-		return then(nil, 0, fmt.Errorf("%w: shared data: %v", authcore.ErrUnavailable, err))
+		return then(nil, 0, unavailable("shared data: "+err.Error()))
 	}
 	now := s.now().UnixNano()
 	for off := 8; ; {
@@ -176,7 +175,7 @@ func (s *sharedStore) Get(key string, then func([]byte, uint64, error) authcore.
 // Put implements authcore.Store.
 func (s *sharedStore) Put(key string, value []byte, version uint64, ttl time.Duration, then func(error) authcore.Outcome) authcore.Outcome {
 	if len(key) > 0xffff || uint64(len(value)) > 0xffffffff {
-		return then(fmt.Errorf("shared-data store: record %q too large", key))
+		return then(errors.New("shared-data store: record " + strconv.Quote(key) + " too large"))
 	}
 	bk := s.bucket(key)
 	for range storeRetries {
@@ -186,7 +185,7 @@ func (s *sharedStore) Put(key string, value []byte, version uint64, ttl time.Dur
 		}
 		// Another record of the bucket changed since the read: read again.
 	}
-	return then(fmt.Errorf("%w: shared-data bucket %s: contended %d times", authcore.ErrUnavailable, bk, storeRetries))
+	return then(unavailable("shared-data bucket " + bk + ": contended " + strconv.Itoa(storeRetries) + " times"))
 }
 
 // put is one read-check-write attempt of Put. It returns
@@ -199,7 +198,7 @@ func (s *sharedStore) put(bk, key string, value []byte, version uint64, ttl time
 		b, cas, err = make([]byte, 8), 0, nil
 	}
 	if err != nil {
-		return fmt.Errorf("%w: shared data: %v", authcore.ErrUnavailable, err)
+		return unavailable("shared data: " + err.Error())
 	}
 	if len(b) < 8 {
 		b = make([]byte, 8)
@@ -250,7 +249,7 @@ func (s *sharedStore) put(bk, key string, value []byte, version uint64, ttl time
 	}
 	err = proxywasm.SetSharedData(bk, out, cas)
 	if err != nil && !errors.Is(err, types.ErrorStatusCasMismatch) {
-		return fmt.Errorf("%w: shared data: %v", authcore.ErrUnavailable, err)
+		return unavailable("shared data: " + err.Error())
 	}
 	return err
 }

@@ -60,7 +60,7 @@ func configDigest(config []byte) string {
 // at plugin start (before the configuration is parsed, so a refusal to
 // start is logged with them too).
 func logBuild(config []byte) {
-	proxywasm.LogInfof("mcpgate: version %s, configuration sha256 %s", version, configDigest(config))
+	proxywasm.LogInfo("mcpgate: version " + version + ", configuration sha256 " + configDigest(config))
 }
 
 // buildGauge is this VM's build-information gauge once the plugin started.

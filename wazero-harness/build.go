@@ -10,7 +10,7 @@ import (
 // Build compiles the Go package in directory pkgDir into a proxy-wasm
 // module at out, the way the project builds its filter:
 //
-//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o out .
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -ldflags='-s -w' -o out .
 //
 // run in pkgDir, so pkgDir's module is used. Relative paths are relative to
 // the current directory. It is meant for tests (build once per test binary,
@@ -24,7 +24,7 @@ func Build(pkgDir, out string) error {
 	if err := os.MkdirAll(filepath.Dir(absOut), 0o755); err != nil {
 		return fmt.Errorf("harness: build %s: %w", pkgDir, err)
 	}
-	cmd := exec.Command(goTool(), "build", "-buildmode=c-shared", "-o", absOut, ".")
+	cmd := exec.Command(goTool(), "build", "-buildmode=c-shared", "-ldflags=-s -w", "-o", absOut, ".")
 	cmd.Dir = pkgDir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if output, err := cmd.CombinedOutput(); err != nil {
