@@ -352,13 +352,14 @@ func tokenEnd(s string, i int) int {
 // backslash inside.
 func stringEnd(s string, i int) (end int, esc bool) {
 	for i++; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			return i + 1, esc
-		case '\\':
-			esc = true
-			i++
+		if stops[s[i]]&inString == 0 {
+			continue
 		}
+		if s[i] == '"' {
+			return i + 1, esc
+		}
+		esc = true
+		i++
 	}
 	return -1, esc
 }
@@ -369,16 +370,17 @@ func stringEnd(s string, i int) (end int, esc bool) {
 func containerEnd(s string, i int) int {
 	depth := 0
 	for ; i < len(s); i++ {
-		switch s[i] {
-		case '"':
+		switch c := s[i]; {
+		case stops[c]&inContainer == 0:
+		case c == '"':
 			end, _ := stringEnd(s, i)
 			if end < 0 {
 				return -1
 			}
 			i = end - 1
-		case '{', '[':
+		case c == '{' || c == '[':
 			depth++
-		case '}', ']':
+		default: // '}', ']'
 			if depth--; depth == 0 {
 				return i + 1
 			}
@@ -386,6 +388,20 @@ func containerEnd(s string, i int) int {
 	}
 	return -1
 }
+
+// stops marks the bytes that end a run of uninteresting ones inside a
+// string (inString) and between the strings of an object or array
+// (inContainer).
+var stops = [256]uint8{
+	'"':  inString | inContainer,
+	'\\': inString,
+	'{':  inContainer, '[': inContainer, '}': inContainer, ']': inContainer,
+}
+
+const (
+	inString = 1 << iota
+	inContainer
+)
 
 // sameName reports whether the contents raw of a quoted member name (esc:
 // with escapes) equal name once unescaped.
