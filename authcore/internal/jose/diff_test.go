@@ -14,7 +14,7 @@ import (
 
 // This file holds the package's verdicts against go-jose, a well-kept JOSE
 // library, used in tests only: it is never linked into the filter
-// (authcore's TestWasmLinksNoTestOnlyJOSE checks).
+// (authcore's TestWasmLinksNoTestOnlyDeps checks).
 
 // goJoseAlgs is the algorithm set both implementations are restricted to.
 var goJoseAlgs = []gojose.SignatureAlgorithm{gojose.RS256, gojose.RS384, gojose.RS512, gojose.PS256,
