@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonw"
-	"github.com/tidwall/gjson"
 )
 
 // The admin API lets an operator cut access off (admin_state.go holds the
@@ -66,9 +66,9 @@ type AuditConfig struct {
 
 const maxAdminBody = 4 << 10
 
-func (p *cfgParser) adminConfig(path string, v gjson.Result, dst *AdminConfig) {
+func (p *cfgParser) adminConfig(path string, v jsonv.Result, dst *AdminConfig) {
 	var hash string
-	p.object(path, v, map[string]func(string, gjson.Result){
+	p.object(path, v, map[string]func(string, jsonv.Result){
 		"path":         p.str(&dst.Path),
 		"token_sha256": p.str(&hash),
 	})
@@ -86,9 +86,9 @@ func (p *cfgParser) adminConfig(path string, v gjson.Result, dst *AdminConfig) {
 	copy(dst.tokenHash[:], raw)
 }
 
-func (p *cfgParser) auditConfig(path string, v gjson.Result, dst *AuditConfig) {
+func (p *cfgParser) auditConfig(path string, v jsonv.Result, dst *AuditConfig) {
 	dst.FilterState = true
-	p.object(path, v, map[string]func(string, gjson.Result){
+	p.object(path, v, map[string]func(string, jsonv.Result){
 		"tool_calls":      p.boolean(&dst.ToolCalls),
 		"unauthenticated": p.boolean(&dst.Unauthenticated),
 		"filter_state":    p.boolean(&dst.FilterState),
@@ -121,13 +121,13 @@ func (e *Engine) handleAdmin(req *Request) Outcome {
 		return fail(newError(ErrCodeInvalidRequest, 400, "the body must be application/json"), nil)
 	}
 	return ReadBody{Limit: maxAdminBody, Resume: func(body []byte) Outcome {
-		if !gjson.ValidBytes(body) || !gjson.ParseBytes(body).IsObject() {
+		if !jsonv.ValidBytes(body) || !jsonv.ParseBytes(body).IsObject() {
 			return fail(newError(ErrCodeInvalidRequest, 400, "the body must be a JSON object"), nil)
 		}
-		b := gjson.ParseBytes(body)
+		b := jsonv.ParseBytes(body)
 		str := func(k string) string {
 			v := b.Get(k)
-			if v.Type != gjson.String || len(v.Str) > 2048 {
+			if v.Type != jsonv.String || len(v.Str) > 2048 {
 				return ""
 			}
 			return v.Str

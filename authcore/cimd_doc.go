@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
-	"github.com/tidwall/gjson"
 )
 
 // CIMDDocument is a validated Client ID Metadata Document (CIMD draft §4,
@@ -100,19 +100,19 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 	default:
 		return nil, cimdDocError("the document is not valid JSON")
 	}
-	root := gjson.ParseBytes(body)
+	root := jsonv.ParseBytes(body)
 	if !root.IsObject() {
 		return nil, cimdDocError("the document is not a JSON object")
 	}
-	members := map[string]gjson.Result{}
-	root.ForEach(func(k, v gjson.Result) bool {
+	members := map[string]jsonv.Result{}
+	root.ForEach(func(k, v jsonv.Result) bool {
 		members[k.String()] = v
 		return true
 	})
-	get := func(name string) gjson.Result {
+	get := func(name string) jsonv.Result {
 		v := members[name]
-		if v.Type == gjson.Null {
-			return gjson.Result{}
+		if v.Type == jsonv.Null {
+			return jsonv.Result{}
 		}
 		return v
 	}
@@ -131,7 +131,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 	switch {
 	case !id.Exists():
 		return nil, cimdDocError("the document has no client_id")
-	case id.Type != gjson.String:
+	case id.Type != jsonv.String:
 		return nil, cimdDocError("client_id must be a string")
 	case id.Str != rawURL:
 		return nil, cimdDocError("the document's client_id does not equal the URL it was fetched from")
@@ -145,7 +145,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 	switch {
 	case !name.Exists():
 		return nil, cimdDocError("the document has no client_name")
-	case name.Type != gjson.String:
+	case name.Type != jsonv.String:
 		return nil, cimdDocError("client_name must be a string")
 	}
 	if msg := clientmeta.CheckName(name.Str); msg != "" {
@@ -156,7 +156,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 	// application_type (OpenID Connect Dynamic Client Registration §2)
 	// changes which redirect URIs are allowed, so it is read first.
 	if at := get("application_type"); at.Exists() {
-		if at.Type != gjson.String || at.Str == "" || clientmeta.CheckApplicationType(at.Str) != "" {
+		if at.Type != jsonv.String || at.Str == "" || clientmeta.CheckApplicationType(at.Str) != "" {
 			return nil, cimdDocError("application_type must be \"web\" or \"native\"")
 		}
 		d.ApplicationType = at.Str
@@ -173,7 +173,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 		return nil, cimdDocError("redirect_uris: at most " + strconv.Itoa(clientmeta.MaxRedirectURIs) + " redirect URIs may be registered")
 	}
 	for _, v := range ru.Array() {
-		if v.Type != gjson.String {
+		if v.Type != jsonv.String {
 			return nil, cimdDocError("redirect_uris must be a non-empty array of strings")
 		}
 		if _, msg := clientmeta.CheckRedirectURI(v.Str, d.ApplicationType); msg != "" {
@@ -187,7 +187,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 	// Client authentication.
 	d.TokenEndpointAuthMethod = "none"
 	if m := get("token_endpoint_auth_method"); m.Exists() {
-		if m.Type != gjson.String {
+		if m.Type != jsonv.String {
 			return nil, cimdDocError("token_endpoint_auth_method must be a string")
 		}
 		switch m.Str {
@@ -213,7 +213,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 		d.JWKS = jwks.Raw
 	}
 	if jwksURI.Exists() {
-		if jwksURI.Type != gjson.String {
+		if jwksURI.Type != jsonv.String {
 			return nil, cimdDocError("jwks_uri must be a string")
 		}
 		if _, err := parseVettedURL(jwksURI.Str, false); err != nil {
@@ -253,7 +253,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 	}
 
 	if s := get("scope"); s.Exists() {
-		if s.Type != gjson.String {
+		if s.Type != jsonv.String {
 			return nil, cimdDocError("scope must be a string")
 		}
 		if sc, ok := clientmeta.ParseScope(s.Str); !ok || len(sc) == 0 {
@@ -271,7 +271,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 		if !v.Exists() {
 			continue
 		}
-		if v.Type != gjson.String {
+		if v.Type != jsonv.String {
 			d.Dropped = append(d.Dropped, f.name)
 			continue
 		}
@@ -289,7 +289,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 		if !v.Exists() {
 			continue
 		}
-		if v.Type != gjson.String || !clientmeta.DisplayString(v.Str) {
+		if v.Type != jsonv.String || !clientmeta.DisplayString(v.Str) {
 			d.Dropped = append(d.Dropped, f.name)
 			continue
 		}
@@ -299,7 +299,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 		ok := c.IsArray()
 		var cs []string
 		for _, v := range c.Array() {
-			ok = ok && v.Type == gjson.String && clientmeta.DisplayString(v.Str)
+			ok = ok && v.Type == jsonv.String && clientmeta.DisplayString(v.Str)
 			cs = append(cs, v.Str)
 		}
 		if ok {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 const testDocURL = "https://client.example.com/oauth/metadata.json"
@@ -233,7 +233,7 @@ func FuzzParseCIMDDocument(f *testing.F) {
 			}
 			return
 		}
-		root := gjson.Parse(body)
+		root := jsonv.Parse(body)
 		if d.ClientID != testDocURL || root.Get("client_id").String() != testDocURL {
 			t.Fatalf("client_id %q", d.ClientID)
 		}

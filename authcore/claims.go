@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonw"
-	"github.com/tidwall/gjson"
 )
 
 // Identity claims: who the user is, beyond the subject, as the identity
@@ -48,19 +48,19 @@ func (c IdentityClaims) Values(name string) []string {
 	if !ok {
 		return nil
 	}
-	v := gjson.ParseBytes(raw)
+	v := jsonv.ParseBytes(raw)
 	switch {
-	case v.Type == gjson.String:
+	case v.Type == jsonv.String:
 		return []string{v.Str}
-	case v.Type == gjson.True || v.Type == gjson.False || v.Type == gjson.Number:
+	case v.Type == jsonv.True || v.Type == jsonv.False || v.Type == jsonv.Number:
 		return []string{v.Raw}
 	case v.IsArray():
 		var out []string
 		for _, x := range v.Array() {
 			switch x.Type {
-			case gjson.String:
+			case jsonv.String:
 				out = append(out, x.Str)
-			case gjson.True, gjson.False, gjson.Number:
+			case jsonv.True, jsonv.False, jsonv.Number:
 				out = append(out, x.Raw)
 			}
 		}
@@ -119,8 +119,8 @@ func validClaimName(s string) bool {
 }
 
 // claimsConfig parses "authorization_server.claims".
-func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig) {
-	headerMap := func(fp string, v gjson.Result, dst *map[string]string) {
+func (p *cfgParser) claimsConfig(path string, v jsonv.Result, dst *ClaimsConfig) {
+	headerMap := func(fp string, v jsonv.Result, dst *map[string]string) {
 		if !v.Exists() {
 			return
 		}
@@ -129,9 +129,9 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 			return
 		}
 		*dst = map[string]string{}
-		v.ForEach(func(k, h gjson.Result) bool {
+		v.ForEach(func(k, h jsonv.Result) bool {
 			kp := join(fp, k.Str)
-			if h.Type != gjson.String || !validHeaderName(strings.ToLower(h.Str)) || strings.ToLower(h.Str) == "authorization" || strings.ToLower(h.Str) == "cookie" {
+			if h.Type != jsonv.String || !validHeaderName(strings.ToLower(h.Str)) || strings.ToLower(h.Str) == "authorization" || strings.ToLower(h.Str) == "cookie" {
 				p.fail(kp, "must be a header name other than authorization and cookie")
 				return true
 			}
@@ -139,8 +139,8 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 			return true
 		})
 	}
-	p.object(path, v, map[string]func(string, gjson.Result){
-		"names": func(fp string, v gjson.Result) {
+	p.object(path, v, map[string]func(string, jsonv.Result){
+		"names": func(fp string, v jsonv.Result) {
 			p.strings(&dst.Names)(fp, v)
 			if len(dst.Names) > maxClaimNames {
 				p.fail(fp, "at most "+strconv.Itoa(maxClaimNames)+" claims")
@@ -151,8 +151,8 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 				}
 			}
 		},
-		"headers": func(fp string, v gjson.Result) { headerMap(fp, v, &dst.Headers) },
-		"dev": func(fp string, v gjson.Result) {
+		"headers": func(fp string, v jsonv.Result) { headerMap(fp, v, &dst.Headers) },
+		"dev": func(fp string, v jsonv.Result) {
 			if !v.Exists() {
 				return
 			}
@@ -161,12 +161,12 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 				return
 			}
 			dst.Dev = IdentityClaims{}
-			v.ForEach(func(k, val gjson.Result) bool {
+			v.ForEach(func(k, val jsonv.Result) bool {
 				dst.Dev[k.Str] = RawJSON(val.Raw)
 				return true
 			})
 		},
-		"userinfo_endpoint": func(fp string, v gjson.Result) {
+		"userinfo_endpoint": func(fp string, v jsonv.Result) {
 			p.str(&dst.UserinfoEndpoint)(fp, v)
 			if v.Exists() {
 				u, msg := checkHTTPSURL(dst.UserinfoEndpoint)
@@ -177,7 +177,7 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 			}
 		},
 		"access_token":     p.strings(&dst.AccessToken),
-		"identity_headers": func(fp string, v gjson.Result) { headerMap(fp, v, &dst.IdentityHeaders) },
+		"identity_headers": func(fp string, v jsonv.Result) { headerMap(fp, v, &dst.IdentityHeaders) },
 	})
 	named := func(fp, n string) {
 		if !containsString(dst.Names, n) {
@@ -205,7 +205,7 @@ func (p *cfgParser) claimsConfig(path string, v gjson.Result, dst *ClaimsConfig)
 
 // keepClaims returns the configured claims of an object of claims (an ID
 // token payload, a UserInfo response), within the bounds.
-func (e *Engine) keepClaims(obj gjson.Result) IdentityClaims {
+func (e *Engine) keepClaims(obj jsonv.Result) IdentityClaims {
 	names := e.cfg.AS.Claims.Names
 	if len(names) == 0 || !obj.IsObject() {
 		return nil
@@ -213,7 +213,7 @@ func (e *Engine) keepClaims(obj gjson.Result) IdentityClaims {
 	out := IdentityClaims{}
 	total := 0
 	for _, n := range names {
-		v := obj.Get(gjsonEscape(n))
+		v := obj.Get(n)
 		if !v.Exists() || !claimWithinBounds(v) {
 			if v.Exists() {
 				e.log(LogWarn, "mcpgate: identity claim "+n+" dropped: too large")
@@ -229,11 +229,11 @@ func (e *Engine) keepClaims(obj gjson.Result) IdentityClaims {
 	return out
 }
 
-func claimWithinBounds(v gjson.Result) bool {
+func claimWithinBounds(v jsonv.Result) bool {
 	switch v.Type {
-	case gjson.String:
+	case jsonv.String:
 		return len(v.Str) <= maxClaimValue && !clientmeta.HasControl(v.Str)
-	case gjson.True, gjson.False, gjson.Number:
+	case jsonv.True, jsonv.False, jsonv.Number:
 		return true
 	}
 	if !v.IsArray() {
@@ -244,7 +244,7 @@ func claimWithinBounds(v gjson.Result) bool {
 		return false
 	}
 	for _, x := range arr {
-		if x.Type != gjson.String || len(x.Str) > maxClaimValue || clientmeta.HasControl(x.Str) {
+		if x.Type != jsonv.String || len(x.Str) > maxClaimValue || clientmeta.HasControl(x.Str) {
 			return false
 		}
 	}
@@ -290,7 +290,7 @@ func (e *Engine) headerClaims(req *Request) (IdentityClaims, *Error) {
 		} else {
 			raw = jsonw.String(nil, strings.TrimSpace(val))
 		}
-		if v := gjson.ParseBytes(raw); claimWithinBounds(v) {
+		if v := jsonv.ParseBytes(raw); claimWithinBounds(v) {
 			out[name] = raw
 		} else {
 			e.log(LogWarn, "mcpgate: identity claim header "+h+" dropped: too large")
@@ -304,10 +304,10 @@ func (e *Engine) idTokenClaims(idToken string) IdentityClaims {
 	_, rest, _ := strings.Cut(idToken, ".")
 	payload, _, _ := strings.Cut(rest, ".")
 	pb, err := b64.DecodeString(payload)
-	if err != nil || !gjson.ValidBytes(pb) {
+	if err != nil || !jsonv.ValidBytes(pb) {
 		return nil
 	}
-	return e.keepClaims(gjson.ParseBytes(pb))
+	return e.keepClaims(jsonv.ParseBytes(pb))
 }
 
 // tokenClaims returns the configured access-token claims of claims.
@@ -347,13 +347,13 @@ func (e *Engine) accessTokenIdentity(token string) IdentityClaims {
 	_, rest, _ := strings.Cut(token, ".")
 	payload, _, _ := strings.Cut(rest, ".")
 	pb, err := b64.DecodeString(payload)
-	if err != nil || !gjson.ValidBytes(pb) {
+	if err != nil || !jsonv.ValidBytes(pb) {
 		return nil
 	}
-	obj := gjson.ParseBytes(pb)
+	obj := jsonv.ParseBytes(pb)
 	out := IdentityClaims{}
 	for _, n := range e.cfg.AS.Claims.AccessToken {
-		if v := obj.Get(gjsonEscape(n)); v.Exists() && claimWithinBounds(v) {
+		if v := obj.Get(n); v.Exists() && claimWithinBounds(v) {
 			out[n] = RawJSON(v.Raw)
 		}
 	}

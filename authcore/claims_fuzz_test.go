@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // FuzzHeaderClaims feeds arbitrary claim header values (header mode): the
@@ -37,10 +37,10 @@ func FuzzKeepClaims(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if !gjson.ValidBytes(body) {
+		if !jsonv.ValidBytes(body) {
 			return
 		}
-		claims := h.e.keepClaims(gjson.ParseBytes(body))
+		claims := h.e.keepClaims(jsonv.ParseBytes(body))
 		checkKeptClaims(t, claims)
 		tok := h.e.appendTokenClaims([]byte(`{"sub":"x"`), h.e.tokenClaims(claims))
 		if !json.Valid(append(tok, '}')) {

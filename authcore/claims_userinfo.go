@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // UserInfo (OpenID Connect Core §5.3): when
@@ -33,7 +33,7 @@ func (e *Engine) loginClaims(tokenResponse []byte, idToken string, ar *authzRequ
 	if e.cfg.AS.Claims.userinfoURL == nil {
 		return then()
 	}
-	up := upstreamToken{AccessToken: gjson.GetBytes(tokenResponse, "access_token").String(), Sub: idTokenSub(idToken)}
+	up := upstreamToken{AccessToken: jsonv.GetBytes(tokenResponse, "access_token").String(), Sub: idTokenSub(idToken)}
 	if up.AccessToken == "" || up.Sub == "" {
 		e.log(LogError, "mcpgate: the identity provider sent no access token for the UserInfo endpoint")
 		return e.errorPage(502, newError(ErrCodeTemporarilyUnavailable, 502, "the identity provider could not complete the sign-in; try again"))
@@ -62,7 +62,7 @@ func idTokenSub(idToken string) string {
 	if err != nil {
 		return ""
 	}
-	return gjson.GetBytes(pb, "sub").String()
+	return jsonv.GetBytes(pb, "sub").String()
 }
 
 // userinfo calls the UserInfo endpoint with up's access token. status is
@@ -83,14 +83,14 @@ func (e *Engine) userinfo(up upstreamToken, then func(IdentityClaims, int, error
 				return then(nil, 0, res.Err)
 			case res.Status != 200:
 				return then(nil, res.Status, errors.New("UserInfo status "+strconv.Itoa(res.Status)))
-			case len(res.Body) > maxUserinfoBody || !gjson.ValidBytes(res.Body):
+			case len(res.Body) > maxUserinfoBody || !jsonv.ValidBytes(res.Body):
 				return then(nil, res.Status, errors.New("UserInfo response is not a JSON object"))
 			}
-			obj := gjson.ParseBytes(res.Body)
+			obj := jsonv.ParseBytes(res.Body)
 			if !obj.IsObject() {
 				return then(nil, res.Status, errors.New("UserInfo response is not a JSON object"))
 			}
-			if sub := obj.Get("sub"); sub.Type != gjson.String || sub.Str != up.Sub {
+			if sub := obj.Get("sub"); sub.Type != jsonv.String || sub.Str != up.Sub {
 				return then(nil, res.Status, errors.New("UserInfo sub does not match the ID token's"))
 			}
 			claims := e.keepClaims(obj)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // Config is the validated filter configuration. Build it with [ParseConfig];
@@ -134,7 +134,7 @@ func ParseConfig(data []byte) (*Config, error) {
 	if err := checkConfigJSON(data); err != nil {
 		return nil, err
 	}
-	root := gjson.ParseBytes(data)
+	root := jsonv.ParseBytes(data)
 	p := &cfgParser{}
 	c := &Config{
 		Lifetimes: Lifetimes{
@@ -149,15 +149,15 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	var ep Endpoints
 	authServers := map[*Resource][]string{}
-	p.object("", root, map[string]func(string, gjson.Result){
+	p.object("", root, map[string]func(string, jsonv.Result){
 		"issuer":          p.str(&c.Issuer),
-		"trusted_issuers": func(path string, v gjson.Result) { p.trustedIssuers(path, v, c) },
-		"resources": func(path string, v gjson.Result) {
+		"trusted_issuers": func(path string, v jsonv.Result) { p.trustedIssuers(path, v, c) },
+		"resources": func(path string, v jsonv.Result) {
 			if !v.Exists() {
 				p.fail(path, "required: at least one MCP resource")
 				return
 			}
-			p.array(path, v, func(path string, _ int, v gjson.Result) {
+			p.array(path, v, func(path string, _ int, v jsonv.Result) {
 				r := p.resource(path, v)
 				if as := v.Get("authorization_servers"); as.Exists() {
 					var names []string
@@ -170,8 +170,8 @@ func ParseConfig(data []byte) (*Config, error) {
 				p.fail(path, "must list at least one MCP resource")
 			}
 		},
-		"keys": func(path string, v gjson.Result) {
-			p.array(path, v, func(path string, _ int, v gjson.Result) {
+		"keys": func(path string, v jsonv.Result) {
+			p.array(path, v, func(path string, _ int, v jsonv.Result) {
 				if k := p.signingKey(path, v); k != nil {
 					c.Keys = append(c.Keys, k)
 				}
@@ -180,8 +180,8 @@ func ParseConfig(data []byte) (*Config, error) {
 				p.fail(path, "must list at least one signing key")
 			}
 		},
-		"endpoints": func(path string, v gjson.Result) {
-			p.object(path, v, map[string]func(string, gjson.Result){
+		"endpoints": func(path string, v jsonv.Result) {
+			p.object(path, v, map[string]func(string, jsonv.Result){
 				"authorization": p.str(&ep.Authorization),
 				"token":         p.str(&ep.Token),
 				"registration":  p.str(&ep.Registration),
@@ -191,9 +191,9 @@ func ParseConfig(data []byte) (*Config, error) {
 				"callback":      p.str(&ep.Callback),
 			})
 		},
-		"lifetimes": func(path string, v gjson.Result) {
+		"lifetimes": func(path string, v jsonv.Result) {
 			l := &c.Lifetimes
-			p.object(path, v, map[string]func(string, gjson.Result){
+			p.object(path, v, map[string]func(string, jsonv.Result){
 				"access_token":       p.duration(&l.AccessToken, time.Minute, 24*time.Hour),
 				"authorization_code": p.duration(&l.AuthorizationCode, 10*time.Second, 10*time.Minute),
 				"refresh_token":      p.duration(&l.RefreshToken, time.Hour, 366*24*time.Hour),
@@ -201,15 +201,15 @@ func ParseConfig(data []byte) (*Config, error) {
 				"metadata_cache":     p.duration(&l.MetadataCache, 0, 24*time.Hour),
 			})
 		},
-		"authorization_server": func(path string, v gjson.Result) { p.asConfig(path, v, &c.AS) },
-		"identity_headers":     func(path string, v gjson.Result) { p.identityHeaders(path, v, &c.IdentityHeaders) },
-		"cimd":                 func(path string, v gjson.Result) { p.cimdConfig(path, v, &c.CIMD) },
-		"store":                func(path string, v gjson.Result) { p.storeConfig(path, v, &c.Store) },
-		"admin":                func(path string, v gjson.Result) { p.adminConfig(path, v, &c.Admin) },
-		"audit":                func(path string, v gjson.Result) { p.auditConfig(path, v, &c.Audit) },
-		"cors": func(path string, v gjson.Result) {
-			p.object(path, v, map[string]func(string, gjson.Result){
-				"allowed_origins": func(path string, v gjson.Result) {
+		"authorization_server": func(path string, v jsonv.Result) { p.asConfig(path, v, &c.AS) },
+		"identity_headers":     func(path string, v jsonv.Result) { p.identityHeaders(path, v, &c.IdentityHeaders) },
+		"cimd":                 func(path string, v jsonv.Result) { p.cimdConfig(path, v, &c.CIMD) },
+		"store":                func(path string, v jsonv.Result) { p.storeConfig(path, v, &c.Store) },
+		"admin":                func(path string, v jsonv.Result) { p.adminConfig(path, v, &c.Admin) },
+		"audit":                func(path string, v jsonv.Result) { p.auditConfig(path, v, &c.Audit) },
+		"cors": func(path string, v jsonv.Result) {
+			p.object(path, v, map[string]func(string, jsonv.Result){
+				"allowed_origins": func(path string, v jsonv.Result) {
 					p.strings(&c.CORS.AllowedOrigins)(path, v)
 					for i, o := range c.CORS.AllowedOrigins {
 						if o != "*" && !validOrigin(o) {
@@ -236,11 +236,11 @@ func ParseConfig(data []byte) (*Config, error) {
 	return c, nil
 }
 
-func (p *cfgParser) resource(path string, v gjson.Result) *Resource {
+func (p *cfgParser) resource(path string, v jsonv.Result) *Resource {
 	r := &Resource{}
 	var explicitPath string
-	p.object(path, v, map[string]func(string, gjson.Result){
-		"resource": func(fp string, v gjson.Result) {
+	p.object(path, v, map[string]func(string, jsonv.Result){
+		"resource": func(fp string, v jsonv.Result) {
 			p.str(&r.URI)(fp, v)
 			if !v.Exists() {
 				p.fail(fp, "required")
@@ -266,14 +266,14 @@ func (p *cfgParser) resource(path string, v gjson.Result) *Resource {
 			}
 		},
 		"path":                  p.str(&explicitPath),
-		"authorization_servers": func(string, gjson.Result) {}, // config_issuers.go
+		"authorization_servers": func(string, jsonv.Result) {}, // config_issuers.go
 		"name":                  p.str(&r.Name),
-		"rules":                 func(string, gjson.Result) {}, // config_guard.go
-		"implies":               func(string, gjson.Result) {}, // config_guard.go
-		"max_body_bytes":        func(string, gjson.Result) {}, // config_guard.go
-		"max_json_depth":        func(string, gjson.Result) {}, // config_guard.go
+		"rules":                 func(string, jsonv.Result) {}, // config_guard.go
+		"implies":               func(string, jsonv.Result) {}, // config_guard.go
+		"max_body_bytes":        func(string, jsonv.Result) {}, // config_guard.go
+		"max_json_depth":        func(string, jsonv.Result) {}, // config_guard.go
 		"case_insensitive_path": p.boolean(&r.CaseInsensitivePath),
-		"scopes": func(fp string, v gjson.Result) {
+		"scopes": func(fp string, v jsonv.Result) {
 			p.strings(&r.Scopes)(fp, v)
 			for i, s := range r.Scopes {
 				switch {
@@ -296,14 +296,14 @@ func (p *cfgParser) resource(path string, v gjson.Result) *Resource {
 // Connect Core §11; SEP-2207). It is listed in AS metadata only.
 const ScopeOfflineAccess = "offline_access"
 
-func (p *cfgParser) signingKey(path string, v gjson.Result) *SigningKey {
+func (p *cfgParser) signingKey(path string, v jsonv.Result) *SigningKey {
 	k := &SigningKey{}
 	var alg, pemText string
-	var jwk gjson.Result
-	p.object(path, v, map[string]func(string, gjson.Result){
+	var jwk jsonv.Result
+	p.object(path, v, map[string]func(string, jsonv.Result){
 		"kid": p.str(&k.Kid),
 		"alg": p.str(&alg),
-		"jwk": func(fp string, v gjson.Result) {
+		"jwk": func(fp string, v jsonv.Result) {
 			if v.Exists() && !v.IsObject() {
 				p.fail(fp, "must be a JWK object")
 				return
@@ -322,11 +322,11 @@ func (p *cfgParser) signingKey(path string, v gjson.Result) *SigningKey {
 		p.fail(path, `give the key as "jwk" or as "pem", not both`)
 		return nil
 	case jwk.Exists():
-		p.object(join(path, "jwk"), jwk, map[string]func(string, gjson.Result){
-			"kty": func(string, gjson.Result) {}, "crv": func(string, gjson.Result) {},
-			"x": func(string, gjson.Result) {}, "y": func(string, gjson.Result) {},
-			"d": func(string, gjson.Result) {}, "use": func(string, gjson.Result) {},
-			"alg": func(string, gjson.Result) {}, "kid": func(fp string, v gjson.Result) {
+		p.object(join(path, "jwk"), jwk, map[string]func(string, jsonv.Result){
+			"kty": func(string, jsonv.Result) {}, "crv": func(string, jsonv.Result) {},
+			"x": func(string, jsonv.Result) {}, "y": func(string, jsonv.Result) {},
+			"d": func(string, jsonv.Result) {}, "use": func(string, jsonv.Result) {},
+			"alg": func(string, jsonv.Result) {}, "kid": func(fp string, v jsonv.Result) {
 				if v.Exists() && v.String() != k.Kid {
 					p.fail(fp, "must equal "+join(path, "kid"))
 				}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // ASConfig configures the authorization server side of mcpgate: the
@@ -219,27 +219,27 @@ type CookieConfig struct {
 const dcrPrefix = "dcr."
 
 // asConfig parses the "authorization_server" object.
-func (p *cfgParser) asConfig(path string, v gjson.Result, dst *ASConfig) {
+func (p *cfgParser) asConfig(path string, v jsonv.Result, dst *ASConfig) {
 	dst.Registration.RateLimit = 10
 	dst.Refresh = RefreshConfig{Policy: RefreshGrantType, Grace: 10 * time.Second}
 	dst.Consent.Remember = 30 * 24 * time.Hour
 	dst.Cookies.Secure = true
 	dst.NativeHTTPSRedirects = true
-	p.object(path, v, map[string]func(string, gjson.Result){
-		"clients": func(path string, v gjson.Result) {
-			p.array(path, v, func(path string, _ int, v gjson.Result) {
+	p.object(path, v, map[string]func(string, jsonv.Result){
+		"clients": func(path string, v jsonv.Result) {
+			p.array(path, v, func(path string, _ int, v jsonv.Result) {
 				if c := p.preRegisteredClient(path, v); c != nil {
 					dst.Clients = append(dst.Clients, c)
 				}
 			})
 		},
-		"registration": func(path string, v gjson.Result) {
+		"registration": func(path string, v jsonv.Result) {
 			r := &dst.Registration
 			var iat string
-			p.object(path, v, map[string]func(string, gjson.Result){
+			p.object(path, v, map[string]func(string, jsonv.Result){
 				"enabled":    p.boolean(&r.Enabled),
 				"rate_limit": p.integer(&r.RateLimit, 1, 10000),
-				"initial_access_token": func(fp string, v gjson.Result) {
+				"initial_access_token": func(fp string, v jsonv.Result) {
 					p.str(&iat)(fp, v)
 					if v.Exists() && len(iat) < 16 {
 						p.fail(fp, "must be at least 16 characters")
@@ -251,28 +251,28 @@ func (p *cfgParser) asConfig(path string, v gjson.Result, dst *ASConfig) {
 				r.initialTokenHash = &h
 			}
 		},
-		"identity":       func(path string, v gjson.Result) { p.identity(path, v, &dst.Identity) },
-		"sealing_keys":   func(path string, v gjson.Result) { p.sealingKeys(path, v, dst) },
-		"refresh_tokens": func(path string, v gjson.Result) { p.refreshConfig(path, v, &dst.Refresh) },
-		"consent": func(path string, v gjson.Result) {
-			p.object(path, v, map[string]func(string, gjson.Result){
+		"identity":       func(path string, v jsonv.Result) { p.identity(path, v, &dst.Identity) },
+		"sealing_keys":   func(path string, v jsonv.Result) { p.sealingKeys(path, v, dst) },
+		"refresh_tokens": func(path string, v jsonv.Result) { p.refreshConfig(path, v, &dst.Refresh) },
+		"consent": func(path string, v jsonv.Result) {
+			p.object(path, v, map[string]func(string, jsonv.Result){
 				"remember": p.duration(&dst.Consent.Remember, 0, 366*24*time.Hour),
 			})
 		},
-		"cookies": func(path string, v gjson.Result) {
-			p.object(path, v, map[string]func(string, gjson.Result){
+		"cookies": func(path string, v jsonv.Result) {
+			p.object(path, v, map[string]func(string, jsonv.Result){
 				"secure": p.boolean(&dst.Cookies.Secure),
 			})
 		},
-		"claims":                     func(path string, v gjson.Result) { p.claimsConfig(path, v, &dst.Claims) },
-		"policy":                     func(path string, v gjson.Result) { p.policy(path, v, &dst.Policy) },
+		"claims":                     func(path string, v jsonv.Result) { p.claimsConfig(path, v, &dst.Claims) },
+		"policy":                     func(path string, v jsonv.Result) { p.policy(path, v, &dst.Policy) },
 		"native_https_redirect_uris": p.boolean(&dst.NativeHTTPSRedirects),
 	})
 }
 
-func (p *cfgParser) refreshConfig(path string, v gjson.Result, r *RefreshConfig) {
-	p.object(path, v, map[string]func(string, gjson.Result){
-		"policy": func(fp string, v gjson.Result) {
+func (p *cfgParser) refreshConfig(path string, v jsonv.Result, r *RefreshConfig) {
+	p.object(path, v, map[string]func(string, jsonv.Result){
+		"policy": func(fp string, v jsonv.Result) {
 			p.str(&r.Policy)(fp, v)
 			switch r.Policy {
 			case RefreshGrantType, RefreshOfflineAccess, RefreshAlways, RefreshNever:
@@ -284,14 +284,14 @@ func (p *cfgParser) refreshConfig(path string, v gjson.Result, r *RefreshConfig)
 	})
 }
 
-func (p *cfgParser) sealingKeys(path string, v gjson.Result, dst *ASConfig) {
+func (p *cfgParser) sealingKeys(path string, v jsonv.Result, dst *ASConfig) {
 	if v.Exists() && v.IsArray() && len(v.Array()) == 0 {
 		p.fail(path, "must list at least one key")
 	}
 	ids := map[string]bool{}
-	p.array(path, v, func(path string, _ int, v gjson.Result) {
+	p.array(path, v, func(path string, _ int, v jsonv.Result) {
 		var id, secret string
-		p.object(path, v, map[string]func(string, gjson.Result){
+		p.object(path, v, map[string]func(string, jsonv.Result){
 			"id":     p.str(&id),
 			"secret": p.str(&secret),
 		})
@@ -331,16 +331,16 @@ func validKeyID(s string) bool {
 	return true
 }
 
-func (p *cfgParser) identity(path string, v gjson.Result, id *IdentityConfig) {
+func (p *cfgParser) identity(path string, v jsonv.Result, id *IdentityConfig) {
 	if !v.Exists() {
 		return
 	}
-	var dev, header, oidc gjson.Result
-	keep := func(dst *gjson.Result) func(string, gjson.Result) {
-		return func(_ string, v gjson.Result) { *dst = v }
+	var dev, header, oidc jsonv.Result
+	keep := func(dst *jsonv.Result) func(string, jsonv.Result) {
+		return func(_ string, v jsonv.Result) { *dst = v }
 	}
-	p.object(path, v, map[string]func(string, gjson.Result){
-		"mode": func(fp string, v gjson.Result) {
+	p.object(path, v, map[string]func(string, jsonv.Result){
+		"mode": func(fp string, v jsonv.Result) {
 			p.str(&id.Mode)(fp, v)
 			if !v.Exists() {
 				p.fail(fp, `required: "dev", "header" or "oidc"`)
@@ -359,7 +359,7 @@ func (p *cfgParser) identity(path string, v gjson.Result, id *IdentityConfig) {
 	})
 	for _, m := range []struct {
 		name string
-		obj  gjson.Result
+		obj  jsonv.Result
 	}{{IdentityDev, dev}, {IdentityHeader, header}, {IdentityOIDC, oidc}} {
 		if m.obj.Exists() && m.name != id.Mode && id.Mode != "" {
 			p.fail(join(path, m.name), "is set but mode is "+strconv.Quote(id.Mode))
@@ -368,8 +368,8 @@ func (p *cfgParser) identity(path string, v gjson.Result, id *IdentityConfig) {
 	switch id.Mode {
 	case IdentityDev:
 		id.DevSubject = "dev-user"
-		p.object(join(path, "dev"), dev, map[string]func(string, gjson.Result){
-			"subject": func(fp string, v gjson.Result) {
+		p.object(join(path, "dev"), dev, map[string]func(string, jsonv.Result){
+			"subject": func(fp string, v jsonv.Result) {
 				p.str(&id.DevSubject)(fp, v)
 				if v.Exists() && (id.DevSubject == "" || len(id.DevSubject) > 255) {
 					p.fail(fp, "must be 1 to 255 characters")
@@ -383,8 +383,8 @@ func (p *cfgParser) identity(path string, v gjson.Result, id *IdentityConfig) {
 			return
 		}
 		var trusted []string
-		p.object(fp, header, map[string]func(string, gjson.Result){
-			"name": func(fp string, v gjson.Result) {
+		p.object(fp, header, map[string]func(string, jsonv.Result){
+			"name": func(fp string, v jsonv.Result) {
 				p.str(&id.Header)(fp, v)
 				switch {
 				case !v.Exists():
@@ -393,7 +393,7 @@ func (p *cfgParser) identity(path string, v gjson.Result, id *IdentityConfig) {
 					p.fail(fp, "must be a lower-case header name other than authorization and cookie")
 				}
 			},
-			"trusted": func(fp string, v gjson.Result) {
+			"trusted": func(fp string, v jsonv.Result) {
 				p.strings(&trusted)(fp, v)
 				for i, s := range trusted {
 					pfx, err := netip.ParsePrefix(s)
@@ -415,10 +415,10 @@ func (p *cfgParser) identity(path string, v gjson.Result, id *IdentityConfig) {
 	}
 }
 
-func (p *cfgParser) oidcConfig(path string, v gjson.Result) *OIDCConfig {
+func (p *cfgParser) oidcConfig(path string, v jsonv.Result) *OIDCConfig {
 	o := &OIDCConfig{SubjectClaim: "sub", Scopes: []string{"openid"}, Timeout: 5 * time.Second}
-	urlField := func(dst *string, u **url.URL) func(string, gjson.Result) {
-		return func(fp string, v gjson.Result) {
+	urlField := func(dst *string, u **url.URL) func(string, jsonv.Result) {
+		return func(fp string, v jsonv.Result) {
 			p.str(dst)(fp, v)
 			if !v.Exists() {
 				p.fail(fp, "required")
@@ -434,15 +434,15 @@ func (p *cfgParser) oidcConfig(path string, v gjson.Result) *OIDCConfig {
 			}
 		}
 	}
-	required := func(dst *string) func(string, gjson.Result) {
-		return func(fp string, v gjson.Result) {
+	required := func(dst *string) func(string, jsonv.Result) {
+		return func(fp string, v jsonv.Result) {
 			p.str(dst)(fp, v)
 			if !v.Exists() || *dst == "" {
 				p.fail(fp, "required")
 			}
 		}
 	}
-	p.object(path, v, map[string]func(string, gjson.Result){
+	p.object(path, v, map[string]func(string, jsonv.Result){
 		"issuer":                 urlField(&o.Issuer, nil),
 		"cluster":                required(&o.Cluster),
 		"authorization_endpoint": urlField(&o.AuthorizationEndpoint, nil),
@@ -450,7 +450,7 @@ func (p *cfgParser) oidcConfig(path string, v gjson.Result) *OIDCConfig {
 		"jwks_uri":               urlField(&o.JWKSURI, &o.jwksURL),
 		"client_id":              required(&o.ClientID),
 		"client_secret":          p.str(&o.ClientSecret),
-		"token_endpoint_auth_method": func(fp string, v gjson.Result) {
+		"token_endpoint_auth_method": func(fp string, v jsonv.Result) {
 			p.str(&o.TokenEndpointAuthMethod)(fp, v)
 			switch o.TokenEndpointAuthMethod {
 			case "", AuthMethodSecretBasic, AuthMethodSecretPost, AuthMethodNone:
@@ -458,7 +458,7 @@ func (p *cfgParser) oidcConfig(path string, v gjson.Result) *OIDCConfig {
 				p.fail(fp, `must be "client_secret_basic", "client_secret_post" or "none"`)
 			}
 		},
-		"scopes": func(fp string, v gjson.Result) {
+		"scopes": func(fp string, v jsonv.Result) {
 			p.strings(&o.Scopes)(fp, v)
 			for i, s := range o.Scopes {
 				if !validScopeToken(s) {
@@ -469,7 +469,7 @@ func (p *cfgParser) oidcConfig(path string, v gjson.Result) *OIDCConfig {
 				p.fail(fp, `must contain "openid"`)
 			}
 		},
-		"subject_claim": func(fp string, v gjson.Result) {
+		"subject_claim": func(fp string, v jsonv.Result) {
 			p.str(&o.SubjectClaim)(fp, v)
 			if o.SubjectClaim == "" {
 				p.fail(fp, "must not be empty")
@@ -505,11 +505,11 @@ func (p *cfgParser) oidcConfig(path string, v gjson.Result) *OIDCConfig {
 // client_secret is hashed at once and never kept. Without it the client is
 // public ("none"); with it the method defaults to client_secret_basic
 // (RFC 7591 §2). grant_types defaults to ["authorization_code"].
-func (p *cfgParser) preRegisteredClient(path string, v gjson.Result) *Client {
+func (p *cfgParser) preRegisteredClient(path string, v jsonv.Result) *Client {
 	c := &Client{Source: ClientPreRegistered, ResponseTypes: []string{ResponseTypeCode}}
 	var secret, scope string
-	p.object(path, v, map[string]func(string, gjson.Result){
-		"client_id": func(fp string, v gjson.Result) {
+	p.object(path, v, map[string]func(string, jsonv.Result){
+		"client_id": func(fp string, v jsonv.Result) {
 			p.str(&c.ID)(fp, v)
 			switch {
 			case c.ID == "":
@@ -520,13 +520,13 @@ func (p *cfgParser) preRegisteredClient(path string, v gjson.Result) *Client {
 				p.fail(fp, "must not start with "+strconv.Quote(dcrPrefix)+", the prefix of dynamically registered clients")
 			}
 		},
-		"client_name": func(fp string, v gjson.Result) {
+		"client_name": func(fp string, v jsonv.Result) {
 			p.str(&c.Name)(fp, v)
 			if msg := clientmeta.CheckName(c.Name); v.Exists() && msg != "" {
 				p.fail(fp, msg)
 			}
 		},
-		"redirect_uris": func(fp string, v gjson.Result) {
+		"redirect_uris": func(fp string, v jsonv.Result) {
 			p.strings(&c.RedirectURIs)(fp, v)
 			switch {
 			case len(c.RedirectURIs) == 0:
@@ -540,13 +540,13 @@ func (p *cfgParser) preRegisteredClient(path string, v gjson.Result) *Client {
 				}
 			}
 		},
-		"client_secret": func(fp string, v gjson.Result) {
+		"client_secret": func(fp string, v jsonv.Result) {
 			p.str(&secret)(fp, v)
 			if v.Exists() && len(secret) < 16 {
 				p.fail(fp, "must be at least 16 characters")
 			}
 		},
-		"token_endpoint_auth_method": func(fp string, v gjson.Result) {
+		"token_endpoint_auth_method": func(fp string, v jsonv.Result) {
 			p.str(&c.TokenEndpointAuthMethod)(fp, v)
 			switch c.TokenEndpointAuthMethod {
 			case "", AuthMethodNone, AuthMethodSecretBasic, AuthMethodSecretPost:
@@ -554,7 +554,7 @@ func (p *cfgParser) preRegisteredClient(path string, v gjson.Result) *Client {
 				p.fail(fp, `must be "none", "client_secret_basic" or "client_secret_post"`)
 			}
 		},
-		"grant_types": func(fp string, v gjson.Result) {
+		"grant_types": func(fp string, v jsonv.Result) {
 			var list []string
 			p.strings(&list)(fp, v)
 			if !v.Exists() {
@@ -570,7 +570,7 @@ func (p *cfgParser) preRegisteredClient(path string, v gjson.Result) *Client {
 			}
 			c.GrantTypes = kept
 		},
-		"scope": func(fp string, v gjson.Result) {
+		"scope": func(fp string, v jsonv.Result) {
 			p.str(&scope)(fp, v)
 			if v.Exists() {
 				sc, ok := clientmeta.ParseScope(scope)

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/netguard"
-	"github.com/tidwall/gjson"
 )
 
 // CIMD fetch modes.
@@ -94,7 +94,7 @@ const (
 
 // cimdConfig parses the "cimd" object. Defaults are set first, so they hold
 // when the section is absent.
-func (p *cfgParser) cimdConfig(path string, v gjson.Result, dst *CIMDConfig) {
+func (p *cfgParser) cimdConfig(path string, v jsonv.Result, dst *CIMDConfig) {
 	*dst = CIMDConfig{
 		Mode:               CIMDModePinned,
 		EgressCluster:      "cimd_egress",
@@ -109,47 +109,47 @@ func (p *cfgParser) cimdConfig(path string, v gjson.Result, dst *CIMDConfig) {
 	// set records which keys were given, to report contradictions with the
 	// mode even for keys that have defaults.
 	set := map[string]bool{}
-	mark := func(key string, f func(string, gjson.Result)) func(string, gjson.Result) {
-		return func(fp string, v gjson.Result) {
+	mark := func(key string, f func(string, jsonv.Result)) func(string, jsonv.Result) {
+		return func(fp string, v jsonv.Result) {
 			if v.Exists() {
 				set[key] = true
 			}
 			f(fp, v)
 		}
 	}
-	cluster := func(dst *string) func(string, gjson.Result) {
-		return func(fp string, v gjson.Result) {
+	cluster := func(dst *string) func(string, jsonv.Result) {
+		return func(fp string, v jsonv.Result) {
 			if !v.Exists() {
 				return
 			}
 			p.str(dst)(fp, v)
-			if v.Type == gjson.String && !cimdValidCluster(v.Str) {
+			if v.Type == jsonv.String && !cimdValidCluster(v.Str) {
 				p.fail(fp, "must be a non-empty Envoy cluster name without spaces or control characters")
 			}
 		}
 	}
-	p.object(path, v, map[string]func(string, gjson.Result){
+	p.object(path, v, map[string]func(string, jsonv.Result){
 		"enabled": p.boolean(&dst.Enabled),
-		"mode": func(fp string, v gjson.Result) {
+		"mode": func(fp string, v jsonv.Result) {
 			p.str(&dst.Mode)(fp, v)
-			if v.Type == gjson.String && v.Str != CIMDModePinned && v.Str != CIMDModeForwardProxy {
+			if v.Type == jsonv.String && v.Str != CIMDModePinned && v.Str != CIMDModeForwardProxy {
 				p.fail(fp, "must be "+strconv.Quote(CIMDModePinned)+" or "+strconv.Quote(CIMDModeForwardProxy))
 			}
 		},
 		"egress_cluster":        mark("egress_cluster", cluster(&dst.EgressCluster)),
 		"doh_cluster":           mark("doh_cluster", cluster(&dst.DoHCluster)),
 		"forward_proxy_cluster": mark("forward_proxy_cluster", cluster(&dst.ForwardProxyCluster)),
-		"doh_authority": mark("doh_authority", func(fp string, v gjson.Result) {
+		"doh_authority": mark("doh_authority", func(fp string, v jsonv.Result) {
 			p.str(&dst.DoHAuthority)(fp, v)
-			if v.Type == gjson.String {
+			if v.Type == jsonv.String {
 				if msg := cimdCheckAuthority(v.Str); msg != "" {
 					p.fail(fp, msg)
 				}
 			}
 		}),
-		"doh_path": mark("doh_path", func(fp string, v gjson.Result) {
+		"doh_path": mark("doh_path", func(fp string, v jsonv.Result) {
 			p.str(&dst.DoHPath)(fp, v)
-			if v.Type == gjson.String && (!strings.HasPrefix(v.Str, "/") || strings.ContainsAny(v.Str, "?# ") || clientmeta.HasControl(v.Str)) {
+			if v.Type == jsonv.String && (!strings.HasPrefix(v.Str, "/") || strings.ContainsAny(v.Str, "?# ") || clientmeta.HasControl(v.Str)) {
 				p.fail(fp, `must be a path starting with "/", without query or fragment (the dns= parameter is added)`)
 			}
 		}),
@@ -161,8 +161,8 @@ func (p *cfgParser) cimdConfig(path string, v gjson.Result, dst *CIMDConfig) {
 		"allow_hosts":              p.hostPatterns(&dst.AllowHosts),
 		"deny_hosts":               p.hostPatterns(&dst.DenyHosts),
 		"allow_loopback_for_tests": mark("allow_loopback_for_tests", p.boolean(&dst.AllowLoopbackForTests)),
-		"allowed_ports": func(fp string, v gjson.Result) {
-			p.array(fp, v, func(ep string, _ int, e gjson.Result) {
+		"allowed_ports": func(fp string, v jsonv.Result) {
+			p.array(fp, v, func(ep string, _ int, e jsonv.Result) {
 				n := 0
 				p.integer(&n, 1, 65535)(ep, e)
 				if n == 0 {
@@ -226,8 +226,8 @@ func (p *cfgParser) cimdConfig(path string, v gjson.Result, dst *CIMDConfig) {
 
 // hostPatterns parses allow_hosts / deny_hosts: exact host names or
 // "*.suffix" patterns, stored in lower case.
-func (p *cfgParser) hostPatterns(dst *[]string) func(string, gjson.Result) {
-	return func(path string, v gjson.Result) {
+func (p *cfgParser) hostPatterns(dst *[]string) func(string, jsonv.Result) {
+	return func(path string, v jsonv.Result) {
 		var raw []string
 		p.strings(&raw)(path, v)
 		seen := map[string]bool{}

@@ -3,8 +3,8 @@ package authcore
 import (
 	"strings"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
-	"github.com/tidwall/gjson"
 )
 
 // ScopeRule demands scopes for matching JSON-RPC requests. Every rule that
@@ -40,18 +40,18 @@ const defaultMaxBodyBytes = 1 << 20
 
 // guardConfig parses a resource's "rules", "implies", "max_body_bytes" and
 // "max_json_depth".
-func (p *cfgParser) guardConfig(path string, v gjson.Result, r *Resource) {
+func (p *cfgParser) guardConfig(path string, v jsonv.Result, r *Resource) {
 	r.MaxBodyBytes = defaultMaxBodyBytes
 	p.integer(&r.MaxBodyBytes, 1024, 16<<20)(join(path, "max_body_bytes"), v.Get("max_body_bytes"))
 	r.MaxJSONDepth = strictjson.DefaultMaxDepth
 	p.integer(&r.MaxJSONDepth, 2, 1024)(join(path, "max_json_depth"), v.Get("max_json_depth"))
-	p.array(join(path, "rules"), v.Get("rules"), func(rp string, _ int, v gjson.Result) {
+	p.array(join(path, "rules"), v.Get("rules"), func(rp string, _ int, v jsonv.Result) {
 		var rule ScopeRule
-		p.object(rp, v, map[string]func(string, gjson.Result){
+		p.object(rp, v, map[string]func(string, jsonv.Result){
 			"method": p.str(&rule.Method),
 			"name":   p.str(&rule.Name),
 			"scopes": p.strings(&rule.Scopes),
-			"when": func(fp string, v gjson.Result) {
+			"when": func(fp string, v jsonv.Result) {
 				if v.Exists() {
 					rule.When = p.condition(fp, v, 1)
 				}
@@ -77,7 +77,7 @@ func (p *cfgParser) guardConfig(path string, v gjson.Result, r *Resource) {
 			p.fail(join(path, "implies"), `must be an object such as {"mcp:admin": ["mcp:tools"]}`)
 		} else {
 			r.Implies = map[string][]string{}
-			imp.ForEach(func(k, val gjson.Result) bool {
+			imp.ForEach(func(k, val jsonv.Result) bool {
 				kp := join(join(path, "implies"), k.String())
 				if !validScopeToken(k.String()) {
 					p.fail(kp, "not a valid scope token (RFC 6749 §3.3)")
@@ -128,8 +128,8 @@ func closeImplications(implies map[string][]string) map[string][]string {
 }
 
 // identityHeaders parses "identity_headers".
-func (p *cfgParser) identityHeaders(path string, v gjson.Result, h *IdentityHeaders) {
-	p.object(path, v, map[string]func(string, gjson.Result){
+func (p *cfgParser) identityHeaders(path string, v jsonv.Result, h *IdentityHeaders) {
+	p.object(path, v, map[string]func(string, jsonv.Result){
 		"subject":   p.str(&h.Subject),
 		"client_id": p.str(&h.ClientID),
 		"scope":     p.str(&h.Scope),

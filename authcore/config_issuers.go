@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // TrustedIssuer is one external authorization server (Keycloak, Okta,
@@ -91,8 +91,8 @@ var externalAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "ES256", "
 var externalTokenTypes = []string{"at+jwt", "JWT", ""}
 
 // trustedIssuers parses "trusted_issuers".
-func (p *cfgParser) trustedIssuers(path string, v gjson.Result, c *Config) {
-	p.array(path, v, func(ip string, _ int, v gjson.Result) {
+func (p *cfgParser) trustedIssuers(path string, v jsonv.Result, c *Config) {
+	p.array(path, v, func(ip string, _ int, v jsonv.Result) {
 		ti := &TrustedIssuer{
 			ScopeClaims:     []string{"scope", "scp"},
 			TokenTypes:      externalTokenTypes,
@@ -103,8 +103,8 @@ func (p *cfgParser) trustedIssuers(path string, v gjson.Result, c *Config) {
 			StaleMax:        24 * time.Hour,
 			RefetchInterval: 30 * time.Second,
 		}
-		var intro gjson.Result
-		p.object(ip, v, map[string]func(string, gjson.Result){
+		var intro jsonv.Result
+		p.object(ip, v, map[string]func(string, jsonv.Result){
 			"issuer":           p.str(&ti.Issuer),
 			"cluster":          p.str(&ti.Cluster),
 			"jwks_uri":         p.str(&ti.JWKSURI),
@@ -112,7 +112,7 @@ func (p *cfgParser) trustedIssuers(path string, v gjson.Result, c *Config) {
 			"scope_claims":     p.strings(&ti.ScopeClaims),
 			"token_types":      p.strings(&ti.TokenTypes),
 			"algorithms":       p.strings(&ti.Algorithms),
-			"introspection":    func(_ string, v gjson.Result) { intro = v },
+			"introspection":    func(_ string, v jsonv.Result) { intro = v },
 			"timeout":          p.duration(&ti.Timeout, 100*time.Millisecond, 30*time.Second),
 			"cache_min":        p.duration(&ti.CacheMin, 0, 24*time.Hour),
 			"cache_max":        p.duration(&ti.CacheMax, time.Minute, 7*24*time.Hour),
@@ -190,9 +190,9 @@ func (p *cfgParser) checkTrustedIssuer(ip string, ti *TrustedIssuer) {
 	}
 }
 
-func (p *cfgParser) introspection(path string, v gjson.Result) *IntrospectionConfig {
+func (p *cfgParser) introspection(path string, v jsonv.Result) *IntrospectionConfig {
 	ic := &IntrospectionConfig{CacheMax: 5 * time.Minute, NegativeCache: 10 * time.Second}
-	p.object(path, v, map[string]func(string, gjson.Result){
+	p.object(path, v, map[string]func(string, jsonv.Result){
 		"endpoint":       p.str(&ic.Endpoint),
 		"client_id":      p.str(&ic.ClientID),
 		"client_secret":  p.str(&ic.ClientSecret),
@@ -297,7 +297,7 @@ func containsFold(list []string, s string) bool {
 // requireOwnIssuer enforces when the top-level "issuer" and "keys" are
 // needed: always without trusted_issuers, and with them whenever
 // mcpgate's own authorization server is configured or either is given.
-func (p *cfgParser) requireOwnIssuer(c *Config, root gjson.Result) {
+func (p *cfgParser) requireOwnIssuer(c *Config, root jsonv.Result) {
 	hasKeys := root.Get("keys").Exists()
 	switch {
 	case len(c.TrustedIssuers) == 0 && !root.Get("trusted_issuers").Exists():

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // What the resource guard does with a token whose grant must be rechecked
@@ -59,18 +59,18 @@ type EtcdConfig struct {
 }
 
 // storeConfig parses the "store" section.
-func (p *cfgParser) storeConfig(path string, v gjson.Result, s *StoreConfig) {
+func (p *cfgParser) storeConfig(path string, v jsonv.Result, s *StoreConfig) {
 	s.RevocationRecheck = time.Second
 	s.RevocationOutage = RevocationOutageDeny
-	p.object(path, v, map[string]func(string, gjson.Result){
+	p.object(path, v, map[string]func(string, jsonv.Result){
 		"revocation_recheck": p.duration(&s.RevocationRecheck, 100*time.Millisecond, time.Minute),
-		"revocation_outage": func(fp string, v gjson.Result) {
+		"revocation_outage": func(fp string, v jsonv.Result) {
 			p.str(&s.RevocationOutage)(fp, v)
 			if s.RevocationOutage != RevocationOutageDeny && s.RevocationOutage != RevocationOutageAllow {
 				p.fail(fp, "must be "+strconv.Quote(RevocationOutageDeny)+" or "+strconv.Quote(RevocationOutageAllow))
 			}
 		},
-		"etcd": func(fp string, v gjson.Result) {
+		"etcd": func(fp string, v jsonv.Result) {
 			if !v.Exists() {
 				return
 			}
@@ -79,9 +79,9 @@ func (p *cfgParser) storeConfig(path string, v gjson.Result, s *StoreConfig) {
 	})
 }
 
-func (p *cfgParser) etcdConfig(path string, v gjson.Result) *EtcdConfig {
+func (p *cfgParser) etcdConfig(path string, v jsonv.Result) *EtcdConfig {
 	c := &EtcdConfig{Timeout: time.Second}
-	p.object(path, v, map[string]func(string, gjson.Result){
+	p.object(path, v, map[string]func(string, jsonv.Result){
 		"cluster":    p.str(&c.Cluster),
 		"authority":  p.str(&c.Authority),
 		"key_prefix": p.str(&c.KeyPrefix),

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
-	"github.com/tidwall/gjson"
 )
 
 // ConfigError reports one problem in the filter configuration, naming the
@@ -45,7 +45,7 @@ func checkConfigJSON(data []byte) error {
 	}
 }
 
-// cfgParser walks a gjson document that checkConfigJSON accepted: unknown
+// cfgParser walks a jsonv document that checkConfigJSON accepted: unknown
 // keys and wrong types are errors, each reported with its JSON path.
 type cfgParser struct {
 	errs []error
@@ -75,15 +75,15 @@ func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]
 // calls each field's function with the value found (or a non-existent
 // result when absent). Fields are visited in sorted order so that errors are
 // reported deterministically.
-func (p *cfgParser) object(path string, v gjson.Result, fields map[string]func(path string, v gjson.Result)) {
+func (p *cfgParser) object(path string, v jsonv.Result, fields map[string]func(path string, v jsonv.Result)) {
 	if !v.Exists() {
-		v = gjson.Result{}
+		v = jsonv.Result{}
 	} else if !v.IsObject() {
 		p.fail(path, "must be an object")
 		return
 	}
-	seen := map[string]gjson.Result{}
-	v.ForEach(func(k, val gjson.Result) bool {
+	seen := map[string]jsonv.Result{}
+	v.ForEach(func(k, val jsonv.Result) bool {
 		key := k.String()
 		seen[key] = val
 		if _, ok := fields[key]; !ok {
@@ -106,12 +106,12 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // str stores a string value in dst; absent leaves dst unchanged.
-func (p *cfgParser) str(dst *string) func(string, gjson.Result) {
-	return func(path string, v gjson.Result) {
+func (p *cfgParser) str(dst *string) func(string, jsonv.Result) {
+	return func(path string, v jsonv.Result) {
 		if !v.Exists() {
 			return
 		}
-		if v.Type != gjson.String {
+		if v.Type != jsonv.String {
 			p.fail(path, "must be a string")
 			return
 		}
@@ -120,8 +120,8 @@ func (p *cfgParser) str(dst *string) func(string, gjson.Result) {
 }
 
 // boolean stores a boolean value in dst; absent leaves dst unchanged.
-func (p *cfgParser) boolean(dst *bool) func(string, gjson.Result) {
-	return func(path string, v gjson.Result) {
+func (p *cfgParser) boolean(dst *bool) func(string, jsonv.Result) {
+	return func(path string, v jsonv.Result) {
 		if !v.Exists() {
 			return
 		}
@@ -134,12 +134,12 @@ func (p *cfgParser) boolean(dst *bool) func(string, gjson.Result) {
 }
 
 // integer stores a whole number within [min, max] in dst.
-func (p *cfgParser) integer(dst *int, min, max int) func(string, gjson.Result) {
-	return func(path string, v gjson.Result) {
+func (p *cfgParser) integer(dst *int, min, max int) func(string, jsonv.Result) {
+	return func(path string, v jsonv.Result) {
 		if !v.Exists() {
 			return
 		}
-		if v.Type != gjson.Number || v.Num != float64(int64(v.Num)) {
+		if v.Type != jsonv.Number || v.Num != float64(int64(v.Num)) {
 			p.fail(path, "must be a whole number")
 			return
 		}
@@ -154,12 +154,12 @@ func (p *cfgParser) integer(dst *int, min, max int) func(string, gjson.Result) {
 
 // duration stores a Go duration string ("90s", "10m", "720h") within
 // [min, max] in dst.
-func (p *cfgParser) duration(dst *time.Duration, min, max time.Duration) func(string, gjson.Result) {
-	return func(path string, v gjson.Result) {
+func (p *cfgParser) duration(dst *time.Duration, min, max time.Duration) func(string, jsonv.Result) {
+	return func(path string, v jsonv.Result) {
 		if !v.Exists() {
 			return
 		}
-		if v.Type != gjson.String {
+		if v.Type != jsonv.String {
 			p.fail(path, `must be a duration string such as "10m"`)
 			return
 		}
@@ -177,8 +177,8 @@ func (p *cfgParser) duration(dst *time.Duration, min, max time.Duration) func(st
 }
 
 // strings stores an array of strings in dst; absent leaves dst unchanged.
-func (p *cfgParser) strings(dst *[]string) func(string, gjson.Result) {
-	return func(path string, v gjson.Result) {
+func (p *cfgParser) strings(dst *[]string) func(string, jsonv.Result) {
+	return func(path string, v jsonv.Result) {
 		if !v.Exists() {
 			return
 		}
@@ -188,7 +188,7 @@ func (p *cfgParser) strings(dst *[]string) func(string, gjson.Result) {
 		}
 		out := []string{}
 		for i, e := range v.Array() {
-			if e.Type != gjson.String {
+			if e.Type != jsonv.String {
 				p.fail(index(path, i), "must be a string")
 				continue
 			}
@@ -199,7 +199,7 @@ func (p *cfgParser) strings(dst *[]string) func(string, gjson.Result) {
 }
 
 // array calls each for every element of a JSON array.
-func (p *cfgParser) array(path string, v gjson.Result, each func(path string, i int, v gjson.Result)) {
+func (p *cfgParser) array(path string, v jsonv.Result, each func(path string, i int, v jsonv.Result)) {
 	if !v.Exists() {
 		return
 	}

@@ -18,7 +18,9 @@
 // CIMD-01 is its -01 revision); "MCP 2026-07-28" is that revision of the
 // MCP specification's authorization pages, cited by section title.
 //
-// authcore imports only the standard library, github.com/tidwall/gjson and
-// its own leaves under internal/ (pure functions of bytes; the DNS leaf uses
-// golang.org/x/net/dns/dnsmessage); a test enforces it.
+// authcore imports only the standard library and its own leaves under
+// internal/ (pure functions of bytes; the DNS leaf uses
+// golang.org/x/net/dns/dnsmessage); a test enforces it. JSON is read with
+// the jsonv leaf, after the strictjson leaf has checked text that comes
+// from an attacker.
 package authcore

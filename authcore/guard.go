@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
-	"github.com/tidwall/gjson"
 )
 
 // Guard outcomes, for metrics: the engine counts each under
@@ -386,7 +386,7 @@ func jsonRPCOperations(body []byte, maxDepth int) (ops []rpcOp, code int, bad st
 	default:
 		return nil, rpcParseError, "request body is not valid JSON"
 	}
-	v := gjson.ParseBytes(body)
+	v := jsonv.ParseBytes(body)
 	if v.IsArray() {
 		arr := v.Array()
 		if len(arr) == 0 {
@@ -408,7 +408,7 @@ func jsonRPCOperations(body []byte, maxDepth int) (ops []rpcOp, code int, bad st
 	return []rpcOp{op}, 0, ""
 }
 
-func oneOperation(v gjson.Result) (rpcOp, string) {
+func oneOperation(v jsonv.Result) (rpcOp, string) {
 	if !v.IsObject() {
 		return rpcOp{}, "JSON-RPC message is not an object"
 	}
@@ -421,24 +421,25 @@ func oneOperation(v gjson.Result) (rpcOp, string) {
 		// nothing to authorize beyond the baseline.
 		return rpcOp{}, ""
 	}
-	if m.Type != gjson.String {
+	if m.Type != jsonv.String {
 		return rpcOp{}, "JSON-RPC method is not a string"
 	}
 	op := rpcOp{method: m.Str}
-	field := "params.name"
+	member := "name"
 	switch m.Str {
 	case "resources/read", "resources/subscribe", "resources/unsubscribe":
-		field = "params.uri"
+		member = "uri"
 	case "tools/call", "prompts/get":
 	default:
 		return op, ""
 	}
-	if bad := caseVariant(v.Get("params"), field[len("params."):]); bad != "" {
+	params := v.Get("params")
+	if bad := caseVariant(params, member); bad != "" {
 		return rpcOp{}, bad
 	}
-	n := v.Get(field)
-	if n.Exists() && n.Type != gjson.String {
-		return rpcOp{}, "JSON-RPC " + field + " is not a string"
+	n := params.Get(member)
+	if n.Exists() && n.Type != jsonv.String {
+		return rpcOp{}, "JSON-RPC params." + member + " is not a string"
 	}
 	op.name = n.Str
 	return op, ""
@@ -451,12 +452,12 @@ func oneOperation(v gjson.Result) (rpcOp, string) {
 // match"), keeping the last such member, while the guard reads the exact
 // name; refusing the variants leaves one reading. v that is not an object
 // passes.
-func caseVariant(v gjson.Result, names ...string) string {
+func caseVariant(v jsonv.Result, names ...string) string {
 	if !v.IsObject() {
 		return ""
 	}
 	bad := ""
-	v.ForEach(func(k, _ gjson.Result) bool {
+	v.ForEach(func(k, _ jsonv.Result) bool {
 		key := k.String()
 		for _, n := range names {
 			if key != n && strings.EqualFold(key, n) {

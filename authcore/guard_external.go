@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/jose"
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // Token acceptance when trusted issuers are configured: which issuer a
@@ -162,7 +162,7 @@ func (ti *TrustedIssuer) acceptsHeader(j *jose.Token) bool {
 // in "client_id" (RFC 9068 §2.2), "azp" (Keycloak, Auth0, Entra ID v2),
 // "appid" (Entra ID v1) or "cid" (Okta); "sub" and "exp" required (RFC
 // 9068 §2.2).
-func (ti *TrustedIssuer) claims(cl gjson.Result) (*AccessTokenClaims, string) {
+func (ti *TrustedIssuer) claims(cl jsonv.Result) (*AccessTokenClaims, string) {
 	c := &AccessTokenClaims{issuer: ti}
 	var ok bool
 	if c.Issuer, ok = jose.String(cl, "iss"); !ok || c.Issuer != ti.Issuer {
@@ -193,7 +193,7 @@ func (ti *TrustedIssuer) claims(cl gjson.Result) (*AccessTokenClaims, string) {
 
 // readTimes reads "exp" (required when needExp), "iat" and "nbf" into c;
 // ok is false when one is malformed.
-func readTimes(cl gjson.Result, c *AccessTokenClaims, needExp bool) bool {
+func readTimes(cl jsonv.Result, c *AccessTokenClaims, needExp bool) bool {
 	var present, ok bool
 	if c.Expiry, present, ok = jose.NumericDate(cl, "exp"); present && !ok || needExp && !present {
 		return false
@@ -208,18 +208,18 @@ func readTimes(cl gjson.Result, c *AccessTokenClaims, needExp bool) bool {
 }
 
 // scopes reads the first present of the issuer's scope claims.
-func (ti *TrustedIssuer) scopes(cl gjson.Result) ([]string, bool) {
+func (ti *TrustedIssuer) scopes(cl jsonv.Result) ([]string, bool) {
 	for _, name := range ti.ScopeClaims {
 		v := cl.Get(name)
 		switch {
 		case !v.Exists():
 			continue
-		case v.Type == gjson.String:
+		case v.Type == jsonv.String:
 			return strings.Fields(v.Str), true
 		case v.IsArray():
 			var out []string
 			for _, s := range v.Array() {
-				if s.Type != gjson.String || strings.ContainsAny(s.Str, " \t\n") {
+				if s.Type != jsonv.String || strings.ContainsAny(s.Str, " \t\n") {
 					return nil, false
 				}
 				out = append(out, s.Str)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 	"github.com/mcpgate/mcpgate/authcore/internal/jose"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
-	"github.com/tidwall/gjson"
 )
 
 // Upstream login (identity mode "oidc"): the OpenID Connect authorization
@@ -234,8 +234,8 @@ func idTokenFromResponse(res CallResult) (string, error) {
 	case !strictjson.Valid(res.Body, strictjson.Options{AllowDuplicates: true}):
 		return "", errors.New("response is not JSON")
 	}
-	v := gjson.GetBytes(res.Body, "id_token")
-	if v.Type != gjson.String || v.Str == "" {
+	v := jsonv.GetBytes(res.Body, "id_token")
+	if v.Type != jsonv.String || v.Str == "" {
 		return "", errors.New("response has no id_token")
 	}
 	return v.Str, nil

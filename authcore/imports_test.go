@@ -7,20 +7,20 @@ import (
 	"testing"
 )
 
-// TestImportsOnlyStdlibAndGJSON enforces the layering rule: authcore
-// imports only the standard library, gjson, its own internal leaves and
-// the DNS message parser of golang.org/x/net.
-func TestImportsOnlyStdlibAndGJSON(t *testing.T) {
+// TestImportsOnlyStdlibAndLeaves enforces the layering rule: authcore
+// imports only the standard library, its own internal leaves and the DNS
+// message parser of golang.org/x/net.
+func TestImportsOnlyStdlibAndLeaves(t *testing.T) {
 	for _, p := range nonStdDeps(t, ".") {
 		if !allowedDep(p) && !strings.HasPrefix(p, "github.com/mcpgate/mcpgate/authcore/internal/") && p != "github.com/mcpgate/mcpgate/authcore" {
-			t.Errorf("authcore depends on %s; only the standard library, gjson and dnsmessage are allowed", p)
+			t.Errorf("authcore depends on %s; only the standard library, its internal leaves and dnsmessage are allowed", p)
 		}
 	}
 }
 
 // TestInternalLeavesArePure enforces that the leaves under internal/ are
-// pure functions of bytes: they import the standard library (gjson and
-// dnsmessage where needed) and other leaves, never authcore.
+// pure functions of bytes: they import the standard library (dnsmessage
+// where needed) and other leaves, never authcore.
 func TestInternalLeavesArePure(t *testing.T) {
 	out, err := exec.Command("go", "list", "./internal/...").CombinedOutput()
 	if err != nil {
@@ -33,21 +33,14 @@ func TestInternalLeavesArePure(t *testing.T) {
 	for _, leaf := range leaves {
 		for _, p := range nonStdDeps(t, leaf) {
 			if !allowedDep(p) && !strings.HasPrefix(p, "github.com/mcpgate/mcpgate/authcore/internal/") {
-				t.Errorf("%s depends on %s; leaves import only the standard library, gjson and dnsmessage", leaf, p)
+				t.Errorf("%s depends on %s; leaves import only the standard library, dnsmessage and other leaves", leaf, p)
 			}
 		}
 	}
 }
 
 func allowedDep(p string) bool {
-	switch p {
-	case "github.com/tidwall/gjson",
-		"github.com/tidwall/match", // gjson's own dependencies
-		"github.com/tidwall/pretty",
-		"golang.org/x/net/dns/dnsmessage":
-		return true
-	}
-	return false
+	return p == "golang.org/x/net/dns/dnsmessage"
 }
 
 // nonStdDeps lists the packages outside the standard library that pkg
@@ -61,9 +54,10 @@ func nonStdDeps(t *testing.T, pkg string) []string {
 	return strings.Fields(string(out))
 }
 
-// TestWasmLinksNoTestOnlyJOSE: go-jose serves the differential tests of
-// internal/jose only; it must never be linked into the filter.
-func TestWasmLinksNoTestOnlyJOSE(t *testing.T) {
+// TestWasmLinksNoTestOnlyDeps: go-jose serves the differential tests of
+// internal/jose and gjson (with its tidwall dependencies) those of
+// internal/jsonv only; neither may be linked into the filter.
+func TestWasmLinksNoTestOnlyDeps(t *testing.T) {
 	cmd := exec.Command("go", "list", "-deps", "../plugin")
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	out, err := cmd.CombinedOutput()
@@ -71,11 +65,11 @@ func TestWasmLinksNoTestOnlyJOSE(t *testing.T) {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	deps := strings.Fields(string(out))
-	if len(deps) < 10 || !strings.Contains(string(out), "github.com/mcpgate/mcpgate/authcore/internal/jose") {
+	if len(deps) < 10 || !strings.Contains(string(out), "github.com/mcpgate/mcpgate/authcore/internal/jose") || !strings.Contains(string(out), "github.com/mcpgate/mcpgate/authcore/internal/jsonv") {
 		t.Fatalf("implausible dependency list of the plugin: %q", deps)
 	}
 	for _, p := range deps {
-		if strings.Contains(p, "go-jose") {
+		if strings.Contains(p, "go-jose") || strings.HasPrefix(p, "github.com/tidwall/") {
 			t.Errorf("the wasm filter links %s", p)
 		}
 	}

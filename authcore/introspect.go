@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/jose"
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // Opaque access tokens of trusted issuers, checked by OAuth 2.0 Token
@@ -170,10 +170,10 @@ func basicAuth(id, secret string) string {
 // ("active" REQUIRED), of another issuer, or without "sub" or "aud".
 // Positive answers are cached until "exp" but at most CacheMax (recheckAt).
 func parseIntrospection(body []byte, ti *TrustedIssuer, now time.Time) (*AccessTokenClaims, string, error) {
-	if !gjson.ValidBytes(body) {
+	if !jsonv.ValidBytes(body) {
 		return nil, "", errors.New("response is not JSON")
 	}
-	cl := gjson.ParseBytes(body)
+	cl := jsonv.ParseBytes(body)
 	if !cl.IsObject() {
 		return nil, "", errors.New("response is not a JSON object")
 	}
@@ -185,7 +185,7 @@ func parseIntrospection(body []byte, ti *TrustedIssuer, now time.Time) (*AccessT
 		return nil, denyInactive, nil
 	}
 	c := &AccessTokenClaims{issuer: ti, Issuer: ti.Issuer}
-	if iss := cl.Get("iss"); iss.Exists() && (iss.Type != gjson.String || iss.Str != ti.Issuer) {
+	if iss := cl.Get("iss"); iss.Exists() && (iss.Type != jsonv.String || iss.Str != ti.Issuer) {
 		return nil, denyUnknownIssuer, nil
 	}
 	var ok bool
@@ -196,7 +196,7 @@ func parseIntrospection(body []byte, ti *TrustedIssuer, now time.Time) (*AccessT
 		return nil, denyBadClaims, nil
 	}
 	if sc := cl.Get("scope"); sc.Exists() {
-		if sc.Type != gjson.String {
+		if sc.Type != jsonv.String {
 			return nil, denyBadClaims, nil
 		}
 		c.Scope = strings.Fields(sc.Str)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // A trusted issuer's keys, fetched by callout after start (never in plugin
@@ -398,18 +398,18 @@ func (e *Engine) discoverIssuer(ti *TrustedIssuer, then func(jwksURI string, err
 // identical to the authorization server's issuer identifier value into
 // which the well-known URI string was inserted"; OIDC Discovery §4.3).
 func parseIssuerMetadata(body []byte, issuer string) (string, error) {
-	if !gjson.ValidBytes(body) {
+	if !jsonv.ValidBytes(body) {
 		return "", errors.New("not JSON")
 	}
-	doc := gjson.ParseBytes(body)
+	doc := jsonv.ParseBytes(body)
 	if !doc.IsObject() {
 		return "", errors.New("not a JSON object")
 	}
-	if iss := doc.Get("issuer"); iss.Type != gjson.String || iss.Str != issuer {
+	if iss := doc.Get("issuer"); iss.Type != jsonv.String || iss.Str != issuer {
 		return "", errors.New(`its "issuer" is not the configured issuer`)
 	}
 	j := doc.Get("jwks_uri")
-	if j.Type != gjson.String {
+	if j.Type != jsonv.String {
 		return "", errors.New(`no "jwks_uri"`)
 	}
 	if _, msg := checkHTTPSURL(j.Str); msg != "" {

@@ -10,7 +10,7 @@ import (
 	"strconv"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/jose"
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // JWS algorithms mcpgate signs and verifies with. Each key is pinned to
@@ -60,7 +60,7 @@ func (k *SigningKey) publicJWK() []byte {
 // parseJWK reads a P-256 or Ed25519 key of the configuration in JWK form
 // (configKeyPolicy). "d" is optional: without it the key can verify but
 // not sign.
-func parseJWK(v gjson.Result) (pub crypto.PublicKey, priv crypto.Signer, alg string, err error) {
+func parseJWK(v jsonv.Result) (pub crypto.PublicKey, priv crypto.Signer, alg string, err error) {
 	k, err := jose.ParseJWK(v, &configKeyPolicy)
 	if err != nil {
 		return nil, nil, "", err

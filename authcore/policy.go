@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // Policy decides who may sign in and which scopes each user may be granted,
@@ -155,7 +155,7 @@ func (p *Policy) Filter(requested []string, claims IdentityClaims) (kept, remove
 }
 
 // condition parses a policy condition at path.
-func (p *cfgParser) condition(path string, v gjson.Result, depth int) *Condition {
+func (p *cfgParser) condition(path string, v jsonv.Result, depth int) *Condition {
 	if !v.IsObject() {
 		p.fail(path, `must be a condition object such as {"claim": "groups", "any_of": ["admins"]}`)
 		return nil
@@ -167,7 +167,7 @@ func (p *cfgParser) condition(path string, v gjson.Result, depth int) *Condition
 	c := &Condition{}
 	claim := v.Get("claim")
 	if claim.Exists() {
-		values := func(fp string, v gjson.Result, dst *[]string) {
+		values := func(fp string, v jsonv.Result, dst *[]string) {
 			if !v.Exists() {
 				return
 			}
@@ -180,31 +180,31 @@ func (p *cfgParser) condition(path string, v gjson.Result, depth int) *Condition
 			}
 		}
 		n := 0
-		p.object(path, v, map[string]func(string, gjson.Result){
-			"claim": func(fp string, v gjson.Result) {
+		p.object(path, v, map[string]func(string, jsonv.Result){
+			"claim": func(fp string, v jsonv.Result) {
 				p.str(&c.Claim)(fp, v)
 				if !validClaimName(c.Claim) {
 					p.fail(fp, "must be a claim name (1 to 64 characters, no dots)")
 				}
 			},
-			"any_of": func(fp string, v gjson.Result) { n += btoi(v.Exists()); values(fp, v, &c.AnyOf) },
-			"all_of": func(fp string, v gjson.Result) { n += btoi(v.Exists()); values(fp, v, &c.AllOf) },
-			"equals": func(fp string, v gjson.Result) {
+			"any_of": func(fp string, v jsonv.Result) { n += btoi(v.Exists()); values(fp, v, &c.AnyOf) },
+			"all_of": func(fp string, v jsonv.Result) { n += btoi(v.Exists()); values(fp, v, &c.AllOf) },
+			"equals": func(fp string, v jsonv.Result) {
 				if !v.Exists() {
 					return
 				}
 				n++
 				switch v.Type {
-				case gjson.String:
+				case jsonv.String:
 					c.Equals = &v.Str
-				case gjson.True, gjson.False, gjson.Number:
+				case jsonv.True, jsonv.False, jsonv.Number:
 					s := v.Raw
 					c.Equals = &s
 				default:
 					p.fail(fp, "must be a string, boolean or number")
 				}
 			},
-			"suffix": func(fp string, v gjson.Result) {
+			"suffix": func(fp string, v jsonv.Result) {
 				if !v.Exists() {
 					return
 				}
@@ -221,7 +221,7 @@ func (p *cfgParser) condition(path string, v gjson.Result, depth int) *Condition
 		return c
 	}
 	n := 0
-	list := func(fp string, v gjson.Result, dst *[]*Condition) {
+	list := func(fp string, v jsonv.Result, dst *[]*Condition) {
 		if !v.Exists() {
 			return
 		}
@@ -231,16 +231,16 @@ func (p *cfgParser) condition(path string, v gjson.Result, depth int) *Condition
 			return
 		}
 		*dst = []*Condition{}
-		p.array(fp, v, func(ep string, _ int, v gjson.Result) {
+		p.array(fp, v, func(ep string, _ int, v jsonv.Result) {
 			if x := p.condition(ep, v, depth+1); x != nil {
 				*dst = append(*dst, x)
 			}
 		})
 	}
-	p.object(path, v, map[string]func(string, gjson.Result){
-		"all_of": func(fp string, v gjson.Result) { list(fp, v, &c.All) },
-		"any_of": func(fp string, v gjson.Result) { list(fp, v, &c.Any) },
-		"not": func(fp string, v gjson.Result) {
+	p.object(path, v, map[string]func(string, jsonv.Result){
+		"all_of": func(fp string, v jsonv.Result) { list(fp, v, &c.All) },
+		"any_of": func(fp string, v jsonv.Result) { list(fp, v, &c.Any) },
+		"not": func(fp string, v jsonv.Result) {
 			if v.Exists() {
 				n++
 				c.Not = p.condition(fp, v, depth+1)
@@ -254,18 +254,18 @@ func (p *cfgParser) condition(path string, v gjson.Result, depth int) *Condition
 }
 
 // policy parses "authorization_server.policy".
-func (p *cfgParser) policy(path string, v gjson.Result, dst *Policy) {
-	p.object(path, v, map[string]func(string, gjson.Result){
-		"login": func(fp string, v gjson.Result) {
+func (p *cfgParser) policy(path string, v jsonv.Result, dst *Policy) {
+	p.object(path, v, map[string]func(string, jsonv.Result){
+		"login": func(fp string, v jsonv.Result) {
 			if v.Exists() {
 				dst.Login = p.condition(fp, v, 1)
 			}
 		},
-		"scopes": func(fp string, v gjson.Result) {
-			p.array(fp, v, func(rp string, _ int, v gjson.Result) {
+		"scopes": func(fp string, v jsonv.Result) {
+			p.array(fp, v, func(rp string, _ int, v jsonv.Result) {
 				var r ScopePolicy
-				p.object(rp, v, map[string]func(string, gjson.Result){
-					"scopes": func(fp string, v gjson.Result) {
+				p.object(rp, v, map[string]func(string, jsonv.Result){
+					"scopes": func(fp string, v jsonv.Result) {
 						p.strings(&r.Scopes)(fp, v)
 						if len(r.Scopes) == 0 {
 							p.fail(fp, "required: at least one scope")
@@ -276,7 +276,7 @@ func (p *cfgParser) policy(path string, v gjson.Result, dst *Policy) {
 							}
 						}
 					},
-					"when": func(fp string, v gjson.Result) {
+					"when": func(fp string, v jsonv.Result) {
 						if !v.Exists() {
 							p.fail(fp, "required: the condition under which the scopes may be granted")
 							return

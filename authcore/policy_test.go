@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // policyAS is the standard AS test config in header mode with claims from
@@ -230,4 +230,4 @@ func TestPolicyConfigErrors(t *testing.T) {
 	}
 }
 
-func parseJSON(s string) gjson.Result { return gjson.Parse(s) }
+func parseJSON(s string) jsonv.Result { return jsonv.Parse(s) }

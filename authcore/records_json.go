@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonw"
-	"github.com/tidwall/gjson"
 )
 
 // The JSON form of the records, documents and replies authcore encodes:
@@ -43,24 +43,24 @@ var (
 
 // decodeRecord reads the JSON object data into a record whose set method
 // takes one member (name as sent) and reports whether its type fits.
-func decodeRecord(data []byte, set func(name string, v gjson.Result) bool) error {
-	if !gjson.ValidBytes(data) {
+func decodeRecord(data []byte, set func(name string, v jsonv.Result) bool) error {
+	if !jsonv.ValidBytes(data) {
 		return errRecordSyntax
 	}
-	return decodeObject(gjson.ParseBytes(data), set)
+	return decodeObject(jsonv.ParseBytes(data), set)
 }
 
 // decodeObject is decodeRecord for a parsed value: null sets nothing,
 // anything but an object is an error.
-func decodeObject(v gjson.Result, set func(name string, v gjson.Result) bool) error {
-	if v.Type == gjson.Null {
+func decodeObject(v jsonv.Result, set func(name string, v jsonv.Result) bool) error {
+	if v.Type == jsonv.Null {
 		return nil
 	}
 	if !v.IsObject() {
 		return errRecordType
 	}
 	var err error
-	v.ForEach(func(k, val gjson.Result) bool {
+	v.ForEach(func(k, val jsonv.Result) bool {
 		if !set(k.Str, val) && err == nil {
 			err = errRecordType
 		}
@@ -72,22 +72,22 @@ func decodeObject(v gjson.Result, set func(name string, v gjson.Result) bool) er
 // isField reports whether the member name sent matches a field's name.
 func isField(name, field string) bool { return strings.EqualFold(name, field) }
 
-func setString(dst *string, v gjson.Result) bool {
+func setString(dst *string, v jsonv.Result) bool {
 	switch v.Type {
-	case gjson.Null:
+	case jsonv.Null:
 		return true
-	case gjson.String:
+	case jsonv.String:
 		*dst = v.Str
 		return true
 	}
 	return false
 }
 
-func setInt(dst *int64, v gjson.Result) bool {
-	if v.Type == gjson.Null {
+func setInt(dst *int64, v jsonv.Result) bool {
+	if v.Type == jsonv.Null {
 		return true
 	}
-	if v.Type != gjson.Number {
+	if v.Type != jsonv.Number {
 		return false
 	}
 	n, err := strconv.ParseInt(v.Raw, 10, 64)
@@ -98,20 +98,20 @@ func setInt(dst *int64, v gjson.Result) bool {
 	return true
 }
 
-func setBool(dst *bool, v gjson.Result) bool {
+func setBool(dst *bool, v jsonv.Result) bool {
 	switch v.Type {
-	case gjson.Null:
+	case jsonv.Null:
 		return true
-	case gjson.True, gjson.False:
-		*dst = v.Type == gjson.True
+	case jsonv.True, jsonv.False:
+		*dst = v.Type == jsonv.True
 		return true
 	}
 	return false
 }
 
 // setStrings reads an array of strings (a null element is "").
-func setStrings(dst *[]string, v gjson.Result) bool {
-	if v.Type == gjson.Null {
+func setStrings(dst *[]string, v jsonv.Result) bool {
+	if v.Type == jsonv.Null {
 		*dst = nil
 		return true
 	}
@@ -119,7 +119,7 @@ func setStrings(dst *[]string, v gjson.Result) bool {
 		return false
 	}
 	list, ok := []string{}, true
-	v.ForEach(func(_, e gjson.Result) bool {
+	v.ForEach(func(_, e jsonv.Result) bool {
 		var s string
 		ok = setString(&s, e)
 		list = append(list, s)
@@ -133,8 +133,8 @@ func setStrings(dst *[]string, v gjson.Result) bool {
 
 // setIntMap reads an object of integers into *dst, added to what it holds
 // (a null value is 0).
-func setIntMap(dst *map[string]int64, v gjson.Result) bool {
-	if v.Type == gjson.Null {
+func setIntMap(dst *map[string]int64, v jsonv.Result) bool {
+	if v.Type == jsonv.Null {
 		*dst = nil
 		return true
 	}
@@ -145,7 +145,7 @@ func setIntMap(dst *map[string]int64, v gjson.Result) bool {
 		*dst = map[string]int64{}
 	}
 	ok := true
-	v.ForEach(func(k, e gjson.Result) bool {
+	v.ForEach(func(k, e jsonv.Result) bool {
 		var n int64
 		if !setInt(&n, e) {
 			ok = false
@@ -158,8 +158,8 @@ func setIntMap(dst *map[string]int64, v gjson.Result) bool {
 
 // setClaims reads an object of raw values into *dst, added to what it
 // holds.
-func setClaims(dst *IdentityClaims, v gjson.Result) bool {
-	if v.Type == gjson.Null {
+func setClaims(dst *IdentityClaims, v jsonv.Result) bool {
+	if v.Type == jsonv.Null {
 		*dst = nil
 		return true
 	}
@@ -169,7 +169,7 @@ func setClaims(dst *IdentityClaims, v gjson.Result) bool {
 	if *dst == nil {
 		*dst = IdentityClaims{}
 	}
-	v.ForEach(func(k, e gjson.Result) bool {
+	v.ForEach(func(k, e jsonv.Result) bool {
 		(*dst)[k.Str] = RawJSON(e.Raw)
 		return true
 	})
@@ -199,7 +199,7 @@ func (ar *authzRequest) appendJSON(b []byte) []byte {
 	return o.End()
 }
 
-func (ar *authzRequest) set(k string, v gjson.Result) bool {
+func (ar *authzRequest) set(k string, v jsonv.Result) bool {
 	switch {
 	case isField(k, "c"):
 		return setString(&ar.ClientID, v)
@@ -252,7 +252,7 @@ func (g *grantRecord) marshal() []byte {
 }
 
 func (g *grantRecord) unmarshal(data []byte) error {
-	return decodeRecord(data, func(k string, v gjson.Result) bool {
+	return decodeRecord(data, func(k string, v jsonv.Result) bool {
 		switch {
 		case isField(k, "st"):
 			return setString(&g.State, v)
@@ -303,7 +303,7 @@ func (c *codeRecord) marshal() []byte {
 }
 
 func (c *codeRecord) unmarshal(data []byte) error {
-	return decodeRecord(data, func(k string, v gjson.Result) bool {
+	return decodeRecord(data, func(k string, v jsonv.Result) bool {
 		switch {
 		case isField(k, "r"):
 			return decodeObject(v, c.AR.set) == nil
@@ -331,7 +331,7 @@ func (t *consentTicket) marshal() []byte {
 }
 
 func (t *consentTicket) unmarshal(data []byte) error {
-	return decodeRecord(data, func(k string, v gjson.Result) bool {
+	return decodeRecord(data, func(k string, v jsonv.Result) bool {
 		switch {
 		case isField(k, "r"):
 			return decodeObject(v, t.AR.set) == nil
@@ -358,7 +358,7 @@ func (s *upstreamState) marshal() []byte {
 }
 
 func (s *upstreamState) unmarshal(data []byte) error {
-	return decodeRecord(data, func(k string, v gjson.Result) bool {
+	return decodeRecord(data, func(k string, v jsonv.Result) bool {
 		switch {
 		case isField(k, "r"):
 			return decodeObject(v, s.AR.set) == nil
@@ -383,7 +383,7 @@ func (u *upstreamToken) marshal() []byte {
 }
 
 func (u *upstreamToken) unmarshal(data []byte) error {
-	return decodeRecord(data, func(k string, v gjson.Result) bool {
+	return decodeRecord(data, func(k string, v jsonv.Result) bool {
 		switch {
 		case isField(k, "t"):
 			return setString(&u.AccessToken, v)
@@ -407,7 +407,7 @@ func (sc *sealedClient) marshal() []byte {
 }
 
 func (sc *sealedClient) unmarshal(data []byte) error {
-	return decodeRecord(data, func(k string, v gjson.Result) bool {
+	return decodeRecord(data, func(k string, v jsonv.Result) bool {
 		switch {
 		case isField(k, "n"):
 			return setString(&sc.Name, v)
@@ -443,7 +443,7 @@ func (s *adminState) marshal() []byte {
 }
 
 func (s *adminState) unmarshal(data []byte) error {
-	return decodeRecord(data, func(k string, v gjson.Result) bool {
+	return decodeRecord(data, func(k string, v jsonv.Result) bool {
 		switch {
 		case isField(k, "u"):
 			return setIntMap(&s.Subjects, v)

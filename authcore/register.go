@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
-	"github.com/tidwall/gjson"
 )
 
 // Limits of dynamic registration.
@@ -106,7 +106,7 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 	default:
 		return nil, metadataError("the request body is not valid JSON")
 	}
-	doc := gjson.ParseBytes(body)
+	doc := jsonv.ParseBytes(body)
 	if !doc.IsObject() {
 		return nil, metadataError("the request body must be a JSON object")
 	}
@@ -142,7 +142,7 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 	}
 	native := false
 	for i, r := range ru.Array() {
-		if r.Type != gjson.String {
+		if r.Type != jsonv.String {
 			return nil, redirectError("redirect_uris[" + strconv.Itoa(i) + "] must be a string")
 		}
 		kind, msg := clientmeta.CheckRedirectURI(r.Str, appType)
@@ -265,13 +265,13 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 
 // stringArray reads a JSON array of strings; ok is false for anything
 // else.
-func stringArray(v gjson.Result) (list []string, ok bool) {
+func stringArray(v jsonv.Result) (list []string, ok bool) {
 	if !v.IsArray() {
 		return nil, false
 	}
 	ok = true
-	v.ForEach(func(_, x gjson.Result) bool {
-		ok = x.Type == gjson.String
+	v.ForEach(func(_, x jsonv.Result) bool {
+		ok = x.Type == jsonv.String
 		list = append(list, x.Str)
 		return ok
 	})
@@ -327,30 +327,15 @@ func redirectError(desc string) *Error {
 }
 
 // optString reads an optional string member; ok is false for another type.
-func optString(doc gjson.Result, name string) (string, bool) {
-	v := doc.Get(gjsonEscape(name))
-	if !v.Exists() || v.Type == gjson.Null {
+func optString(doc jsonv.Result, name string) (string, bool) {
+	v := doc.Get(name)
+	if !v.Exists() || v.Type == jsonv.Null {
 		return "", true
 	}
-	if v.Type != gjson.String {
+	if v.Type != jsonv.String {
 		return "", false
 	}
 	return v.Str, true
-}
-
-// gjsonEscape escapes the gjson path syntax characters of a member name.
-func gjsonEscape(name string) string {
-	if !strings.ContainsAny(name, ".*?|#@\\") {
-		return name
-	}
-	var b strings.Builder
-	for i := 0; i < len(name); i++ {
-		if strings.IndexByte(".*?|#@\\", name[i]) >= 0 {
-			b.WriteByte('\\')
-		}
-		b.WriteByte(name[i])
-	}
-	return b.String()
 }
 
 // sourceKey is the rate-limit key of a peer address "ip:port": the IP, or

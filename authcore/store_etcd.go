@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // etcdStore is the [Store] kept in an etcd v3 cluster, reached through its
@@ -65,16 +65,28 @@ var errAuthToken = errors.New("authcore: etcd: auth token refused")
 func (s *etcdStore) Get(key string, then func([]byte, uint64, error) Outcome) Outcome {
 	k := s.cfg.KeyPrefix + key
 	body := `{"key":"` + b64std.EncodeToString([]byte(k)) + `"}`
-	return s.call("/v3/kv/range", body, func(r gjson.Result, err error) Outcome {
+	return s.call("/v3/kv/range", body, func(r jsonv.Result, err error) Outcome {
 		if err != nil {
 			return then(nil, 0, err)
 		}
-		return s.read(r.Get("kvs.0"), then)
+		return s.read(first(r.Get("kvs")), then)
 	})
 }
 
+// first returns the first element of the array arr; the non-existent
+// Result when arr is not an array or is empty.
+func first(arr jsonv.Result) (el jsonv.Result) {
+	if arr.IsArray() {
+		arr.ForEach(func(_, v jsonv.Result) bool {
+			el = v
+			return false
+		})
+	}
+	return el
+}
+
 // read decodes one key-value of a range response.
-func (s *etcdStore) read(kv gjson.Result, then func([]byte, uint64, error) Outcome) Outcome {
+func (s *etcdStore) read(kv jsonv.Result, then func([]byte, uint64, error) Outcome) Outcome {
 	if !kv.Exists() {
 		return then(nil, 0, ErrNotFound)
 	}
@@ -91,7 +103,7 @@ func (s *etcdStore) read(kv gjson.Result, then func([]byte, uint64, error) Outco
 }
 
 // decodeKV reads value, expiry and mod_revision of a range response's kv.
-func decodeKV(kv gjson.Result) (value []byte, exp time.Time, rev uint64, err error) {
+func decodeKV(kv jsonv.Result) (value []byte, exp time.Time, rev uint64, err error) {
 	raw, err1 := b64std.DecodeString(kv.Get("value").Str)
 	rev, err2 := strconv.ParseUint(kv.Get("mod_revision").String(), 10, 64)
 	if err1 != nil || err2 != nil || len(raw) < 8 || rev == 0 {
@@ -170,7 +182,7 @@ func (s *etcdStore) txn(k string, version uint64, value string, lease int64, att
 		b.WriteString(`,"failure":[{"request_range":{"key":"` + k + `"}}]`)
 	}
 	b.WriteString(`}`)
-	return s.call("/v3/kv/txn", b.String(), func(r gjson.Result, err error) Outcome {
+	return s.call("/v3/kv/txn", b.String(), func(r jsonv.Result, err error) Outcome {
 		if err != nil {
 			return then(err)
 		}
@@ -180,7 +192,7 @@ func (s *etcdStore) txn(k string, version uint64, value string, lease int64, att
 		if version != 0 || attempt > 0 {
 			return then(ErrConflict)
 		}
-		kv := r.Get("responses.0.response_range.kvs.0")
+		kv := first(first(r.Get("responses")).Get("response_range").Get("kvs"))
 		if !kv.Exists() {
 			// Deleted between compare and read: the key is free now,
 			// but someone else just had it; a conflict is the safe
@@ -218,7 +230,7 @@ func (s *etcdStore) withLease(exp time.Time, ttl time.Duration, then func(lease 
 	}
 	leaseTTL := end - now.Unix() + 1
 	body := `{"TTL":"` + strconv.FormatInt(leaseTTL, 10) + `"}`
-	return s.call("/v3/lease/grant", body, func(r gjson.Result, err error) Outcome {
+	return s.call("/v3/lease/grant", body, func(r jsonv.Result, err error) Outcome {
 		if err != nil {
 			return then(0, err)
 		}
@@ -254,15 +266,15 @@ func (s *etcdStore) dropLease(id int64) {
 // call posts body to an etcd JSON gateway path and passes the parsed
 // answer on. Authentication, when configured, comes first; a refused token
 // is renewed once.
-func (s *etcdStore) call(path, body string, then func(gjson.Result, error) Outcome) Outcome {
+func (s *etcdStore) call(path, body string, then func(jsonv.Result, error) Outcome) Outcome {
 	if s.cfg.Username == "" {
 		return s.post(path, body, "", then)
 	}
 	return s.authToken(func(token string, err error) Outcome {
 		if err != nil {
-			return then(gjson.Result{}, err)
+			return then(jsonv.Result{}, err)
 		}
-		return s.post(path, body, token, func(r gjson.Result, err error) Outcome {
+		return s.post(path, body, token, func(r jsonv.Result, err error) Outcome {
 			if !errors.Is(err, errAuthToken) {
 				return then(r, err)
 			}
@@ -273,9 +285,9 @@ func (s *etcdStore) call(path, body string, then func(gjson.Result, error) Outco
 			s.mu.Unlock()
 			return s.authToken(func(token string, err error) Outcome {
 				if err != nil {
-					return then(gjson.Result{}, err)
+					return then(jsonv.Result{}, err)
 				}
-				return s.post(path, body, token, func(r gjson.Result, err error) Outcome {
+				return s.post(path, body, token, func(r jsonv.Result, err error) Outcome {
 					if errors.Is(err, errAuthToken) {
 						err = unavailable(err.Error())
 					}
@@ -296,7 +308,7 @@ func (s *etcdStore) authToken(then func(string, error) Outcome) Outcome {
 		return then(token, nil)
 	}
 	body := `{"name":` + strconv.Quote(s.cfg.Username) + `,"password":` + strconv.Quote(s.cfg.Password) + `}`
-	return s.post("/v3/auth/authenticate", body, "", func(r gjson.Result, err error) Outcome {
+	return s.post("/v3/auth/authenticate", body, "", func(r jsonv.Result, err error) Outcome {
 		if err != nil {
 			return then("", err)
 		}
@@ -312,7 +324,7 @@ func (s *etcdStore) authToken(then func(string, error) Outcome) Outcome {
 }
 
 // post is one call to the etcd cluster.
-func (s *etcdStore) post(path, body, token string, then func(gjson.Result, error) Outcome) Outcome {
+func (s *etcdStore) post(path, body, token string, then func(jsonv.Result, error) Outcome) Outcome {
 	h := Header{{"content-type", "application/json"}}
 	if token != "" {
 		h = append(h, [2]string{"authorization", token})
@@ -337,31 +349,31 @@ func (s *etcdStore) post(path, body, token string, then func(gjson.Result, error
 // anything else (no answer, a timeout, a server error, an unreadable
 // body) wraps ErrUnavailable and counts as an outage until a call
 // succeeds again.
-func (s *etcdStore) answer(path string, res CallResult) (gjson.Result, error) {
+func (s *etcdStore) answer(path string, res CallResult) (jsonv.Result, error) {
 	var err error
 	switch {
 	case res.Err != nil:
 		err = unavailable("etcd " + path + ": " + res.Err.Error())
-	case res.Status == 200 && gjson.ValidBytes(res.Body):
+	case res.Status == 200 && jsonv.ValidBytes(res.Body):
 		s.health(nil)
-		return gjson.ParseBytes(res.Body), nil
+		return jsonv.ParseBytes(res.Body), nil
 	default:
-		msg := gjson.GetBytes(res.Body, "message").Str
+		msg := jsonv.GetBytes(res.Body, "message").Str
 		if msg == "" {
-			msg = gjson.GetBytes(res.Body, "error").Str
+			msg = jsonv.GetBytes(res.Body, "error").Str
 		}
 		switch {
 		case strings.Contains(msg, "requested lease not found"):
 			s.health(nil)
-			return gjson.Result{}, errLeaseNotFound
+			return jsonv.Result{}, errLeaseNotFound
 		case strings.Contains(msg, "invalid auth token"):
 			s.health(nil)
-			return gjson.Result{}, errAuthToken
+			return jsonv.Result{}, errAuthToken
 		}
 		err = unavailable("etcd " + path + ": status " + strconv.Itoa(res.Status) + ": " + truncate(msg, 200))
 	}
 	s.health(err)
-	return gjson.Result{}, err
+	return jsonv.Result{}, err
 }
 
 // health logs and counts the start and the end of an outage, once each.

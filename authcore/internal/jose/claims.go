@@ -3,7 +3,7 @@ package jose
 import (
 	"time"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // maxNumericDate bounds NumericDate values (about year 36812): far beyond
@@ -12,9 +12,9 @@ const maxNumericDate = 1 << 40
 
 // String reads the string claim name: ok is false when it is absent or not
 // a JSON string.
-func String(claims gjson.Result, name string) (s string, ok bool) {
+func String(claims jsonv.Result, name string) (s string, ok bool) {
 	v := claims.Get(name)
-	if v.Type != gjson.String {
+	if v.Type != jsonv.String {
 		return "", false
 	}
 	return v.Str, true
@@ -25,16 +25,16 @@ func String(claims gjson.Result, name string) (s string, ok bool) {
 // strings ... In the special case when the JWT has one audience, the "aud"
 // value MAY be a single case-sensitive string"). aud is nil when the claim
 // is absent; ok is false when it is malformed.
-func Audience(claims gjson.Result) (aud []string, ok bool) {
+func Audience(claims jsonv.Result) (aud []string, ok bool) {
 	switch v := claims.Get("aud"); {
 	case !v.Exists():
 		return nil, true
-	case v.Type == gjson.String:
+	case v.Type == jsonv.String:
 		return []string{v.Str}, true
 	case v.IsArray():
 		ok = true
-		v.ForEach(func(_, a gjson.Result) bool {
-			if a.Type != gjson.String {
+		v.ForEach(func(_, a jsonv.Result) bool {
+			if a.Type != jsonv.String {
 				ok = false
 				return false
 			}
@@ -54,12 +54,12 @@ func Audience(claims gjson.Result) (aud []string, ok bool) {
 // ignoring leap seconds"), a non-negative JSON number; fractions are
 // truncated. present reports whether the claim exists at all, ok whether
 // it is a valid NumericDate.
-func NumericDate(claims gjson.Result, name string) (t time.Time, present, ok bool) {
+func NumericDate(claims jsonv.Result, name string) (t time.Time, present, ok bool) {
 	v := claims.Get(name)
 	if !v.Exists() {
 		return time.Time{}, false, false
 	}
-	if v.Type != gjson.Number || v.Num < 0 || v.Num > maxNumericDate {
+	if v.Type != jsonv.Number || v.Num < 0 || v.Num > maxNumericDate {
 		return time.Time{}, true, false
 	}
 	return time.Unix(int64(v.Num), 0), true, true

@@ -8,13 +8,13 @@ import (
 	"testing"
 
 	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
-	"github.com/tidwall/gjson"
 )
 
 // This file holds the package's verdicts against go-jose, a well-kept JOSE
 // library, used in tests only: it is never linked into the filter
-// (authcore's TestWasmLinksNoTestOnlyJOSE checks).
+// (authcore's TestWasmLinksNoTestOnlyDeps checks).
 
 // goJoseAlgs is the algorithm set both implementations are restricted to.
 var goJoseAlgs = []gojose.SignatureAlgorithm{gojose.RS256, gojose.RS384, gojose.RS512, gojose.PS256,
@@ -56,8 +56,8 @@ func deliberatelyStricter(token string, pub crypto.PublicKey) bool {
 		}
 	}
 	hb, _ := b64.DecodeString(parts[0])
-	h := gjson.ParseBytes(hb)
-	if h.Get("crit").Exists() || h.Get("jwk").Exists() || h.Get("x5c").Exists() || h.Get("typ").Exists() && h.Get("typ").Type != gjson.String ||
+	h := jsonv.ParseBytes(hb)
+	if h.Get("crit").Exists() || h.Get("jwk").Exists() || h.Get("x5c").Exists() || h.Get("typ").Exists() && h.Get("typ").Type != jsonv.String ||
 		len(hb) > maxHeaderLen || strictjson.Check(hb, strictjson.Options{MaxDepth: maxDepth}) != nil {
 		return true
 	}
@@ -158,7 +158,7 @@ func FuzzDifferentialSignedHeader(f *testing.F) {
 		if len(header) > 4096 || len(payload) > 4096 {
 			return
 		}
-		alg := gjson.GetBytes(header, "alg").Str
+		alg := jsonv.GetBytes(header, "alg").Str
 		if !contains(Algorithms, alg) {
 			alg = ES256
 		}
@@ -195,7 +195,7 @@ func FuzzDifferentialJWK(f *testing.F) {
 		if len(data) > 8192 {
 			return
 		}
-		ours, err := ParseJWK(gjson.ParseBytes(data), p)
+		ours, err := ParseJWK(jsonv.ParseBytes(data), p)
 		var theirs gojose.JSONWebKey
 		theirsErr := theirs.UnmarshalJSON(data)
 		if err == nil {
@@ -210,8 +210,8 @@ func FuzzDifferentialJWK(f *testing.F) {
 		if theirsErr != nil || !theirs.IsPublic() || !theirs.Valid() || strictjson.Check(data, strictjson.Options{MaxDepth: maxDepth}) != nil {
 			return
 		}
-		v := gjson.ParseBytes(data)
-		if v.Get("use").Exists() || v.Get("key_ops").Exists() || v.Get("alg").Exists() || v.Get("kid").Exists() && v.Get("kid").Type != gjson.String {
+		v := jsonv.ParseBytes(data)
+		if v.Get("use").Exists() || v.Get("key_ops").Exists() || v.Get("alg").Exists() || v.Get("kid").Exists() && v.Get("kid").Type != jsonv.String {
 			return
 		}
 		supported := false

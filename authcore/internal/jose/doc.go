@@ -9,5 +9,6 @@
 // algorithm confusions of RFC 8725 §2.1 and §3.1 cannot happen here.
 //
 // The package is pure: functions of bytes, no I/O, no global state beyond
-// constants. It imports the standard library and gjson only.
+// constants. It imports the standard library and its sibling leaves jsonv and
+// strictjson only.
 package jose

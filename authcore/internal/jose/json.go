@@ -4,8 +4,8 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
-	"github.com/tidwall/gjson"
 )
 
 // maxDepth bounds the nesting of a JOSE header, a claims set or a JWK Set
@@ -17,16 +17,16 @@ const maxDepth = 16
 // Parameter names within the JOSE Header MUST be unique; JWS parsers MUST
 // either reject JWSs with duplicate Header Parameter names or use a JSON
 // parser that returns only the lexically last duplicate member name" —
-// mcpgate rejects, since gjson would return the first; RFC 7519 §4: "Claim
+// mcpgate rejects, since jsonv would return the first; RFC 7519 §4: "Claim
 // Names within a JWT Claims Set MUST be unique"), strings are valid UTF-8
 // and nesting is bounded.
-func object(raw []byte) (gjson.Result, error) {
+func object(raw []byte) (jsonv.Result, error) {
 	if err := strictjson.Check(raw, strictjson.Options{MaxDepth: maxDepth}); err != nil {
-		return gjson.Result{}, errors.New(strings.TrimPrefix(err.Error(), "strictjson: "))
+		return jsonv.Result{}, errors.New(strings.TrimPrefix(err.Error(), "strictjson: "))
 	}
-	v := gjson.ParseBytes(raw)
+	v := jsonv.ParseBytes(raw)
 	if !v.IsObject() {
-		return gjson.Result{}, errors.New("not a JSON object")
+		return jsonv.Result{}, errors.New("not a JSON object")
 	}
 	return v, nil
 }

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // Bounds on RSA keys (RFC 7518 §3.3: "A key of size 2048 bits or larger
@@ -105,18 +105,18 @@ var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 // or "alg" outside p.Algs, a "use" other than "sig" or "key_ops" without
 // "verify" (or "sign" for a private key) makes the key unusable
 // ([ErrUnusable]).
-func ParseJWK(v gjson.Result, p *Policy) (*Key, error) {
+func ParseJWK(v jsonv.Result, p *Policy) (*Key, error) {
 	if _, err := object([]byte(v.Raw)); err != nil {
 		return nil, errors.New("malformed JWK: " + err.Error())
 	}
 	k := &Key{}
 	kid, alg, use := v.Get("kid"), v.Get("alg"), v.Get("use")
-	if kid.Exists() && kid.Type != gjson.String || alg.Exists() && alg.Type != gjson.String || use.Exists() && use.Type != gjson.String {
+	if kid.Exists() && kid.Type != jsonv.String || alg.Exists() && alg.Type != jsonv.String || use.Exists() && use.Type != jsonv.String {
 		return nil, errors.New(`"kid", "alg" and "use" must be strings`)
 	}
 	k.Kid, k.Alg = kid.Str, alg.Str
 	kty, crv := v.Get("kty"), v.Get("crv").Str
-	if kty.Type != gjson.String || !anyIn(typeAlgs(kty.Str, crv), p.Algs) {
+	if kty.Type != jsonv.String || !anyIn(typeAlgs(kty.Str, crv), p.Algs) {
 		return nil, unusable(`unsupported key: want ` + p.describe())
 	}
 	hasPrivate := hasPrivateMember(v)
@@ -133,8 +133,8 @@ func ParseJWK(v gjson.Result, p *Policy) (*Key, error) {
 			want = "sign"
 		}
 		found, ok := false, ops.IsArray()
-		ops.ForEach(func(_, op gjson.Result) bool {
-			ok = ok && op.Type == gjson.String
+		ops.ForEach(func(_, op jsonv.Result) bool {
+			ok = ok && op.Type == jsonv.String
 			found = found || op.Str == want
 			return ok
 		})
@@ -209,9 +209,9 @@ func anyIn(have, want []string) bool {
 
 // member decodes the base64url string member name; size > 0 requires
 // exactly size bytes.
-func member(v gjson.Result, name string, size int) ([]byte, error) {
+func member(v jsonv.Result, name string, size int) ([]byte, error) {
 	f := v.Get(name)
-	if f.Type != gjson.String {
+	if f.Type != jsonv.String {
 		return nil, errors.New(`member "` + name + `" must be a base64url string`)
 	}
 	b, err := b64.DecodeString(f.Str)
@@ -223,7 +223,7 @@ func member(v gjson.Result, name string, size int) ([]byte, error) {
 
 // parseCurveKey reads an EC (RFC 7518 §6.2) or OKP (RFC 8037 §2) key; "d"
 // is optional and must match the public part.
-func parseCurveKey(v gjson.Result, kty, crv string) (crypto.PublicKey, crypto.Signer, error) {
+func parseCurveKey(v jsonv.Result, kty, crv string) (crypto.PublicKey, crypto.Signer, error) {
 	hasD := v.Get("d").Exists()
 	if kty == "OKP" {
 		x, err := member(v, "x", ed25519.PublicKeySize)
@@ -279,7 +279,7 @@ func parseCurveKey(v gjson.Result, kty, crv string) (crypto.PublicKey, crypto.Si
 }
 
 // parseRSA reads an RSA public key (RFC 7518 §6.3.1).
-func parseRSA(v gjson.Result, p *Policy) (*rsa.PublicKey, error) {
+func parseRSA(v jsonv.Result, p *Policy) (*rsa.PublicKey, error) {
 	n, err1 := member(v, "n", 0)
 	e, err2 := member(v, "e", 0)
 	// §6.3.1.2: "... MUST utilize the minimum number of octets needed to
@@ -329,7 +329,7 @@ func ParseJWKS(raw []byte, p *Policy) ([]*Key, error) {
 	var out []*Key
 	var first, fatal error
 	n := 0
-	keys.ForEach(func(_, v gjson.Result) bool {
+	keys.ForEach(func(_, v jsonv.Result) bool {
 		if n++; n > maxSetMembers {
 			return false
 		}
@@ -357,7 +357,7 @@ func ParseJWKS(raw []byte, p *Policy) ([]*Key, error) {
 	return out, nil
 }
 
-func hasPrivateMember(v gjson.Result) bool {
+func hasPrivateMember(v jsonv.Result) bool {
 	for _, m := range privateMembers {
 		if v.Get(m).Exists() {
 			return true

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 var publicPolicy = Policy{Algs: []string{ES256, ES384, EdDSA, RS256, PS256}}
@@ -21,7 +21,7 @@ func TestParseJWK(t *testing.T) {
 	k := loadKeys()
 	for _, priv := range []crypto.Signer{k.rsa, k.es256, k.es384, k.ed} {
 		jwk := publicJWK(priv, map[string]any{"kid": "a", "use": "sig", "key_ops": []string{"verify"}})
-		key, err := ParseJWK(gjson.ParseBytes(jsonOf(jwk)), &publicPolicy)
+		key, err := ParseJWK(jsonv.ParseBytes(jsonOf(jwk)), &publicPolicy)
 		if err != nil {
 			t.Fatalf("%T: %v", priv, err)
 		}
@@ -35,12 +35,12 @@ func TestParseJWK(t *testing.T) {
 		t.Fatal(err)
 	}
 	jwk := publicJWK(k.es256, map[string]any{"d": b64.EncodeToString(d)})
-	key, err := ParseJWK(gjson.ParseBytes(jsonOf(jwk)), &Policy{Algs: []string{ES256}, Private: true})
+	key, err := ParseJWK(jsonv.ParseBytes(jsonOf(jwk)), &Policy{Algs: []string{ES256}, Private: true})
 	if err != nil || key.Private == nil || !key.Private.(*ecdsa.PrivateKey).Equal(k.es256) {
 		t.Fatalf("private key: %+v %v", key, err)
 	}
 	seed := k.ed.Seed()
-	key, err = ParseJWK(gjson.ParseBytes(jsonOf(publicJWK(k.ed, map[string]any{"d": b64.EncodeToString(seed)}))), &Policy{Algs: []string{EdDSA}, Private: true})
+	key, err = ParseJWK(jsonv.ParseBytes(jsonOf(publicJWK(k.ed, map[string]any{"d": b64.EncodeToString(seed)}))), &Policy{Algs: []string{EdDSA}, Private: true})
 	if err != nil || !key.Private.(ed25519.PrivateKey).Equal(k.ed) {
 		t.Fatalf("private Ed25519 key: %v", err)
 	}
@@ -86,7 +86,7 @@ func TestParseJWK(t *testing.T) {
 		{"kty missing", publicJWK(k.es256, map[string]any{"kty": nil}), &publicPolicy, true},
 		{"empty policy", publicJWK(k.es256, nil), &Policy{}, true},
 	} {
-		key, err := ParseJWK(gjson.ParseBytes(jsonOf(tc.jwk)), tc.policy)
+		key, err := ParseJWK(jsonv.ParseBytes(jsonOf(tc.jwk)), tc.policy)
 		if err == nil {
 			t.Errorf("%s: accepted %+v", tc.name, key)
 			continue
@@ -96,7 +96,7 @@ func TestParseJWK(t *testing.T) {
 		}
 	}
 	dup := `{"kty":"EC","crv":"P-256","crv":"P-384","x":"` + publicJWK(k.es256, nil)["x"].(string) + `","y":"` + publicJWK(k.es256, nil)["y"].(string) + `"}`
-	if _, err := ParseJWK(gjson.Parse(dup), &publicPolicy); err == nil {
+	if _, err := ParseJWK(jsonv.Parse(dup), &publicPolicy); err == nil {
 		t.Error("duplicate crv accepted")
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 // b64 is the base64url encoding without padding of RFC 7515 §2, strict:
@@ -25,7 +25,7 @@ const maxHeaderLen = 2048
 // Signature to [Verify] with the key the caller trusts for Kid.
 type Token struct {
 	// Header is the JOSE header, a JSON object with unique member names.
-	Header gjson.Result
+	Header jsonv.Result
 	// Alg is the "alg" header parameter (RFC 7515 §4.1.1), one of the
 	// algorithms the caller allowed.
 	Alg string
@@ -71,7 +71,7 @@ func Parse(token string, maxLen int, algs []string) (*Token, error) {
 	}
 	t := &Token{Header: hdr}
 	alg := hdr.Get("alg")
-	if alg.Type != gjson.String || !contains(algs, alg.Str) {
+	if alg.Type != jsonv.String || !contains(algs, alg.Str) {
 		return nil, errors.New(`"alg" is missing or not one of ` + strings.Join(algs, ", "))
 	}
 	t.Alg = alg.Str
@@ -79,7 +79,7 @@ func Parse(token string, maxLen int, algs []string) (*Token, error) {
 		return nil, errors.New(`"crit" header not supported`)
 	}
 	kid, typ, nonce := hdr.Get("kid"), hdr.Get("typ"), hdr.Get("nonce")
-	if kid.Exists() && kid.Type != gjson.String || typ.Exists() && typ.Type != gjson.String || nonce.Exists() && nonce.Type != gjson.String {
+	if kid.Exists() && kid.Type != jsonv.String || typ.Exists() && typ.Type != jsonv.String || nonce.Exists() && nonce.Type != jsonv.String {
 		return nil, errors.New(`"kid", "typ" or "nonce" is not a string`)
 	}
 	t.Kid, t.Typ = kid.Str, typ.Str
@@ -108,10 +108,10 @@ func Parse(token string, maxLen int, algs []string) (*Token, error) {
 // Claims parses the payload as a JWT Claims Set (RFC 7519 §7.2 step 10): a
 // JSON object with unique member names (RFC 7519 §4: "Claim Names within
 // a JWT Claims Set MUST be unique").
-func (t *Token) Claims() (gjson.Result, error) {
+func (t *Token) Claims() (jsonv.Result, error) {
 	c, err := object(t.Payload)
 	if err != nil {
-		return gjson.Result{}, errors.New("malformed claims: " + err.Error())
+		return jsonv.Result{}, errors.New("malformed claims: " + err.Error())
 	}
 	return c, nil
 }

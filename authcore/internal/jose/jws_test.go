@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tidwall/gjson"
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
 
 func enc(s string) string { return b64.EncodeToString([]byte(s)) }
@@ -79,7 +79,7 @@ func nonCanonical(s string) string {
 }
 
 func TestClaimReaders(t *testing.T) {
-	c := gjson.Parse(`{"s":"x","n":5,"aud1":"a","t":1700000000.9,"neg":-1,"big":1e300,"ts":"1"}`)
+	c := jsonv.Parse(`{"s":"x","n":5,"aud1":"a","t":1700000000.9,"neg":-1,"big":1e300,"ts":"1"}`)
 	if s, ok := String(c, "s"); !ok || s != "x" {
 		t.Error("string")
 	}
@@ -90,7 +90,7 @@ func TestClaimReaders(t *testing.T) {
 		`{}`: "<nil> true", `{"aud":"a"}`: "[a] true", `{"aud":["a","b"]}`: "[a b] true", `{"aud":[]}`: "<nil> true",
 		`{"aud":["a",1]}`: "<nil> false", `{"aud":1}`: "<nil> false", `{"aud":null}`: "<nil> false",
 	} {
-		aud, ok := Audience(gjson.Parse(raw))
+		aud, ok := Audience(jsonv.Parse(raw))
 		got := "<nil>"
 		if aud != nil {
 			got = "[" + strings.Join(aud, " ") + "]"

@@ -28,7 +28,7 @@
 // plus one small entry per member name of the objects still open.
 //
 // Once Check has accepted a text, every conforming decoder reads the same
-// values from it, so a reader such as gjson that keeps the first of
+// values from it, so a reader such as jsonv that keeps the first of
 // duplicate names and encoding/json, which keeps the last, agree.
 package strictjson
 
