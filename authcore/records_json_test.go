@@ -74,10 +74,6 @@ func encodeRecord(v any) []byte {
 		return r.appendJSON(nil)
 	case interface{ marshal() []byte }:
 		return r.marshal()
-	case *ProtectedResourceMetadata:
-		return r.marshal()
-	case *AuthorizationServerMetadata:
-		return r.marshal()
 	}
 	panic("no encoder")
 }

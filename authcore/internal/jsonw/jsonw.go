@@ -156,29 +156,30 @@ func (o *Object) Bool(name string, v bool) { o.Key(name); o.B = strconv.AppendBo
 // Strings writes a string array member (null for a nil slice).
 func (o *Object) Strings(name string, v []string) { o.Key(name); o.B = Strings(o.B, v) }
 
-// OmitString, OmitInt, OmitBool and OmitStrings write the member unless
-// its value is empty: "", 0, false, an empty or nil slice.
+// OmitString writes the member unless v is "". OmitInt, OmitBool and
+// OmitStrings do the same for 0, false and an empty or nil slice, as
+// encoding/json's omitempty.
 func (o *Object) OmitString(name, v string) {
 	if v != "" {
 		o.String(name, v)
 	}
 }
 
-// OmitInt: see OmitString.
+// OmitInt writes the member unless v is 0.
 func (o *Object) OmitInt(name string, v int64) {
 	if v != 0 {
 		o.Int(name, v)
 	}
 }
 
-// OmitBool: see OmitString.
+// OmitBool writes the member unless v is false.
 func (o *Object) OmitBool(name string, v bool) {
 	if v {
 		o.Bool(name, v)
 	}
 }
 
-// OmitStrings: see OmitString.
+// OmitStrings writes the member unless v is empty or nil.
 func (o *Object) OmitStrings(name string, v []string) {
 	if len(v) > 0 {
 		o.Strings(name, v)
