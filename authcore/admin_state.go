@@ -70,7 +70,7 @@ type adminCache struct {
 // adminView calls then with the admin state, read from the Store unless
 // this VM read it less than adminRecheck ago.
 func (e *Engine) adminView(then func(*adminState, error) Outcome) Outcome {
-	if st := e.adminFresh(); st != nil {
+	if st := e.adminFresh(e.now()); st != nil {
 		return then(st, nil)
 	}
 	return e.store.Get(adminStateKey, func(val []byte, ver uint64, err error) Outcome {
@@ -200,9 +200,11 @@ func (e *Engine) grantAdminError(g *grantRecord) *Error {
 }
 
 // authorize is the guard's last step for a valid token: the operators'
-// revocations and blocks, then scopes and rules (guard.go).
-func (e *Engine) authorize(req *Request, r *Resource, claims *AccessTokenClaims) Outcome {
-	if st := e.adminFresh(); st != nil {
+// revocations and blocks, then scopes and rules (guard.go). now is the
+// caller's reading of the clock: in wasm each reading is two host calls
+// (wall and monotonic), so the guard reads it once per request.
+func (e *Engine) authorize(req *Request, r *Resource, claims *AccessTokenClaims, now time.Time) Outcome {
+	if st := e.adminFresh(now); st != nil {
 		// The common case: no closure, no lookup.
 		return e.authorizeAdmin(req, r, claims, st)
 	}
@@ -222,9 +224,8 @@ func (e *Engine) authorizeAdmin(req *Request, r *Resource, claims *AccessTokenCl
 }
 
 // adminFresh returns the admin state this VM read less than adminRecheck
-// ago, or nil.
-func (e *Engine) adminFresh() *adminState {
-	now := e.now()
+// before now, or nil.
+func (e *Engine) adminFresh(now time.Time) *adminState {
 	c := &e.admin
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -84,22 +84,23 @@ func (e *Engine) admit(req *Request, r *Resource, claims *AccessTokenClaims, now
 		return e.deny(req, r, reason, 401, ErrCodeInvalidToken, "the access token is invalid or expired", nil)
 	}
 	if claims.GrantID == "" || e.grantKnownLive(claims, now) {
-		return e.authorize(req, r, claims)
+		return e.authorize(req, r, claims, now)
 	}
 	return e.checkGrant(req, r, claims, now)
 }
 
 // authorizeScopes checks scopes, reading the body first when a rule needs it.
 func (e *Engine) authorizeScopes(req *Request, r *Resource, claims *AccessTokenClaims) Outcome {
-	granted := expandScopes(claims.Scope, r.Implies)
-	if missing := missingScopes(r.Scopes, granted); len(missing) > 0 {
+	granted := grantedScopes{scope: claims.Scope, implies: r.Implies}
+	if !granted.hasAll(r.Scopes) {
 		return e.insufficientScope(req, r, r.Scopes, claims.Scope)
 	}
 	if (len(r.Rules) == 0 && !e.cfg.Audit.ToolCalls) || req.Method != "POST" {
 		return e.allow(r, claims)
 	}
 	return ReadBody{Limit: r.MaxBodyBytes, Resume: func(body []byte) Outcome {
-		ops, code, bad := jsonRPCOperations(body, r.MaxJSONDepth)
+		var buf [1]rpcOp // a single message, the usual body, needs no allocation
+		ops, code, bad := jsonRPCOperations(buf[:0], body, r.MaxJSONDepth)
 		if bad != "" {
 			e.count("mcpgate.guard.denied." + denyBadBody)
 			return jsonRPCError(400, code, bad)
@@ -108,18 +109,56 @@ func (e *Engine) authorizeScopes(req *Request, r *Resource, claims *AccessTokenC
 			e.count("mcpgate.guard.denied." + denyBadBody)
 			return jsonRPCError(400, -32001, msg)
 		}
-		need := r.Scopes
 		for _, op := range ops {
-			need = appendUnique(need, r.requiredScopes(op)...)
-		}
-		if len(missingScopes(need, granted)) > 0 {
-			return e.insufficientScope(req, r, need, claims.Scope)
+			if !r.opScopesMet(op, granted) {
+				// The challenge names every scope the message needs
+				// (the resource's and each operation's rules).
+				need := append([]string(nil), r.Scopes...)
+				for _, op := range ops {
+					need = appendUnique(need, r.requiredScopes(op)...)
+				}
+				return e.insufficientScope(req, r, need, claims.Scope)
+			}
 		}
 		if out := e.checkClaimRules(req, r, claims, ops); out != nil {
 			return out
 		}
 		return e.allow(r, claims)
 	}}
+}
+
+// grantedScopes is a token's scopes together with what they imply (the
+// resource's implications are closed transitively at configuration, so
+// one level is all of them). It answers membership without building the
+// expanded list: the guard asks on every request.
+type grantedScopes struct {
+	scope   []string
+	implies map[string][]string
+}
+
+func (g grantedScopes) has(s string) bool {
+	for _, h := range g.scope {
+		if h == s {
+			return true
+		}
+	}
+	for _, h := range g.scope {
+		for _, i := range g.implies[h] {
+			if i == s {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (g grantedScopes) hasAll(need []string) bool {
+	for _, n := range need {
+		if !g.has(n) {
+			return false
+		}
+	}
+	return true
 }
 
 // allow forwards the request without the client's token (MCP: "MUST NOT
@@ -311,35 +350,6 @@ func normalizeQueryKey(k string) (string, bool) {
 	return b.String(), true
 }
 
-// expandScopes returns granted plus every scope it implies.
-func expandScopes(granted []string, implies map[string][]string) []string {
-	if len(implies) == 0 {
-		return granted
-	}
-	out := append([]string(nil), granted...)
-	for _, s := range granted {
-		out = appendUnique(out, implies[s]...)
-	}
-	return out
-}
-
-func missingScopes(need, have []string) []string {
-	var missing []string
-	for _, n := range need {
-		found := false
-		for _, h := range have {
-			if h == n {
-				found = true
-				break
-			}
-		}
-		if !found {
-			missing = append(missing, n)
-		}
-	}
-	return missing
-}
-
 func appendUnique(dst []string, ss ...string) []string {
 outer:
 	for _, s := range ss {
@@ -376,7 +386,9 @@ const (
 // not unique, the behavior of software that receives such an object is
 // unpredictable"; RFC 7493 §2.3: "Objects in I-JSON messages MUST NOT have
 // members with duplicate names".
-func jsonRPCOperations(body []byte, maxDepth int) (ops []rpcOp, code int, bad string) {
+//
+// The operations are appended to ops (the caller's buffer).
+func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code int, bad string) {
 	switch err := strictjson.Check(body, strictjson.Options{MaxDepth: maxDepth}).(type) {
 	case nil:
 	case *strictjson.DuplicateError:
@@ -405,7 +417,7 @@ func jsonRPCOperations(body []byte, maxDepth int) (ops []rpcOp, code int, bad st
 	if bad != "" {
 		return nil, rpcInvalidRequest, bad
 	}
-	return []rpcOp{op}, 0, ""
+	return append(ops, op), 0, ""
 }
 
 func oneOperation(v jsonv.Result) (rpcOp, string) {
@@ -487,6 +499,17 @@ func checkMCPHeaders(h Header, ops []rpcOp) string {
 		return "HeaderMismatch: Mcp-Name does not match the request body"
 	}
 	return ""
+}
+
+// opScopesMet reports whether granted holds the scopes of every rule
+// matching op.
+func (r *Resource) opScopesMet(op rpcOp, granted grantedScopes) bool {
+	for _, rule := range r.Rules {
+		if matchPattern(rule.Method, op.method) && matchPattern(rule.Name, op.name) && !granted.hasAll(rule.Scopes) {
+			return false
+		}
+	}
+	return true
 }
 
 // requiredScopes unites the scopes of every rule matching op.

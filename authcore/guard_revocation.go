@@ -88,7 +88,7 @@ func (e *Engine) checkGrant(req *Request, r *Resource, claims *AccessTokenClaims
 	}
 	if en, ok := e.grantsLive.get(claims.GrantID, now.UnixNano(), epoch); ok {
 		remember(en)
-		return e.authorize(req, r, claims)
+		return e.authorize(req, r, claims, now)
 	}
 	return e.store.Get(revokedGrantKey(claims.GrantID), func(_ []byte, _ uint64, err error) Outcome {
 		switch {
@@ -96,13 +96,15 @@ func (e *Engine) checkGrant(req *Request, r *Resource, claims *AccessTokenClaims
 			en := grantLiveEntry{until: now.Add(e.cfg.Store.RevocationRecheck).UnixNano(), epoch: epoch}
 			remember(en)
 			e.grantsLive.put(claims.GrantID, en, now.UnixNano())
-			return e.authorize(req, r, claims)
+			// The store may have answered after a callout: read the
+			// clock again for the admin state's freshness.
+			return e.authorize(req, r, claims, e.now())
 		case err == nil:
 			return e.deny(req, r, denyRevoked, 401, ErrCodeInvalidToken, "the access token is invalid or expired", nil)
 		}
 		e.log(LogError, "mcpgate: revocation lookup failed: "+err.Error())
 		// Not remembered: the next request tries the store again.
-		return e.revocationOutage(req, func() Outcome { return e.authorize(req, r, claims) })
+		return e.revocationOutage(req, func() Outcome { return e.authorize(req, r, claims, e.now()) })
 	})
 }
 

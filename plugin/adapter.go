@@ -137,15 +137,6 @@ func (p *pluginContext) NewHttpContext(id uint32) types.HttpContext {
 	return &httpContext{engine: p.engine, plugin: p, id: id}
 }
 
-// setFilterState records a guard decision as a property of the current
-// stream. Envoy keeps a property set by proxy_set_property as filter state
-// under "wasm." + name, so the access log prints it with
-// %FILTER_STATE(wasm.mcpgate.subject:PLAIN)% and rate-limit descriptors can
-// read it. Failures are ignored: the decision itself is already made.
-func setFilterState(name, value string) {
-	_ = proxywasm.SetProperty([]string{name}, []byte(value))
-}
-
 func logToHost(level authcore.LogLevel, msg string) {
 	switch level {
 	case authcore.LogDebug:

@@ -8,3 +8,12 @@ import "github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 // native build runs on the SDK's emulator, whose host calls are Go
 // functions).
 func requestHeaders() ([][2]string, error) { return proxywasm.GetHttpRequestHeaders() }
+
+// setFilterState records a guard decision as a property of the current
+// stream (see the wasm build's setFilterState).
+func setFilterState(name, value string) {
+	if name == "" || value == "" {
+		return
+	}
+	_ = proxywasm.SetProperty([]string{name}, []byte(value))
+}

@@ -35,3 +35,25 @@ func requestHeaders() ([][2]string, error) {
 	}
 	return parseHeaderPairs(unsafe.Slice(data, size))
 }
+
+//go:wasmimport env proxy_set_property
+func proxySetProperty(pathData *byte, pathSize uint32, valueData *byte, valueSize uint32) uint32
+
+// setFilterState records a guard decision as a property of the current
+// stream. Envoy keeps a property set by proxy_set_property as filter state
+// under "wasm." + name, so the access log prints it with
+// %FILTER_STATE(wasm.mcpgate.subject:PLAIN)% and rate-limit descriptors can
+// read it. Failures are ignored: the decision itself is already made.
+//
+// A one-element property path is serialized as the element itself, so the
+// name and value are handed to the host as they are: the SDK's SetProperty
+// would allocate the serialized path and a copy of the value on every
+// request, three times per guarded request. The host copies both before
+// returning, so pointing at the strings' bytes is safe. An empty name or
+// value is skipped, as SetProperty refuses it.
+func setFilterState(name, value string) {
+	if name == "" || value == "" {
+		return
+	}
+	_ = proxySetProperty(unsafe.StringData(name), uint32(len(name)), unsafe.StringData(value), uint32(len(value)))
+}

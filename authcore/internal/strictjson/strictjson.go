@@ -38,6 +38,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -106,12 +107,30 @@ func pathOrRoot(p string) string {
 // documentation). The error is a *SyntaxError, *DepthError or
 // *DuplicateError.
 func Check(data []byte, opts Options) error {
-	c := checker{data: data, maxDepth: opts.MaxDepth, dups: !opts.AllowDuplicates}
+	c := checkers.Get().(*checker)
+	// The hash seed is kept: equal hashes are compared byte for byte, so a
+	// seed only has to be unpredictable, not fresh per document.
+	*c = checker{data: data, maxDepth: opts.MaxDepth, dups: !opts.AllowDuplicates,
+		stack: c.stackBuf[:0], keys: c.keysBuf[:0], scratch: c.scratchBuf[:0],
+		seed: c.seed, seeded: c.seeded}
 	if c.maxDepth <= 0 {
 		c.maxDepth = DefaultMaxDepth
 	}
-	return c.run()
+	err := c.run()
+	if cap(c.stack) > len(c.stackBuf) || cap(c.keys) > len(c.keysBuf) || cap(c.scratch) > len(c.scratchBuf) {
+		return err // grown past the buffers: let it go rather than keep it
+	}
+	c.data = nil // the pool must not keep the caller's document alive
+	checkers.Put(c)
+	return err
 }
+
+// checkers recycles checkers: the stack and name buffers live inside the
+// checker, so a JSON-RPC message, a token header or a claims set is checked
+// without a heap allocation (a slice field assigned through a pointer
+// escapes, so the buffers cannot live on Check's stack, and in wasm each
+// allocation costs the request more than the check).
+var checkers = sync.Pool{New: func() any { return new(checker) }}
 
 // Valid is Check(data, opts) == nil.
 func Valid(data []byte, opts Options) bool { return Check(data, opts) == nil }
@@ -144,6 +163,10 @@ type checker struct {
 	seed     maphash.Seed
 	seeded   bool
 	scratch  []byte
+
+	stackBuf   [8]frame
+	keysBuf    [16]keyEntry
+	scratchBuf [64]byte
 }
 
 func (c *checker) syntax(msg string) error { return &SyntaxError{Offset: c.pos, Msg: msg} }

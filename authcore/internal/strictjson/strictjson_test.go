@@ -281,3 +281,24 @@ func TestImportsOnlyStdlib(t *testing.T) {
 		t.Fatalf("strictjson depends on %v; only the standard library is allowed", deps)
 	}
 }
+
+// A JSON-RPC message is checked without a heap allocation: in wasm each
+// allocation costs the guarded request more than the check itself.
+func TestCheckSmallDocumentDoesNotAllocate(t *testing.T) {
+	body := []byte(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"admin_stats","arguments":{"verbose":true,"n\u0061me":1}}}`)
+	if err := Check(body, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(200, func() { _ = Check(body, Options{}) }); n != 0 {
+		t.Errorf("Check allocated %v times per call, want 0", n)
+	}
+	// A document deeper and wider than the checker's buffers still checks,
+	// and the grown checker is not kept for the next one.
+	big := []byte(`[[[[[[[[[[{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"a":0}]]]]]]]]]`)
+	if _, ok := Check(big, Options{}).(*DuplicateError); !ok {
+		t.Fatalf("duplicate in a large document: %v", Check(big, Options{}))
+	}
+	if err := Check(body, Options{}); err != nil {
+		t.Fatal(err)
+	}
+}

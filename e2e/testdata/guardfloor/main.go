@@ -16,6 +16,7 @@ package main
 import (
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -65,15 +66,25 @@ func (*guardFloor) OnHttpRequestHeaders(int, bool) types.Action {
 		counter.Increment(1)
 	}
 	if !skip["props"] {
-		_ = proxywasm.SetProperty([]string{"mcpgate.decision"}, []byte("allow"))
-		_ = proxywasm.SetProperty([]string{"mcpgate.subject"}, []byte("alice"))
-		_ = proxywasm.SetProperty([]string{"mcpgate.client_id"}, []byte("client"))
+		setProperty("mcpgate.decision", "allow")
+		setProperty("mcpgate.subject", "alice")
+		setProperty("mcpgate.client_id", "client")
 	}
 	_ = proxywasm.RemoveHttpRequestHeader("authorization")
 	_ = proxywasm.ReplaceHttpRequestHeader("x-mcpgate-subject", "alice")
 	_ = proxywasm.ReplaceHttpRequestHeader("x-mcpgate-client-id", "client")
 	_ = proxywasm.ReplaceHttpRequestHeader("x-mcpgate-scope", "mcp:tools")
 	return types.ActionContinue
+}
+
+//go:wasmimport env proxy_set_property
+func proxySetProperty(pathData *byte, pathSize uint32, valueData *byte, valueSize uint32) uint32
+
+// setProperty sets a one-element property as mcpgate does: the name and
+// value handed to the host as they are, with no allocation (the SDK's
+// SetProperty copies both).
+func setProperty(name, value string) {
+	_ = proxySetProperty(unsafe.StringData(name), uint32(len(name)), unsafe.StringData(value), uint32(len(value)))
 }
 
 type vm struct{ types.DefaultVMContext }
