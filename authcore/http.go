@@ -35,18 +35,22 @@ func jsonError(e *Error, extra Header) Reply {
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	// Runs of bytes that need no escape are copied at once: byte by byte
+	// append costs an audit line a microsecond in wasm.
+	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
+			b = append(append(b, s[start:i]...), '\\', c)
 		case c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			b = append(append(b, s[start:i]...), '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		default:
-			b = append(b, c)
+			continue
 		}
+		start = i + 1
 	}
-	return append(b, '"')
+	return append(append(b, s[start:]...), '"')
 }
 
 // withCORS adds the cross-origin response headers for req's Origin to a
