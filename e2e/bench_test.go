@@ -67,6 +67,7 @@ func testFilter(b *testing.B, pkgDir string) []byte {
 			f.err = err
 			return
 		}
+		defer os.RemoveAll(dir) // read into memory below
 		out := filepath.Join(dir, "filter.wasm")
 		if f.err = harness.Build(pkgDir, out); f.err == nil {
 			f.wasm, f.err = os.ReadFile(out)

@@ -46,6 +46,7 @@ func filterWasm(t testing.TB) []byte {
 				wasmErr = err
 				return
 			}
+			defer os.RemoveAll(dir) // read into memory below
 			path = filepath.Join(dir, "mcpgate.wasm")
 			if wasmErr = harness.Build("../plugin", path); wasmErr != nil {
 				return
