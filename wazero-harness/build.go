@@ -10,9 +10,10 @@ import (
 // Build compiles the Go package in directory pkgDir into a proxy-wasm
 // module at out, the way the project builds its filter:
 //
-//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -ldflags='-s -w' -o out .
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags='-s -w' -o out .
 //
-// run in pkgDir, so pkgDir's module is used. Relative paths are relative to
+// run in pkgDir, so pkgDir's module is used. -trimpath keeps the module
+// the same bytes (and size) wherever the checkout lives. Relative paths are relative to
 // the current directory. It is meant for tests (build once per test binary,
 // e.g. in TestMain or behind a sync.Once): a cold build takes about 10 s,
 // a cached one well under a second. The error carries the compiler output.
@@ -24,7 +25,7 @@ func Build(pkgDir, out string) error {
 	if err := os.MkdirAll(filepath.Dir(absOut), 0o755); err != nil {
 		return fmt.Errorf("harness: build %s: %w", pkgDir, err)
 	}
-	cmd := exec.Command(goTool(), "build", "-buildmode=c-shared", "-ldflags=-s -w", "-o", absOut, ".")
+	cmd := exec.Command(goTool(), "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", absOut, ".")
 	cmd.Dir = pkgDir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if output, err := cmd.CombinedOutput(); err != nil {
