@@ -12,11 +12,12 @@ import (
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags='-s -w' -o out .
 //
-// run in pkgDir, so pkgDir's module is used. -trimpath keeps the module
-// the same bytes (and size) wherever the checkout lives. Relative paths are relative to
-// the current directory. It is meant for tests (build once per test binary,
-// e.g. in TestMain or behind a sync.Once): a cold build takes about 10 s,
-// a cached one well under a second. The error carries the compiler output.
+// run in pkgDir, so pkgDir's module is used; -trimpath keeps the module
+// the same bytes (and size) wherever the checkout lives. Relative paths
+// are relative to the current directory. It is meant for tests (build
+// once per test binary, e.g. in TestMain or behind a sync.Once): a cold
+// build takes about 10 s, a cached one well under a second. The error
+// carries the compiler output.
 func Build(pkgDir, out string) error {
 	absOut, err := filepath.Abs(out)
 	if err != nil {
