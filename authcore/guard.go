@@ -437,12 +437,8 @@ func oneOperation(v jsonv.Result) (rpcOp, string) {
 		return rpcOp{}, "JSON-RPC method is not a string"
 	}
 	op := rpcOp{method: m.Str}
-	member := "name"
-	switch m.Str {
-	case "resources/read", "resources/subscribe", "resources/unsubscribe":
-		member = "uri"
-	case "tools/call", "prompts/get":
-	default:
+	member, named := targetMember(m.Str)
+	if !named {
 		return op, ""
 	}
 	var n jsonv.Result
@@ -458,6 +454,19 @@ func oneOperation(v jsonv.Result) (rpcOp, string) {
 	}
 	op.name = n.Str
 	return op, ""
+}
+
+// targetMember names the params member that says what a method acts on:
+// the tool's or prompt's name, or the resource's URI. named is false for
+// methods without a target.
+func targetMember(method string) (member string, named bool) {
+	switch method {
+	case "resources/read", "resources/subscribe", "resources/unsubscribe":
+		return "uri", true
+	case "tools/call", "prompts/get":
+		return "name", true
+	}
+	return "", false
 }
 
 // pick reads the object v in one pass: the values of the members named a

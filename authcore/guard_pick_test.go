@@ -41,12 +41,8 @@ func oneOperationReference(v jsonv.Result) (rpcOp, string) {
 		return rpcOp{}, "JSON-RPC method is not a string"
 	}
 	op := rpcOp{method: m.Str}
-	member := "name"
-	switch m.Str {
-	case "resources/read", "resources/subscribe", "resources/unsubscribe":
-		member = "uri"
-	case "tools/call", "prompts/get":
-	default:
+	member, named := targetMember(m.Str)
+	if !named {
 		return op, ""
 	}
 	params := v.Get("params")

@@ -10,10 +10,8 @@ import "github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 func requestHeaders() ([][2]string, error) { return proxywasm.GetHttpRequestHeaders() }
 
 // setFilterState records a guard decision as a property of the current
-// stream (see the wasm build's setFilterState).
+// stream (see the wasm build's setFilterState; SetProperty refuses an
+// empty name or value).
 func setFilterState(name, value string) {
-	if name == "" || value == "" {
-		return
-	}
 	_ = proxywasm.SetProperty([]string{name}, []byte(value))
 }
