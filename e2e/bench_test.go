@@ -467,14 +467,17 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 }
 
 // BenchmarkCompileFilter is the module's compile time at start (wazero's
-// compiler, no compilation cache), for the size work's before and after:
-// "current" is the filter under test, "compare" the module at
+// compiler, no compilation cache) and its size in MB, for the size work's
+// before and after: "current" is the filter under test, "floor" the
+// smallest Go filter (e2e/testdata/floor), "cryptofloor" the SDK with the
+// standard library's cryptography the filter carries
+// (e2e/testdata/cryptofloor), and "compare" the module at
 // $MCPGATE_COMPARE_WASM when set (e.g. a build of an older commit).
 func BenchmarkCompileFilter(b *testing.B) {
 	modules := []struct {
 		name string
 		wasm []byte
-	}{{"current", filterWasm(b)}}
+	}{{"current", filterWasm(b)}, {"floor", testFilter(b, "testdata/floor")}, {"cryptofloor", testFilter(b, "testdata/cryptofloor")}}
 	if path := os.Getenv("MCPGATE_COMPARE_WASM"); path != "" {
 		other, err := os.ReadFile(path)
 		if err != nil {
