@@ -1,8 +1,9 @@
 // Command cryptofloor is a proxy-wasm test filter that links the SDK and
-// every standard-library cryptographic primitive mcpgate's filter must carry
-// for hosts without signature functions, and nothing else: ECDSA P-256 and
-// P-384 signing and verification, RSA PKCS #1 v1.5 and PSS verification, Ed25519, AES-GCM, HMAC and HKDF over SHA-2, and the
-// system random source. It does no work a test looks at; its size (e2e
+// every standard-library cryptographic primitive mcpgate's filter must
+// carry for hosts without signature functions, and nothing else: ECDSA
+// P-256 and P-384 signing and verification, RSA PKCS #1 v1.5 and PSS
+// verification, Ed25519, AES-GCM, HMAC and HKDF over SHA-2, and the system
+// random source. It does no work a test looks at; its size (e2e
 // BenchmarkCompileFilter, "cryptofloor") is the floor under which a Go
 // filter with these algorithms cannot go, for the size goal of issue 14.
 package main
