@@ -3,6 +3,7 @@ package authcore
 import (
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 )
@@ -52,7 +53,7 @@ type auditEvent struct {
 func (e *Engine) audit(ev auditEvent) {
 	line := make([]byte, 0, 256)
 	line = append(line, `{"audit":"mcpgate","time":"`...)
-	line = e.now().UTC().AppendFormat(line, time.RFC3339)
+	line = e.appendAuditTime(line, e.now())
 	line = append(line, `","event":`...)
 	line = appendJSONString(line, ev.Event)
 	for _, f := range [...]struct{ k, v string }{
@@ -84,7 +85,30 @@ func (e *Engine) audit(ev auditEvent) {
 		e.auditSink(line)
 		return
 	}
-	e.log(LogInfo, string(line))
+	// line is this call's own buffer and is never written again, so the
+	// log message can be a view of it rather than a copy.
+	e.log(LogInfo, unsafe.String(unsafe.SliceData(line), len(line)))
+}
+
+// auditSecond is the audit time of one second, formatted once.
+type auditSecond struct {
+	unix int64
+	text string
+}
+
+// appendAuditTime appends now in UTC as RFC 3339 at second precision
+// (time.RFC3339, no fraction), so its text depends on the second alone.
+// The text of the latest second is kept and reused: formatting the time
+// was a measurable part of a tool_call line in wasm, written on every
+// allowed request to a resource with rules.
+func (e *Engine) appendAuditTime(b []byte, now time.Time) []byte {
+	sec := now.Unix()
+	if c := e.auditClock.Load(); c != nil && c.unix == sec {
+		return append(b, c.text...)
+	}
+	c := &auditSecond{unix: sec, text: now.UTC().Format(time.RFC3339)}
+	e.auditClock.Store(c)
+	return append(b, c.text...)
 }
 
 func appendAuditField(b []byte, k, v string) []byte {

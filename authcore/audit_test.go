@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // Audit lines are one JSON object each, whatever the values hold, with the
@@ -32,5 +33,34 @@ func TestAuditLineJSON(t *testing.T) {
 	m = nil
 	if err := json.Unmarshal(got, &m); err != nil || len(m) != 3 {
 		t.Errorf("sparse line %s", got)
+	}
+}
+
+// The audit time is the clock's second in UTC as RFC 3339, formatted once
+// per second: lines of one second share the text, the next second and a
+// clock set back are formatted anew, and the log copy of a line is not
+// changed by the next line.
+func TestAuditTimeFollowsTheClock(t *testing.T) {
+	clock := time.Date(2026, 12, 6, 20, 59, 59, 900_000_000, time.FixedZone("CET", 3600))
+	var lines []string
+	e, err := New(loadConfig(t, "guard"), Options{Now: func() time.Time { return clock },
+		Log: func(_ LogLevel, msg string) { lines = append(lines, msg) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, step := range []time.Duration{0, 50 * time.Millisecond, 60 * time.Millisecond, time.Hour, -2 * time.Hour} {
+		clock = clock.Add(step)
+		e.audit(auditEvent{Event: "tool_call", Tool: "t"})
+		want = append(want, clock.UTC().Truncate(time.Second).Format(time.RFC3339))
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d", len(lines), len(want))
+	}
+	for i, l := range lines {
+		var m struct{ Time string }
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m.Time != want[i] {
+			t.Errorf("line %d: time %q (%v), want %q: %s", i, m.Time, err, want[i], l)
+		}
 	}
 }

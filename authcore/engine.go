@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,7 +69,9 @@ type Engine struct {
 	// share: verified tokens shared between VMs (tokenshare.go).
 	share *tokenShare
 	// auditSink and filterState are Options.Audit and Options.FilterState.
-	auditSink   func([]byte)
+	auditSink func([]byte)
+	// auditClock is the formatted time of the latest audit line's second.
+	auditClock  atomic.Pointer[auditSecond]
 	filterState func(name, value string)
 	// admin is the per-VM view of operators' revocations and blocks
 	// (admin_state.go).

@@ -478,29 +478,29 @@ func targetMember(method string) (member string, named bool) {
 // match"), keeping the last such member, while the guard reads the exact
 // name; refusing the variants leaves one reading. The first variant in
 // document order is named. One walk instead of three (two Gets and a
-// variant scan): the walk is most of the per-tool body check in wasm.
+// variant scan), which reads only the two values (jsonv.Members): the
+// walk is most of the per-tool body check in wasm.
 func pick(v jsonv.Result, a, b string) (va, vb jsonv.Result, bad string) {
-	v.ForEach(func(k, val jsonv.Result) bool {
-		key := k.String()
+	m := v.Members()
+	for {
+		key, ok := m.Next()
 		switch {
+		case !ok:
+			return va, vb, ""
 		case key == a:
 			if !va.Exists() {
-				va = val
+				va = m.Value()
 			}
 		case b != "" && key == b:
 			if !vb.Exists() {
-				vb = val
+				vb = m.Value()
 			}
 		case strings.EqualFold(key, a):
-			bad = caseVariantMessage(key, a)
-			return false
+			return va, vb, caseVariantMessage(key, a)
 		case b != "" && strings.EqualFold(key, b):
-			bad = caseVariantMessage(key, b)
-			return false
+			return va, vb, caseVariantMessage(key, b)
 		}
-		return true
-	})
-	return va, vb, bad
+	}
 }
 
 func caseVariantMessage(key, name string) string {

@@ -216,6 +216,61 @@ func (t Result) ForEach(fn func(key, value Result) bool) {
 	}
 }
 
+// Members is a walk over the members of an object that parses only the
+// values asked for: Next reads a member's name, Value its value, and a
+// value not asked for is skipped without being read (no number parsed, no
+// string unescaped). ForEach reads every value.
+type Members struct {
+	s       string
+	i       int // where the next member starts
+	vs      int // start of the current member's value
+	pending bool
+}
+
+// Members starts a walk over the members of the object t; a t that is
+// not an object has none.
+func (t Result) Members() Members {
+	if !t.IsObject() {
+		return Members{i: -1}
+	}
+	return Members{s: t.Raw, i: 1}
+}
+
+// Next reads the next member's name (unescaped). ok is false at the end of
+// the object, or where it is not JSON.
+func (m *Members) Next() (name string, ok bool) {
+	if m.pending {
+		m.pending = false
+		m.i = skip(m.s, m.vs)
+	}
+	if m.i < 0 {
+		return "", false
+	}
+	ks, ke, vs, esc, ok := nextMember(m.s, m.i)
+	if !ok {
+		m.i = -1
+		return "", false
+	}
+	m.vs, m.pending = vs, true
+	name = m.s[ks+1 : ke-1]
+	if esc {
+		name = unescape(name)
+	}
+	return name, true
+}
+
+// Value reads the value of the member Next last returned; called twice,
+// or before Next, it returns the non-existent Result.
+func (m *Members) Value() Result {
+	if !m.pending {
+		return Result{}
+	}
+	m.pending = false
+	r, end := value(m.s, m.vs)
+	m.i = end
+	return r
+}
+
 // Array returns the elements of the array t; a null or the non-existent
 // Result has none, and any other value is its own only element.
 func (t Result) Array() []Result {
