@@ -159,8 +159,10 @@ type httpContext struct {
 	// ticket is set while the request is parked (authcore.Wait).
 	ticket uint64
 	req    *authcore.Request
-	// readBody is set while the engine waits for the request body.
-	readBody *authcore.ReadBody
+	// readBody is set (its Resume not nil) while the engine waits for the
+	// request body; a value, not a pointer, so that waiting allocates
+	// nothing.
+	readBody authcore.ReadBody
 	// done is set once a local reply was sent.
 	done bool
 	// calling is set while an outbound call is in flight: Envoy lets a
@@ -173,6 +175,11 @@ type httpContext struct {
 	// at once, as no body callback will follow.
 	bodyEnded bool
 	bodySize  int
+	// request and headers are the storage of req and its header pairs,
+	// allocated with the stream: most requests fit (Envoy's and a
+	// client's headers), and each allocation saved counts in wasm.
+	request authcore.Request
+	headers [16][2]string
 }
 
 // OnHttpRequestHeaders implements types.HttpContext.
@@ -182,14 +189,15 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	// One host call for the whole map: a call that returns data costs a
 	// round trip into the VM's allocator, and the guarded path needs every
 	// header anyway.
-	headers, err := requestHeaders()
+	headers, err := requestHeaders(h.headers[:0])
 	if err != nil {
 		// Fail closed: without the headers nothing can be decided.
 		return h.fail(wrap("reading request headers: "+err.Error(), err))
 	}
 	// The pseudo-headers stay in Headers (their names cannot collide with
 	// a real header's): no second copy of the map.
-	req := &authcore.Request{Headers: headers}
+	req := &h.request
+	*req = authcore.Request{Headers: headers}
 	for _, kv := range headers {
 		if len(kv[0]) < 5 || kv[0][0] != ':' {
 			continue // not a pseudo-header: skip the string switch
@@ -233,7 +241,7 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action 
 	if h.calling || h.ticket != 0 {
 		return types.ActionPause
 	}
-	if h.readBody == nil || h.done {
+	if h.readBody.Resume == nil || h.done {
 		return types.ActionContinue
 	}
 	if bodySize > h.readBody.Limit {
@@ -247,7 +255,7 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action 
 		return h.fail(wrap("reading request body: "+err.Error(), err))
 	}
 	rb := h.readBody
-	h.readBody = nil
+	h.readBody = authcore.ReadBody{}
 	return h.apply(rb.Resume(body), true, true)
 }
 
@@ -264,10 +272,14 @@ func (h *httpContext) apply(o authcore.Outcome, endOfStream, inBody bool) types.
 		}
 		return types.ActionContinue
 	case authcore.ReadBody:
+		if o.Resume == nil {
+			// Fail closed: an unset readBody lets the body through.
+			return h.fail(errors.New("engine asked for the body without a continuation"))
+		}
 		if endOfStream && !inBody {
 			return h.apply(o.Resume(nil), true, false)
 		}
-		if inBody && h.bodyEnded && h.readBody == nil {
+		if inBody && h.bodyEnded && h.readBody.Resume == nil {
 			// The body was buffered while a call was in flight.
 			if h.bodySize > o.Limit {
 				return h.reply(authcore.PayloadTooLarge(o.Limit))
@@ -281,7 +293,7 @@ func (h *httpContext) apply(o authcore.Outcome, endOfStream, inBody bool) types.
 			}
 			return h.apply(o.Resume(body), true, true)
 		}
-		h.readBody = &o
+		h.readBody = o
 		return types.ActionPause
 	case authcore.Call:
 		if err := h.dispatch(o); err != nil {

@@ -17,7 +17,10 @@ var errHeaderMap = errors.New("malformed header map from the host")
 // (requestHeaders hands over the buffer the host filled, which nothing
 // else references). A view keeps all of b alive, which for a header map
 // is a few hundred bytes per request.
-func parseHeaderPairs(b []byte) ([][2]string, error) {
+//
+// The pairs are stored in dst's array when it has room (the stream's own
+// array, allocated with it), and in a new one otherwise.
+func parseHeaderPairs(dst [][2]string, b []byte) ([][2]string, error) {
 	if len(b) < 4 {
 		return nil, errHeaderMap
 	}
@@ -28,7 +31,11 @@ func parseHeaderPairs(b []byte) ([][2]string, error) {
 	}
 	sizes := b[4 : 4+n*8]
 	data := b[4+n*8:]
-	out := make([][2]string, n)
+	out := dst[:0]
+	if uint64(cap(out)) < uint64(n) {
+		out = make([][2]string, n)
+	}
+	out = out[:n]
 	for i := range out {
 		for j := 0; j < 2; j++ {
 			l := binary.LittleEndian.Uint32(sizes[i*8+j*4:])

@@ -12,10 +12,20 @@ func TestParseHeaderPairs(t *testing.T) {
 		{{":path", "/mcp"}},
 		{{":authority", "mcp.example.com"}, {":path", "/mcp?x=1"}, {":method", "POST"}, {"authorization", "Bearer abc.def.ghi"}, {"x-empty", ""}, {"", "v"}},
 	} {
-		got, err := parseHeaderPairs(serializeHeaderPairs(h))
+		got, err := parseHeaderPairs(nil, serializeHeaderPairs(h))
 		if err != nil || !reflect.DeepEqual(got, h) && !(len(got) == 0 && len(h) == 0) {
 			t.Errorf("parse(serialize(%q)) = %q, %v", h, got, err)
 		}
+	}
+	// Pairs go into dst's array when they fit, into a new one otherwise.
+	var store [2][2]string
+	two := [][2]string{{"a", "bc"}, {"de", "f"}}
+	if got, err := parseHeaderPairs(store[:0], serializeHeaderPairs(two)); err != nil || !reflect.DeepEqual(got, two) || &got[0] != &store[0] {
+		t.Errorf("two pairs with room for two: %q, %v, in dst's array: %v", got, err, err == nil && &got[0] == &store[0])
+	}
+	three := append(two, [2]string{"g", "h"})
+	if got, err := parseHeaderPairs(store[:0], serializeHeaderPairs(three)); err != nil || !reflect.DeepEqual(got, three) || store[1] != two[1] {
+		t.Errorf("three pairs with room for two: %q, %v; dst's array now %q", got, err, store)
 	}
 	good := serializeHeaderPairs([][2]string{{"a", "bc"}, {"de", "f"}})
 	bad := map[string][]byte{
@@ -31,7 +41,7 @@ func TestParseHeaderPairs(t *testing.T) {
 		}(),
 	}
 	for name, b := range bad {
-		if h, err := parseHeaderPairs(b); err == nil {
+		if h, err := parseHeaderPairs(nil, b); err == nil {
 			t.Errorf("%s: parsed as %q", name, h)
 		}
 	}
@@ -45,7 +55,7 @@ func FuzzParseHeaderPairs(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in := append([]byte{}, b...)
-		h, err := parseHeaderPairs(in)
+		h, err := parseHeaderPairs(nil, in)
 		if err != nil {
 			return
 		}

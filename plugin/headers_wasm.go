@@ -23,8 +23,8 @@ func proxyGetHeaderMapPairs(mapType uint32, returnData unsafe.Pointer, returnSiz
 const mapTypeRequestHeaders = 0
 
 // requestHeaders returns the request's header map, pseudo-headers
-// included, in the host's order.
-func requestHeaders() ([][2]string, error) {
+// included, in the host's order, stored in dst's array when it has room.
+func requestHeaders(dst [][2]string) ([][2]string, error) {
 	var data *byte
 	var size uint32
 	if st := proxyGetHeaderMapPairs(mapTypeRequestHeaders, unsafe.Pointer(&data), &size); st != 0 {
@@ -33,7 +33,7 @@ func requestHeaders() ([][2]string, error) {
 	if data == nil || size == 0 {
 		return nil, nil
 	}
-	return parseHeaderPairs(unsafe.Slice(data, size))
+	return parseHeaderPairs(dst, unsafe.Slice(data, size))
 }
 
 //go:wasmimport env proxy_set_property
