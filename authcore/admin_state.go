@@ -206,21 +206,22 @@ func (e *Engine) grantAdminError(g *grantRecord) *Error {
 func (e *Engine) authorize(req *Request, r *Resource, claims *AccessTokenClaims, now time.Time) Outcome {
 	if st := e.adminFresh(now); st != nil {
 		// The common case: no closure, no lookup.
-		return e.authorizeAdmin(req, r, claims, st)
+		return e.authorizeAdmin(req, r, claims, st, now)
 	}
 	return e.adminView(func(st *adminState, err error) Outcome {
+		// After the store's answer the clock is read again.
 		if err != nil {
-			return e.revocationOutage(req, func() Outcome { return e.authorizeScopes(req, r, claims) })
+			return e.revocationOutage(req, func() Outcome { return e.authorizeScopes(req, r, claims, e.now()) })
 		}
-		return e.authorizeAdmin(req, r, claims, st)
+		return e.authorizeAdmin(req, r, claims, st, e.now())
 	})
 }
 
-func (e *Engine) authorizeAdmin(req *Request, r *Resource, claims *AccessTokenClaims, st *adminState) Outcome {
+func (e *Engine) authorizeAdmin(req *Request, r *Resource, claims *AccessTokenClaims, st *adminState, now time.Time) Outcome {
 	if st.revokedAt(claims.Subject, claims.ClientID, claims.IssuedAt.Unix()) {
 		return e.deny(req, r, denyRevoked, 401, ErrCodeInvalidToken, "the access token is invalid or expired", nil)
 	}
-	return e.authorizeScopes(req, r, claims)
+	return e.authorizeScopes(req, r, claims, now)
 }
 
 // adminFresh returns the admin state this VM read less than adminRecheck

@@ -44,6 +44,9 @@ type auditEvent struct {
 	// Admin fields: what an operator did to what.
 	Action string `json:"action,omitempty"`
 	Target string `json:"target,omitempty"`
+	// at is the event's time when the caller has read the clock already;
+	// zero means now.
+	at time.Time
 }
 
 // audit writes one audit line. It is built by hand (the field order and
@@ -53,7 +56,11 @@ type auditEvent struct {
 func (e *Engine) audit(ev auditEvent) {
 	line := make([]byte, 0, 256)
 	line = append(line, `{"audit":"mcpgate","time":"`...)
-	line = e.appendAuditTime(line, e.now())
+	at := ev.at
+	if at.IsZero() {
+		at = e.now()
+	}
+	line = e.appendAuditTime(line, at)
 	line = append(line, `","event":`...)
 	line = appendJSONString(line, ev.Event)
 	for _, f := range [...]struct{ k, v string }{

@@ -64,3 +64,46 @@ func TestAuditTimeFollowsTheClock(t *testing.T) {
 		}
 	}
 }
+
+// A tool_call line carries the time the request was authorized at (its
+// headers), as Envoy's access log carries a request's start: the body
+// read after the clock moved on does not change it, nor cost another
+// reading of the clock.
+func TestToolCallAuditTimeIsTheRequests(t *testing.T) {
+	start := time.Now().Truncate(time.Second)
+	clock := start
+	reads := 0
+	var lines []string
+	e, err := New(loadConfig(t, "guard"), Options{Now: func() time.Time { reads++; return clock },
+		Log: func(_ LogLevel, msg string) { lines = append(lines, msg) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := mcpPost("/mcp", mintFor(t, e, "https://mcp.example.com/mcp", "mcp:tools", "mcp:admin"),
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"admin_stats"}}`)
+	for i := 0; i < 2; i++ { // the first request verifies the token, the second finds it cached
+		lines, reads = nil, 0
+		rb, ok := e.Handle(req).(ReadBody)
+		if !ok {
+			t.Fatal("the guard did not ask for the body")
+		}
+		before := reads
+		clock = clock.Add(3 * time.Second)
+		if _, ok := rb.Resume(req.Body).(Forward); !ok {
+			t.Fatal("refused")
+		}
+		if reads != before {
+			t.Errorf("request %d: the clock was read %d times for the body", i, reads-before)
+		}
+		var tc []string
+		for _, l := range lines {
+			var m struct{ Event, Time string }
+			if json.Unmarshal([]byte(l), &m) == nil && m.Event == "tool_call" {
+				tc = append(tc, m.Time)
+			}
+		}
+		if want := clock.Add(-3 * time.Second).UTC().Format(time.RFC3339); len(tc) != 1 || tc[0] != want {
+			t.Errorf("request %d: tool_call times %q, want [%q]", i, tc, want)
+		}
+	}
+}

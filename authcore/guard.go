@@ -89,8 +89,11 @@ func (e *Engine) admit(req *Request, r *Resource, claims *AccessTokenClaims, now
 	return e.checkGrant(req, r, claims, now)
 }
 
-// authorizeScopes checks scopes, reading the body first when a rule needs it.
-func (e *Engine) authorizeScopes(req *Request, r *Resource, claims *AccessTokenClaims) Outcome {
+// authorizeScopes checks scopes, reading the body first when a rule needs
+// it. now is the time the request was authorized at, which its tool_call
+// audit lines carry (as Envoy's access log carries the request's start),
+// so the body does not cost another reading of the clock.
+func (e *Engine) authorizeScopes(req *Request, r *Resource, claims *AccessTokenClaims, now time.Time) Outcome {
 	granted := grantedScopes{scope: claims.Scope, implies: r.Implies}
 	if !granted.hasAll(r.Scopes) {
 		return e.insufficientScope(req, r, r.Scopes, claims.Scope)
@@ -120,7 +123,7 @@ func (e *Engine) authorizeScopes(req *Request, r *Resource, claims *AccessTokenC
 				return e.insufficientScope(req, r, need, claims.Scope)
 			}
 		}
-		if out := e.checkClaimRules(req, r, claims, ops); out != nil {
+		if out := e.checkClaimRules(req, r, claims, ops, now); out != nil {
 			return out
 		}
 		return e.allow(r, claims)

@@ -1,12 +1,14 @@
 package authcore
 
+import "time"
+
 // checkClaimRules applies the "when" of the resource's rules that match an
 // operation: the access token's identity claims (claims.go) must satisfy
 // it, on top of the rule's scopes. A failure is 403 with a JSON-RPC error:
 // no other scope would help, so it is not insufficient_scope (RFC 6750
 // §3.1). On success it records the allowed operations: one tool_call audit
 // line per named operation, and the tool name as filter state.
-func (e *Engine) checkClaimRules(req *Request, r *Resource, claims *AccessTokenClaims, ops []rpcOp) Outcome {
+func (e *Engine) checkClaimRules(req *Request, r *Resource, claims *AccessTokenClaims, ops []rpcOp, now time.Time) Outcome {
 	for _, op := range ops {
 		for i := range r.Rules {
 			rule := &r.Rules[i]
@@ -31,7 +33,7 @@ func (e *Engine) checkClaimRules(req *Request, r *Resource, claims *AccessTokenC
 		}
 		if op.name != "" && (e.cfg.Audit.ToolCalls || len(r.Rules) > 0) {
 			e.audit(auditEvent{Event: "tool_call", Subject: claims.Subject, ClientID: claims.ClientID, Resource: r.URI,
-				RequestID: requestID(req), Method: op.method, Tool: op.name})
+				RequestID: requestID(req), Method: op.method, Tool: op.name, at: now})
 		}
 	}
 	e.decisionTool(tool)
