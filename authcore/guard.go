@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
@@ -401,7 +402,10 @@ func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code 
 	default:
 		return nil, rpcParseError, "request body is not valid JSON"
 	}
-	v := jsonv.ParseBytes(body)
+	// The body is read in place, not copied (it may be MaxBodyBytes
+	// long); what outlives this call, the operations' method and name, is
+	// copied out (detach), and a refusal's text is built by copying.
+	v := jsonv.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
 	if v.IsArray() {
 		arr := v.Array()
 		if len(arr) == 0 {
@@ -410,17 +414,32 @@ func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code 
 		for _, el := range arr {
 			op, bad := oneOperation(el)
 			if bad != "" {
-				return nil, rpcInvalidRequest, bad
+				return nil, rpcInvalidRequest, strings.Clone(bad)
 			}
-			ops = append(ops, op)
+			ops = append(ops, op.detach())
 		}
 		return ops, 0, ""
 	}
 	op, bad := oneOperation(v)
 	if bad != "" {
-		return nil, rpcInvalidRequest, bad
+		return nil, rpcInvalidRequest, strings.Clone(bad)
 	}
-	return append(ops, op), 0, ""
+	return append(ops, op.detach()), 0, ""
+}
+
+// detach copies op's strings out of the body they point into, in one
+// allocation: the body is the caller's buffer, and the name reaches the
+// audit trail and the host's filter state.
+func (op rpcOp) detach() rpcOp {
+	if op.method == "" && op.name == "" {
+		return op
+	}
+	// Not op.method + op.name: a concatenation with an empty operand
+	// returns the other operand itself, still in the body.
+	b := make([]byte, 0, len(op.method)+len(op.name))
+	b = append(append(b, op.method...), op.name...)
+	s := unsafe.String(unsafe.SliceData(b), len(b))
+	return rpcOp{method: s[:len(op.method)], name: s[len(op.method):]}
 }
 
 func oneOperation(v jsonv.Result) (rpcOp, string) {

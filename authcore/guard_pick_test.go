@@ -97,3 +97,33 @@ func FuzzOneOperationMatchesReference(f *testing.F) {
 	}
 	f.Fuzz(checkOneOperation)
 }
+
+// The operations read from a body do not point into it: the body is the
+// caller's buffer (the host's, in the filter), and the method and name
+// reach the audit trail and filter state after it is gone. Overwriting
+// the body must leave them as read, whether or not a name is present.
+func TestOperationsDoNotAliasTheBody(t *testing.T) {
+	for _, doc := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"admin_stats"}}`,
+		`[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}},{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"file:///x"}}]`,
+	} {
+		body := []byte(doc)
+		ops, _, bad := jsonRPCOperations(nil, body, 0)
+		if bad != "" {
+			t.Fatalf("%s: %s", doc, bad)
+		}
+		want := append([]rpcOp(nil), ops...)
+		for i := range want {
+			want[i] = rpcOp{strings.Clone(want[i].method), strings.Clone(want[i].name)}
+		}
+		for i := range body {
+			body[i] = 'X'
+		}
+		for i := range ops {
+			if ops[i] != want[i] {
+				t.Errorf("%s: operation %d became %+v after the body was overwritten, read as %+v", doc, i, ops[i], want[i])
+			}
+		}
+	}
+}
