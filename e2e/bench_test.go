@@ -135,36 +135,48 @@ func benchHostWith(b *testing.B, config string, vms int, noHostSignatures bool, 
 // i carries headers[i%len(headers)], a map the loop shares across
 // iterations unless the handler edits it.
 func serveLoop(b *testing.B, tg benchTarget, q *benchRequest, headers []http.Header, want int) {
+	serve := newServer(b, tg, q, headers, want)
+	warmUp(b, serve, len(headers))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		serve(i)
+	}
+}
+
+// newServer returns a function that serves request i of q to tg, with
+// headers[i%len(headers)], and checks its status.
+func newServer(b *testing.B, tg benchTarget, q *benchRequest, headers []http.Header, want int) func(i int) {
 	w := &discardWriter{header: http.Header{}, head: make([]byte, 0, 256)}
-	serve := func(h http.Header) {
+	return func(i int) {
+		h := headers[i%len(headers)]
 		if tg.editsHeaders && len(headers) < b.N {
 			h = h.Clone()
 		}
 		w.reset()
 		tg.handler.ServeHTTP(w, q.next(h))
 		if w.status != want {
-			b.Fatalf("status %d, want %d: %s", w.status, want, w.head)
+			b.Fatalf("%s: status %d, want %d: %s", tg.name, w.status, want, w.head)
 		}
 	}
-	// Warm up untimed: a fresh VM is slower for its first tens of
-	// thousands of requests (its heap grows to a steady size, the host
-	// process still carries the module's compilation garbage). Timed, that
-	// made the first -count run of a sub-benchmark, which shares its VM
-	// with the runs after it, 1.5-2x slower than those (Discovery 15.1 µs
-	// against 9.4-10.3); 2000 requests of warm-up left it at 1.5x, 30000
-	// at 1.0-1.2x. A benchmark whose every request differs (one new token
-	// each) is not warmed up, so each timed request stays first-seen.
-	if len(headers) < b.N {
+}
+
+// warmUp serves untimed requests, then collects garbage. A fresh VM is
+// slower for its first tens of thousands of requests (its heap grows to a
+// steady size, the host process still carries the module's compilation
+// garbage). Timed, that made the first -count run of a sub-benchmark,
+// which shares its VM with the runs after it, 1.5-2x slower than those
+// (Discovery 15.1 µs against 9.4-10.3); 2000 requests of warm-up left it
+// at 1.5x, 30000 at 1.0-1.2x. A benchmark whose every request differs
+// (distinct headers, one new token each) is not warmed up, so each timed
+// request stays first-seen.
+func warmUp(b *testing.B, serve func(int), distinct int) {
+	if distinct < b.N {
 		for i := 0; i < warmupRequests; i++ {
-			serve(headers[i%len(headers)])
+			serve(i)
 		}
 	}
 	runtime.GC()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		serve(headers[i%len(headers)])
-	}
 }
 
 // warmupRequests are served before a benchmark's timer starts.
