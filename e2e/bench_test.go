@@ -172,7 +172,9 @@ func newServer(b *testing.B, tg benchTarget, q *benchRequest, headers []http.Hea
 // request stays first-seen.
 func warmUp(b *testing.B, serve func(int), distinct int) {
 	if distinct < b.N {
-		for i := 0; i < warmupRequests; i++ {
+		// As many as will be timed, up to warmupRequests: the probing
+		// runs of an adaptive -benchtime stay short.
+		for i := 0; i < min(warmupRequests, b.N); i++ {
 			serve(i)
 		}
 	}
