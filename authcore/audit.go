@@ -3,7 +3,6 @@ package authcore
 import (
 	"strconv"
 	"time"
-	"unsafe"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 )
@@ -94,7 +93,7 @@ func (e *Engine) audit(ev auditEvent) {
 	}
 	// line is this call's own buffer and is never written again, so the
 	// log message can be a view of it rather than a copy.
-	e.log(LogInfo, unsafe.String(unsafe.SliceData(line), len(line)))
+	e.log(LogInfo, view(line))
 }
 
 // auditSecond is the audit time of one second, formatted once.

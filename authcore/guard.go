@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
@@ -405,7 +404,7 @@ func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code 
 	// The body is read in place, not copied (it may be MaxBodyBytes
 	// long); what outlives this call, the operations' method and name, is
 	// copied out (detach), and a refusal's text is built by copying.
-	v := jsonv.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
+	v := jsonv.Parse(view(body))
 	if v.IsArray() {
 		arr := v.Array()
 		if len(arr) == 0 {
@@ -438,7 +437,7 @@ func (op rpcOp) detach() rpcOp {
 	// returns the other operand itself, still in the body.
 	b := make([]byte, 0, len(op.method)+len(op.name))
 	b = append(append(b, op.method...), op.name...)
-	s := unsafe.String(unsafe.SliceData(b), len(b))
+	s := view(b)
 	return rpcOp{method: s[:len(op.method)], name: s[len(op.method):]}
 }
 
