@@ -146,12 +146,22 @@ type frame struct {
 	keys int
 }
 
-// keyEntry is one member name of an open object: the hash of its unescaped
-// bytes and the offset of its opening quote.
+// keyEntry is one member name of an open object: the offsets of its
+// opening quote and just after its closing quote, whether it holds a
+// backslash, and (for objects of more than smallObject members) the hash
+// of its unescaped bytes.
 type keyEntry struct {
 	hash uint64
 	off  int
+	end  int
+	esc  bool
 }
+
+// smallObject is the most members an object may have for its names to be
+// compared pairwise rather than hashed and sorted: a JSON-RPC message, its
+// params and a claims set are checked without hashing a name. A variable
+// only so that a test can hold both ways to the same verdicts.
+var smallObject = 8
 
 type checker struct {
 	data     []byte
@@ -299,7 +309,7 @@ func (c *checker) member() error {
 	top := &c.stack[len(c.stack)-1]
 	top.key = start
 	if c.dups {
-		c.keys = append(c.keys, keyEntry{hash: c.hashName(start, c.pos, esc), off: start})
+		c.keys = append(c.keys, keyEntry{off: start, end: c.pos, esc: esc})
 	}
 	c.skipSpace()
 	if c.pos >= len(c.data) || c.data[c.pos] != ':' {
@@ -323,13 +333,30 @@ func (c *checker) hashName(start, end int, esc bool) uint64 {
 }
 
 // checkDuplicates looks for two equal names among the innermost object's
-// entries: entries are sorted by hash, and entries of equal hash are
-// compared after unescaping.
+// entries. Up to smallObject entries are compared pairwise (at most 28
+// comparisons, most ending at the lengths); more are hashed and sorted by
+// hash, and entries of equal hash are compared after unescaping. Either
+// way the earliest second occurrence is reported.
 func (c *checker) checkDuplicates() error {
 	top := c.stack[len(c.stack)-1]
 	ks := c.keys[top.keys:]
 	if len(ks) < 2 {
 		return nil
+	}
+	if len(ks) <= smallObject {
+		// Entries are in document order: the first one equal to an
+		// earlier one is the earliest second occurrence.
+		for b := 1; b < len(ks); b++ {
+			for a := 0; a < b; a++ {
+				if c.sameEntry(&ks[a], &ks[b]) {
+					return c.duplicate(ks[b].off)
+				}
+			}
+		}
+		return nil
+	}
+	for i := range ks {
+		ks[i].hash = c.hashName(ks[i].off, ks[i].end, ks[i].esc)
 	}
 	slices.SortFunc(ks, func(a, b keyEntry) int {
 		switch {
@@ -366,9 +393,25 @@ func (c *checker) checkDuplicates() error {
 	if dup == nil {
 		return nil
 	}
-	name := c.name(dup.off)
+	return c.duplicate(dup.off)
+}
+
+// duplicate reports the member name at off, in the innermost object, as
+// a second occurrence.
+func (c *checker) duplicate(off int) error {
+	name := c.name(off)
 	path := c.path(len(c.stack) - 1)
-	return &DuplicateError{Offset: dup.off, Path: joinPath(path, name), Name: name}
+	return &DuplicateError{Offset: off, Path: joinPath(path, name), Name: name}
+}
+
+// sameEntry reports whether two recorded names are equal after unescaping.
+func (c *checker) sameEntry(a, b *keyEntry) bool {
+	if !a.esc && !b.esc {
+		return a.end-a.off == b.end-b.off && bytes.Equal(c.data[a.off+1:a.end-1], c.data[b.off+1:b.end-1])
+	}
+	// An escaped name: hashes first (unescaped in the scratch buffer, no
+	// allocation), then, if they agree, the names themselves.
+	return c.hashName(a.off, a.end, a.esc) == c.hashName(b.off, b.end, b.esc) && c.sameName(a.off, b.off)
 }
 
 // name returns the unescaped member name whose opening quote is at off.

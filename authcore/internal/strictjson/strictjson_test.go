@@ -302,3 +302,38 @@ func TestCheckSmallDocumentDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// checkBothWays checks data with small objects compared pairwise (the
+// default) and with every object hashed and sorted, and fails if the two
+// differ in any way: verdict, error type, offset, path or name.
+func checkBothWays(t *testing.T, data []byte) {
+	t.Helper()
+	pairwise := Check(data, Options{})
+	saved := smallObject
+	smallObject = 0
+	hashed := Check(data, Options{})
+	smallObject = saved
+	if (pairwise == nil) != (hashed == nil) || pairwise != nil && pairwise.Error() != hashed.Error() {
+		t.Fatalf("%q: pairwise %v, hashed %v", data, pairwise, hashed)
+	}
+	var a, b *DuplicateError
+	if errors.As(pairwise, &a) && errors.As(hashed, &b) && *a != *b {
+		t.Fatalf("%q: pairwise %+v, hashed %+v", data, *a, *b)
+	}
+}
+
+func TestSmallObjectsAsHashed(t *testing.T) {
+	for _, s := range []string{
+		`{"a":1,"b":2,"a":3}`, `{"a":1,"b":2,"b":3,"a":4}`, `{"n\u0061me":1,"name":2}`, `{"\u00e9":1,"é":2}`,
+		`{"a":{"x":1,"y":2,"x":3},"a":2}`, `[{"a":1},{"b":1,"c":2,"d":3,"e":4,"f":5,"g":6,"h":7,"b":8}]`,
+		`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"a":0}`, `{"ab":1,"ba":2,"a\u0062":3}`,
+	} {
+		checkBothWays(t, []byte(s))
+	}
+}
+
+func FuzzSmallObjectsAsHashed(f *testing.F) {
+	f.Add([]byte(`{"params":{"n\u0061me":"a","name":"b"}}`))
+	f.Add([]byte(`{"a":1,"b":{"c":1,"c":2},"b":3}`))
+	f.Fuzz(checkBothWays)
+}
