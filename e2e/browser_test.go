@@ -295,6 +295,7 @@ func mcpgateRunBinary(t *testing.T) string {
 			runBinErr = err
 			return
 		}
+		afterAll = append(afterAll, func() { os.RemoveAll(dir) })
 		runBin = filepath.Join(dir, "mcpgate-run")
 		goCmd, err := exec.LookPath("go")
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,6 +159,12 @@ func oneEtcd(t testing.TB) *etcdtest.Cluster {
 			return
 		}
 		sharedEtcd, sharedEtcdErr = etcdtest.Start(dir, 1)
+		afterAll = append(afterAll, func() {
+			if sharedEtcd != nil {
+				sharedEtcd.Close()
+			}
+			os.RemoveAll(dir)
+		})
 	})
 	if sharedEtcdErr != nil {
 		t.Fatalf("etcd: %v", sharedEtcdErr)
