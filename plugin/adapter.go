@@ -23,7 +23,7 @@ type pluginContext struct {
 	engine  *authcore.Engine
 	store   *sharedStore
 	metrics map[string]proxywasm.MetricCounter
-	// last is the counter count used last: most requests count one name
+	// last is the counter used last: most requests count one name
 	// (a guarded request's "allowed"), which then needs no map lookup.
 	last struct {
 		name string
