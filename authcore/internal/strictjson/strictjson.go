@@ -410,8 +410,18 @@ func (c *checker) sameEntry(a, b *keyEntry) bool {
 		return a.end-a.off == b.end-b.off && bytes.Equal(c.data[a.off+1:a.end-1], c.data[b.off+1:b.end-1])
 	}
 	// An escaped name: hashes first (unescaped in the scratch buffer, no
-	// allocation), then, if they agree, the names themselves.
-	return c.hashName(a.off, a.end, a.esc) == c.hashName(b.off, b.end, b.esc) && c.sameName(a.off, b.off)
+	// allocation, and kept in the entry: a name meets up to seven others),
+	// then, if they agree, the names themselves.
+	return c.entryHash(a) == c.entryHash(b) && c.sameName(a.off, b.off)
+}
+
+// entryHash returns e's hash, computing it on first use (0 stands for not
+// yet computed; a name whose hash is 0 is merely hashed again).
+func (c *checker) entryHash(e *keyEntry) uint64 {
+	if e.hash == 0 {
+		e.hash = c.hashName(e.off, e.end, e.esc)
+	}
+	return e.hash
 }
 
 // name returns the unescaped member name whose opening quote is at off.
