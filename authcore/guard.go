@@ -403,7 +403,8 @@ func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code 
 	}
 	// The body is read in place, not copied (it may be MaxBodyBytes
 	// long); what outlives this call, the operations' method and name, is
-	// copied out (detach), and a refusal's text is built by copying.
+	// copied out (detach); a refusal's text is built by concatenation and
+	// strconv.Quote, which copy.
 	v := jsonv.Parse(view(body))
 	if v.IsArray() {
 		arr := v.Array()
@@ -413,7 +414,7 @@ func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code 
 		for _, el := range arr {
 			op, bad := oneOperation(el)
 			if bad != "" {
-				return nil, rpcInvalidRequest, strings.Clone(bad)
+				return nil, rpcInvalidRequest, bad
 			}
 			ops = append(ops, op.detach())
 		}
@@ -421,7 +422,7 @@ func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code 
 	}
 	op, bad := oneOperation(v)
 	if bad != "" {
-		return nil, rpcInvalidRequest, strings.Clone(bad)
+		return nil, rpcInvalidRequest, bad
 	}
 	return append(ops, op.detach()), 0, ""
 }

@@ -104,13 +104,13 @@ func BenchmarkGuestRuntimes(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, c := range []struct {
-		name string
-		max  int // operations per run at most (a first-seen token is minted in the guest, and a signature costs a millisecond)
-	}{{"cached", 1 << 30}, {"pertool", 1 << 30}, {"es256", 500}, {"eddsa", 500}} {
+		name, config string
+		max          int // operations per run at most (a first-seen token is minted in the guest, and a signature costs a millisecond)
+	}{{"cached", benchConfig, 1 << 30}, {"pertool", benchConfig, 1 << 30}, {"es256", benchConfig, 500}, {"eddsa", edConfig, 500}} {
 		b.Run(c.name, func(b *testing.B) {
-			c, n := c.name, strconv.Itoa(min(b.N, c.max))
+			c, n, config := c.name, strconv.Itoa(min(b.N, c.max)), c.config
 			var out bytes.Buffer
-			cfg := wazero.NewModuleConfig().WithArgs("guestbench", c, n).WithStdout(&out).WithStderr(os.Stderr).
+			cfg := wazero.NewModuleConfig().WithArgs("guestbench", c, n, config).WithStdout(&out).WithStderr(os.Stderr).
 				WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader).WithName("")
 			inst, err := rt.InstantiateModule(ctx, mod, cfg)
 			if err != nil {
@@ -118,7 +118,7 @@ func BenchmarkGuestRuntimes(b *testing.B) {
 			}
 			inst.Close(ctx)
 			wz := guestNs(b, out.Bytes(), c)
-			v8out, err := exec.Command(node, "--no-warnings", runner, wasmPath, c, n).Output()
+			v8out, err := exec.Command(node, "--no-warnings", runner, wasmPath, c, n, config).Output()
 			if err != nil {
 				b.Fatalf("node: %v", err)
 			}

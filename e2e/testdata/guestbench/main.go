@@ -6,43 +6,30 @@
 // under V8 (Node's WASI), the runtime of Envoy's wasm filters, to show how
 // the harness's numbers would move in Envoy.
 //
-// Usage: guestbench CASE N, with CASE one of cached, pertool, es256 and
-// eddsa; it prints "CASE NS" (nanoseconds per operation over N).
+// Usage: guestbench CASE N CONFIG, with CASE one of cached, pertool, es256
+// and eddsa, and CONFIG the filter configuration (e2e's benchmark
+// configuration; for eddsa one whose active key is Ed25519); it prints
+// "CASE NS" (nanoseconds per operation over N).
 package main
 
 import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore"
 )
 
-// config is e2e's benchmark configuration (bench_test.go's benchConfig).
-const config = `{
-  "issuer": "https://mcp.example.com",
-  "resources": [
-    {"resource": "https://mcp.example.com/mcp", "scopes": ["mcp:tools"]},
-    {"resource": "https://mcp.example.com/tools/mcp", "scopes": ["mcp:tools"],
-     "rules": [{"method": "tools/call", "name": "admin_*", "scopes": ["mcp:admin"]}]}
-  ],
-  "keys": [
-    {"kid": "es", "active": true, "jwk": {"kty":"EC","crv":"P-256","x":"2UDUP4_PWg3XQl7qK4QqYu_vnwBSipXGy6qWrKtcdsE","y":"QgNmchNyYt7X74L7lTU3VMc_-G-n6ZqWi9YD2aFquH8","d":"ne1GtvpqXlb4YFz4XEKQ1ksW1deyZFVCmx4TcH5zBdE"}},
-    {"kid": "ed", "jwk": {"kty":"OKP","crv":"Ed25519","x":"wuJ9G9USydJB5XUvTNRgU2p-ioqIeMavF2ZykbVI5_U","d":"_XXJOkaK6mEwodbkVVVBFdYoleUrM0Tg5vkvJQN-bo8"}}
-  ]
-}`
-
 func main() {
-	if len(os.Args) != 3 {
-		fail("usage: guestbench cached|pertool|es256|eddsa N")
+	if len(os.Args) != 4 {
+		fail("usage: guestbench cached|pertool|es256|eddsa N CONFIG")
 	}
 	n, err := strconv.Atoi(os.Args[2])
 	if err != nil || n < 1 {
 		fail("N must be a positive number")
 	}
-	ns, err := run(os.Args[1], n)
+	ns, err := run(os.Args[1], n, os.Args[3])
 	if err != nil {
 		fail(err.Error())
 	}
@@ -54,13 +41,10 @@ func fail(msg string) {
 	os.Exit(2)
 }
 
-// run measures case c over n operations and returns nanoseconds per one.
-func run(c string, n int) (float64, error) {
-	cfgText := config
-	if c == "eddsa" {
-		cfgText = strings.Replace(strings.Replace(cfgText, `"kid": "es", "active": true`, `"kid": "es"`, 1), `"kid": "ed",`, `"kid": "ed", "active": true,`, 1)
-	}
-	cfg, err := authcore.ParseConfig([]byte(cfgText))
+// run measures case c over n operations with configuration config and
+// returns nanoseconds per one.
+func run(c string, n int, config string) (float64, error) {
+	cfg, err := authcore.ParseConfig([]byte(config))
 	if err != nil {
 		return 0, err
 	}
