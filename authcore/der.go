@@ -2,12 +2,11 @@ package authcore
 
 import (
 	"bytes"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"errors"
-	"math/big"
+	"strconv"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/jose"
 )
 
 // DER key encodings (RFC 5280 §4.1.2.7 SubjectPublicKeyInfo, RFC 5208 /
@@ -139,7 +138,7 @@ func parseSPKI(der []byte) (any, error) {
 		if err := curveParam(params); err != nil {
 			return nil, err
 		}
-		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), key)
+		pub, err := jose.NewECPublicKey("P-256", key)
 		if err != nil {
 			return nil, errKeyFormat
 		}
@@ -199,7 +198,7 @@ func parsePKCS8(der []byte) (any, error) {
 // parseSEC1 reads an ECPrivateKey on P-256; named-curve parameters, when
 // present, must name P-256, and an embedded public key must match the
 // private scalar.
-func parseSEC1(der []byte) (*ecdsa.PrivateKey, error) {
+func parseSEC1(der []byte) (*jose.ECPrivateKey, error) {
 	seq, ok := derReadAll(der, tagSequence)
 	if !ok {
 		return nil, errKeyFormat
@@ -212,7 +211,7 @@ func parseSEC1(der []byte) (*ecdsa.PrivateKey, error) {
 	if !ok || len(d) != 32 {
 		return nil, errKeyFormat
 	}
-	sk, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
+	sk, err := jose.NewECPrivateKey("P-256", d)
 	if err != nil {
 		return nil, errKeyFormat
 	}
@@ -227,8 +226,8 @@ func parseSEC1(der []byte) (*ecdsa.PrivateKey, error) {
 		if !ok {
 			return nil, errKeyFormat
 		}
-		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
-		if err != nil || !pub.Equal(&sk.PublicKey) {
+		pub, err := jose.NewECPublicKey("P-256", point)
+		if err != nil || !pub.Equal(sk.PublicKey()) {
 			return nil, errors.New("EC public key does not match the private key")
 		}
 		rest = tail
@@ -278,22 +277,17 @@ func derUint(v []byte) []byte {
 func marshalSPKI(pub any) ([]byte, error) {
 	var alg, key []byte
 	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
+	case *jose.ECPublicKey:
 		curve := oidP256
-		if k.Curve == elliptic.P384() {
+		if k.Curve() == "P-384" {
 			curve = oidP384
-		} else if k.Curve != elliptic.P256() {
-			return nil, errors.New("unsupported curve")
-		}
-		point, err := k.Bytes()
-		if err != nil {
-			return nil, err
 		}
 		alg = derAppend(nil, tagSequence, derAppend(nil, tagOID, oidEC), derAppend(nil, tagOID, curve))
-		key = point
-	case *rsa.PublicKey:
+		key = k.Bytes()
+	case *jose.RSAPublicKey:
 		alg = derAppend(nil, tagSequence, derAppend(nil, tagOID, oidRSA), []byte{tagNull, 0})
-		key = derAppend(nil, tagSequence, derUint(k.N.Bytes()), derUint(big.NewInt(int64(k.E)).Bytes()))
+		e := []byte{byte(k.E() >> 24), byte(k.E() >> 16), byte(k.E() >> 8), byte(k.E())}
+		key = derAppend(nil, tagSequence, derUint(k.N()), derUint(e))
 	case ed25519.PublicKey:
 		alg = derAppend(nil, tagSequence, derAppend(nil, tagOID, oidEd25519))
 		key = k
@@ -305,18 +299,11 @@ func marshalSPKI(pub any) ([]byte, error) {
 
 // marshalPKCS8EC writes a P-256 private key as a PKCS#8 PrivateKeyInfo
 // wrapping an RFC 5915 ECPrivateKey with its public key.
-func marshalPKCS8EC(k *ecdsa.PrivateKey) ([]byte, error) {
-	if k.Curve != elliptic.P256() {
-		return nil, errors.New("unsupported curve")
+func marshalPKCS8EC(k *jose.ECPrivateKey) ([]byte, error) {
+	if c := k.PublicKey().Curve(); c != "P-256" {
+		return nil, errors.New("unsupported curve " + strconv.Quote(c))
 	}
-	d, err := k.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	point, err := k.PublicKey.Bytes()
-	if err != nil {
-		return nil, err
-	}
+	d, point := k.Bytes(), k.PublicKey().Bytes()
 	inner := derAppend(nil, tagSequence, []byte{tagInteger, 1, 1}, derAppend(nil, tagOctets, d),
 		derAppend(nil, tagCtx1, derAppend(nil, tagBitString, []byte{0}, point)))
 	alg := derAppend(nil, tagSequence, derAppend(nil, tagOID, oidEC), derAppend(nil, tagOID, oidP256))

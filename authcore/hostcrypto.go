@@ -2,8 +2,6 @@ package authcore
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"errors"
 	"sync"
 
@@ -88,15 +86,15 @@ func (e *Engine) hostVerify(alg string, pub crypto.PublicKey, signingInput, sig 
 		return false, true
 	}
 	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
+	case *jose.ECPublicKey:
 		der, err := jose.ECDSAToDER(alg, sig)
 		if err != nil {
 			return false, true
 		}
 		sig = der
-	case *rsa.PublicKey:
+	case *jose.RSAPublicKey:
 		// RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used".
-		if k.N.BitLen() < 2048 {
+		if k.BitLen() < 2048 {
 			return false, true
 		}
 	}
@@ -119,8 +117,8 @@ func (e *Engine) hostVerify(alg string, pub crypto.PublicKey, signingInput, sig 
 // when the host cannot (the caller then signs in Go).
 func (e *Engine) hostSign(k *SigningKey, signingInput []byte) (sig []byte, handled bool) {
 	hash, ok := hostHash[k.Alg]
-	priv, isEC := k.Private.(*ecdsa.PrivateKey)
-	if e.hostCrypto == nil || !ok || !isEC || !jose.KeyFits(k.Alg, &priv.PublicKey) {
+	priv, isEC := k.Private.(*jose.ECPrivateKey)
+	if e.hostCrypto == nil || !ok || !isEC || !jose.KeyFits(k.Alg, priv.Public()) {
 		return nil, false
 	}
 	p8, err := e.hostKeys.get(priv, func() ([]byte, error) { return marshalPKCS8EC(priv) })

@@ -179,13 +179,13 @@ func TestSignatureCorpusBothPaths(t *testing.T) {
 	withHost := &Engine{hostCrypto: host, log: func(LogLevel, string) {}}
 	goOnly := &Engine{log: func(LogLevel, string) {}}
 	for _, c := range signatureCorpus(t, signed) {
-		if _, handled := withHost.hostVerify(c.alg, c.pub, []byte(signed), c.sig); !handled {
+		if _, handled := withHost.hostVerify(c.alg, joseKey(c.pub), []byte(signed), c.sig); !handled {
 			t.Errorf("%s: not handled by the host path", c.name)
 		}
 		before := host.verifies
-		viaHost := withHost.verifySignature(c.alg, c.pub, []byte(signed), c.sig) == nil
+		viaHost := withHost.verifySignature(c.alg, joseKey(c.pub), []byte(signed), c.sig) == nil
 		asked := host.verifies > before
-		inGo := goOnly.verifySignature(c.alg, c.pub, []byte(signed), c.sig) == nil
+		inGo := goOnly.verifySignature(c.alg, joseKey(c.pub), []byte(signed), c.sig) == nil
 		if viaHost != inGo {
 			t.Errorf("%s: host path %v, Go path %v", c.name, viaHost, inGo)
 		}

@@ -2,9 +2,7 @@ package authcore
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"encoding/pem"
 	"errors"
 	"strconv"
@@ -38,13 +36,13 @@ var b64 = jose.Base64()
 func (k *SigningKey) publicJWK() []byte {
 	var b []byte
 	switch pub := k.Public.(type) {
-	case *ecdsa.PublicKey:
-		raw, _ := pub.Bytes() // uncompressed: 0x04 || x || y
-		x, y := raw[1:33], raw[33:65]
-		b = append(b, `{"kty":"EC","crv":"P-256","x":"`...)
-		b = append(b, b64.EncodeToString(x)...)
+	case *jose.ECPublicKey:
+		b = append(b, `{"kty":"EC","crv":"`...)
+		b = append(b, pub.Curve()...)
+		b = append(b, `","x":"`...)
+		b = append(b, b64.EncodeToString(pub.X())...)
 		b = append(b, `","y":"`...)
-		b = append(b, b64.EncodeToString(y)...)
+		b = append(b, b64.EncodeToString(pub.Y())...)
 	case ed25519.PublicKey:
 		b = append(b, `{"kty":"OKP","crv":"Ed25519","x":"`...)
 		b = append(b, b64.EncodeToString(pub)...)
@@ -93,13 +91,13 @@ func parsePEM(s string) (pub crypto.PublicKey, priv crypto.Signer, alg string, e
 		return nil, nil, "", errors.New("cannot parse " + block.Type + ": " + err.Error())
 	}
 	switch k := key.(type) {
-	case *ecdsa.PrivateKey:
-		if k.Curve != elliptic.P256() {
+	case *jose.ECPrivateKey:
+		if k.PublicKey().Curve() != "P-256" {
 			return nil, nil, "", errors.New("EC key is not on P-256")
 		}
-		return &k.PublicKey, k, AlgES256, nil
-	case *ecdsa.PublicKey:
-		if k.Curve != elliptic.P256() {
+		return k.PublicKey(), k, AlgES256, nil
+	case *jose.ECPublicKey:
+		if k.Curve() != "P-256" {
 			return nil, nil, "", errors.New("EC key is not on P-256")
 		}
 		return k, nil, AlgES256, nil

@@ -504,8 +504,7 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 // compiler, no compilation cache) and its size in MB, for the size work's
 // before and after: "current" is the filter under test, "floor" the
 // smallest Go filter (e2e/testdata/floor), "cryptofloor" the SDK with the
-// standard library's cryptography the filter carries
-// (e2e/testdata/cryptofloor), and "compare" the module at
+// cryptography the filter carries (e2e/testdata/cryptofloor), and "compare" the module at
 // $MCPGATE_COMPARE_WASM when set (e.g. a build of an older commit).
 func BenchmarkCompileFilter(b *testing.B) {
 	modules := []struct {

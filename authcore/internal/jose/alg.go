@@ -2,16 +2,12 @@ package jose
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
 	"hash"
 	"io"
-	"math/big"
 )
 
 // JWS algorithm names (RFC 7518 §3.1, RFC 8037 §3.1).
@@ -67,40 +63,22 @@ func digest(h crypto.Hash, msg []byte) []byte {
 	return d.Sum(nil)
 }
 
-// curveOf is the curve an ECDSA algorithm is defined on (RFC 7518 §3.4).
-func curveOf(alg string) elliptic.Curve {
-	switch alg {
-	case ES256:
-		return elliptic.P256()
-	case ES384:
-		return elliptic.P384()
-	}
-	return nil
-}
-
 // KeyFits reports whether alg is defined for the public key pub: RS* and
 // PS* for RSA keys, ES256 for P-256, ES384 for P-384, EdDSA for Ed25519.
 // It is the one place the algorithm is pinned to the key type.
 func KeyFits(alg string, pub crypto.PublicKey) bool {
 	switch k := pub.(type) {
-	case *rsa.PublicKey:
+	case *RSAPublicKey:
 		switch alg {
 		case RS256, RS384, RS512, PS256, PS384, PS512:
 			return true
 		}
-	case *ecdsa.PublicKey:
-		c := curveOf(alg)
-		return c != nil && k.Curve == c
+	case *ECPublicKey:
+		return curveOf(alg) == k.c
 	case ed25519.PublicKey:
 		return alg == EdDSA && len(k) == ed25519.PublicKeySize
 	}
 	return false
-}
-
-// pssOptions are the RSASSA-PSS parameters of RFC 7518 §3.5: MGF1 with the
-// same hash, and a salt as long as the hash output.
-func pssOptions(h crypto.Hash) *rsa.PSSOptions {
-	return &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
 }
 
 // Verify checks the JWS signature sig over signingInput (the ASCII
@@ -118,25 +96,19 @@ func Verify(alg string, pub crypto.PublicKey, signingInput, sig []byte) error {
 		if ed25519.Verify(k, signingInput, sig) {
 			return nil
 		}
-	case *ecdsa.PublicKey:
-		size := (k.Curve.Params().BitSize + 7) / 8
-		if len(sig) != 2*size {
-			return ErrSignature
-		}
-		r := new(big.Int).SetBytes(sig[:size])
-		s := new(big.Int).SetBytes(sig[size:])
-		if ecdsa.Verify(k, digest(algHash(alg), signingInput), r, s) {
+	case *ECPublicKey:
+		if k.verify(digest(algHash(alg), signingInput), sig) {
 			return nil
 		}
-	case *rsa.PublicKey:
+	case *RSAPublicKey:
 		h := algHash(alg)
-		var err error
+		var ok bool
 		if alg[0] == 'P' {
-			err = rsa.VerifyPSS(k, h, digest(h, signingInput), sig, pssOptions(h))
+			ok = k.verifyPSS(h, digest(h, signingInput), sig)
 		} else {
-			err = rsa.VerifyPKCS1v15(k, h, digest(h, signingInput), sig)
+			ok = k.verifyPKCS1v15(digest(h, signingInput), sig)
 		}
-		if err == nil {
+		if ok {
 			return nil
 		}
 	}
@@ -145,28 +117,19 @@ func Verify(alg string, pub crypto.PublicKey, signingInput, sig []byte) error {
 
 // Sign signs signingInput with priv in algorithm alg and returns the JWS
 // signature: for ECDSA the R || S form of RFC 7518 §3.4, each half
-// zero-padded to the curve size. priv is any [crypto.Signer] whose public
-// half fits alg ([KeyFits]); rand is the randomness RSA-PSS and ECDSA use.
+// zero-padded to the curve size. priv is an [*ECPrivateKey] or an
+// [ed25519.PrivateKey] whose public half fits alg ([KeyFits]); rand is the
+// randomness ECDSA adds to its nonce.
 func Sign(alg string, priv crypto.Signer, rand io.Reader, signingInput []byte) ([]byte, error) {
 	pub := priv.Public()
 	if !KeyFits(alg, pub) {
 		return nil, ErrAlgorithm
 	}
-	h := algHash(alg)
-	switch pub.(type) {
-	case ed25519.PublicKey:
-		return priv.Sign(rand, signingInput, crypto.Hash(0))
-	case *ecdsa.PublicKey:
-		der, err := priv.Sign(rand, digest(h, signingInput), h)
-		if err != nil {
-			return nil, err
-		}
-		return ECDSAFromDER(alg, der)
-	default:
-		var opts crypto.SignerOpts = h
-		if alg[0] == 'P' {
-			opts = pssOptions(h)
-		}
-		return priv.Sign(rand, digest(h, signingInput), opts)
+	switch k := priv.(type) {
+	case ed25519.PrivateKey:
+		return ed25519.Sign(k, signingInput), nil
+	case *ECPrivateKey:
+		return k.sign(rand, digest(algHash(alg), signingInput))
 	}
+	return nil, ErrAlgorithm
 }

@@ -2,7 +2,8 @@ package jose
 
 import (
 	"errors"
-	"math/big"
+
+	"filippo.io/bigmod"
 )
 
 // errECDSAForm: an ECDSA signature is not in the strict form expected.
@@ -18,13 +19,12 @@ func ECDSAToDER(alg string, sig []byte) ([]byte, error) {
 	if c == nil {
 		return nil, ErrAlgorithm
 	}
-	size := (c.Params().BitSize + 7) / 8
+	size := c.size
 	if len(sig) != 2*size {
 		return nil, errECDSAForm
 	}
-	n := c.Params().N
 	r, s := sig[:size], sig[size:]
-	if !inOrder(r, n) || !inOrder(s, n) {
+	if !inOrder(r, c.n) || !inOrder(s, c.n) {
 		return nil, errECDSAForm
 	}
 	ri, si := derInteger(r), derInteger(s)
@@ -43,7 +43,7 @@ func ECDSAFromDER(alg string, der []byte) ([]byte, error) {
 	if c == nil {
 		return nil, ErrAlgorithm
 	}
-	size := (c.Params().BitSize + 7) / 8
+	size := c.size
 	if len(der) < 2 || der[0] != 0x30 || der[1] >= 0x80 || int(der[1]) != len(der)-2 {
 		return nil, errECDSAForm
 	}
@@ -63,7 +63,7 @@ func ECDSAFromDER(alg string, der []byte) ([]byte, error) {
 		case v[0] == 0:
 			v = v[1:]
 		}
-		if len(v) > size || !inOrder(v, c.Params().N) {
+		if len(v) > size || !inOrder(v, c.n) {
 			return nil, errECDSAForm
 		}
 		copy(out[(i+1)*size-len(v):(i+1)*size], v)
@@ -75,9 +75,9 @@ func ECDSAFromDER(alg string, der []byte) ([]byte, error) {
 }
 
 // inOrder reports whether the big-endian b is in [1, n-1].
-func inOrder(b []byte, n *big.Int) bool {
-	v := new(big.Int).SetBytes(b)
-	return v.Sign() > 0 && v.Cmp(n) < 0
+func inOrder(b []byte, n *bigmod.Modulus) bool {
+	v, err := bigmod.NewNat().SetBytes(b, n)
+	return err == nil && v.IsZero() == 0
 }
 
 // derInteger encodes the unsigned big-endian b as a minimal DER INTEGER.

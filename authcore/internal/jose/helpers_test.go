@@ -49,8 +49,8 @@ func loadKeys() *testKeys {
 	return &keys
 }
 
-// signer returns the test key for alg.
-func (k *testKeys) signer(alg string) crypto.Signer {
+// stdSigner returns the test key for alg as the standard library holds it.
+func (k *testKeys) stdSigner(alg string) crypto.Signer {
 	switch alg {
 	case ES256:
 		return k.es256
@@ -62,10 +62,65 @@ func (k *testKeys) signer(alg string) crypto.Signer {
 	return k.rsa
 }
 
+// signer returns the test key for alg as this package holds it; RSA keys,
+// which the package never signs with, stay the standard library's.
+func (k *testKeys) signer(alg string) crypto.Signer {
+	return ours(k.stdSigner(alg)).(crypto.Signer)
+}
+
+// ours converts a standard-library key into this package's form; other
+// values are returned as they are.
+func ours(k any) any {
+	switch k := k.(type) {
+	case *rsa.PublicKey:
+		if p, err := NewRSAPublicKey(k.N.Bytes(), k.E); err == nil {
+			return p
+		}
+	case *ecdsa.PublicKey:
+		if b, err := k.Bytes(); err == nil {
+			return orSelf(NewECPublicKey(k.Curve.Params().Name, b))(k)
+		}
+	case *ecdsa.PrivateKey:
+		if d, err := k.Bytes(); err == nil {
+			return orSelf(NewECPrivateKey(k.Curve.Params().Name, d))(k)
+		}
+	}
+	return k
+}
+
+// orSelf returns a function giving v, or its argument when err is set.
+func orSelf[T any](v T, err error) func(any) any {
+	return func(k any) any {
+		if err != nil {
+			return k
+		}
+		return v
+	}
+}
+
+// testSign signs in like [Sign], and with the standard library where
+// priv is an RSA key (RS* and PS*, the salt as long as the hash).
+func testSign(alg string, priv crypto.Signer, in []byte) ([]byte, error) {
+	rk, ok := priv.(*rsa.PrivateKey)
+	if !ok {
+		return Sign(alg, priv, rand.Reader, in)
+	}
+	if !KeyFits(alg, ours(rk.Public())) {
+		return nil, ErrAlgorithm
+	}
+	h := algHash(alg)
+	if alg[0] == 'P' {
+		return rsa.SignPSS(rand.Reader, rk, h, digest(h, in), &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	}
+	return rsa.SignPKCS1v15(rand.Reader, rk, h, digest(h, in))
+}
+
 // publicJWK renders the public half of priv as a JWK with extra members.
 func publicJWK(priv crypto.Signer, extra map[string]any) map[string]any {
 	m := map[string]any{}
 	switch pub := priv.Public().(type) {
+	case *ECPublicKey:
+		m["kty"], m["crv"], m["x"], m["y"] = "EC", pub.Curve(), b64.EncodeToString(pub.X()), b64.EncodeToString(pub.Y())
 	case *rsa.PublicKey:
 		m["kty"], m["n"], m["e"] = "RSA", b64.EncodeToString(pub.N.Bytes()), "AQAB"
 	case *ecdsa.PublicKey:
@@ -102,7 +157,7 @@ func jsonOf(v any) []byte {
 // test key for alg.
 func signed(alg, header, payload string) string {
 	tok, err := Compact([]byte(header), []byte(payload), func(in []byte) ([]byte, error) {
-		return Sign(alg, loadKeys().signer(alg), rand.Reader, in)
+		return testSign(alg, loadKeys().signer(alg), in)
 	})
 	if err != nil {
 		panic(err)

@@ -2,12 +2,9 @@ package jose
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"errors"
-	"math/big"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -244,11 +241,8 @@ func parseCurveKey(v jsonv.Result, kty, crv string) (crypto.PublicKey, crypto.Si
 		}
 		return pk, sk, nil
 	}
-	c := elliptic.P256()
-	if crv == "P-384" {
-		c = elliptic.P384()
-	}
-	size := (c.Params().BitSize + 7) / 8
+	c := curveNamed(crv)
+	size := c.size
 	x, err := member(v, "x", size)
 	if err != nil {
 		return nil, nil, err
@@ -257,7 +251,7 @@ func parseCurveKey(v jsonv.Result, kty, crv string) (crypto.PublicKey, crypto.Si
 	if err != nil {
 		return nil, nil, err
 	}
-	pk, err := ecdsa.ParseUncompressedPublicKey(c, append(append([]byte{4}, x...), y...))
+	pk, err := NewECPublicKey(crv, append(append([]byte{4}, x...), y...))
 	if err != nil {
 		return nil, nil, errors.New("x and y are not a point on " + crv)
 	}
@@ -268,18 +262,18 @@ func parseCurveKey(v jsonv.Result, kty, crv string) (crypto.PublicKey, crypto.Si
 	if err != nil {
 		return nil, nil, err
 	}
-	sk, err := ecdsa.ParseRawPrivateKey(c, d)
+	sk, err := NewECPrivateKey(crv, d)
 	if err != nil {
 		return nil, nil, errors.New(`member "d" is not a valid ` + crv + ` private key`)
 	}
-	if !sk.PublicKey.Equal(pk) {
+	if !sk.PublicKey().Equal(pk) {
 		return nil, nil, errors.New(`private key "d" does not match "x" and "y"`)
 	}
 	return pk, sk, nil
 }
 
 // parseRSA reads an RSA public key (RFC 7518 §6.3.1).
-func parseRSA(v jsonv.Result, p *Policy) (*rsa.PublicKey, error) {
+func parseRSA(v jsonv.Result, p *Policy) (*RSAPublicKey, error) {
 	n, err1 := member(v, "n", 0)
 	e, err2 := member(v, "e", 0)
 	// §6.3.1.2: "... MUST utilize the minimum number of octets needed to
@@ -287,7 +281,6 @@ func parseRSA(v jsonv.Result, p *Policy) (*rsa.PublicKey, error) {
 	if err1 != nil || err2 != nil || n[0] == 0 || e[0] == 0 || len(e) > 4 {
 		return nil, errors.New("an RSA key has a malformed n or e")
 	}
-	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n)}
 	var exp uint64
 	for _, b := range e {
 		exp = exp<<8 | uint64(b)
@@ -296,13 +289,17 @@ func parseRSA(v jsonv.Result, p *Policy) (*rsa.PublicKey, error) {
 	if hi == 0 {
 		hi = defaultMaxRSABits
 	}
-	if bits := pub.N.BitLen(); bits < lo || bits > hi {
-		return nil, errors.New("an RSA key has " + strconv.Itoa(bits) + " bits, not " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi))
+	if nb := 8*len(n) - bits.LeadingZeros8(n[0]); nb < lo || nb > hi {
+		return nil, errors.New("an RSA key has " + strconv.Itoa(nb) + " bits, not " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi))
 	}
 	if exp < 3 || exp%2 == 0 || exp > 1<<31-1 {
 		return nil, errors.New("an RSA key has a bad exponent")
 	}
-	pub.E = int(exp)
+	// An RSA modulus is the product of two odd primes (RFC 8017 §3.1).
+	pub, err := NewRSAPublicKey(n, int(exp))
+	if err != nil {
+		return nil, errors.New("an RSA key has an even modulus")
+	}
 	return pub, nil
 }
 

@@ -1,28 +1,27 @@
 // Command cryptofloor is a proxy-wasm test filter that links the SDK and
-// every standard-library cryptographic primitive mcpgate's filter must
-// carry for hosts without signature functions, and nothing else: ECDSA
-// P-256 and P-384 signing and verification, RSA PKCS #1 v1.5 and PSS
-// verification, Ed25519, AES-GCM, HMAC and HKDF over SHA-2, and the system
-// random source. It does no work a test looks at; its size (e2e
+// every cryptographic primitive mcpgate's filter must carry for hosts
+// without signature functions, the way the filter carries them, and
+// nothing else: the P-256 and P-384 groups (filippo.io/nistec) and
+// arithmetic modulo the group order and an RSA modulus (filippo.io/bigmod),
+// on which authcore/internal/jose builds ECDSA and RSA; Ed25519, AES-GCM,
+// HMAC and HKDF over SHA-2, and the system random source from the standard
+// library. It does no work a test looks at; its size (e2e
 // BenchmarkCompileFilter, "cryptofloor") is the floor under which a Go
 // filter with these algorithms cannot go, for the size goal of issue 14.
 package main
 
 import (
-	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
-	"math/big"
 
+	"filippo.io/bigmod"
+	"filippo.io/nistec"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 )
@@ -42,27 +41,30 @@ func (*plugin) OnPluginStart(int) types.OnPluginStartStatus {
 	}
 	ok := true
 	h256, h384, h512 := sha256.Sum256(cfg), sha512.Sum384(cfg), sha512.Sum512(cfg)
-	for _, c := range []elliptic.Curve{elliptic.P256(), elliptic.P384()} {
-		// A private scalar from the configuration, as the filter reads
-		// its signing key; signing goes through crypto.Signer as jose does.
-		raw := h384[:(c.Params().BitSize+7)/8]
-		k, err := ecdsa.ParseRawPrivateKey(c, raw)
-		if err != nil {
-			continue
-		}
-		var signer crypto.Signer = k
-		sig, err := signer.Sign(rand.Reader, h256[:], crypto.SHA256)
-		ok = ok && err == nil && len(sig) > 0
-		pub, _ := k.PublicKey.Bytes()
-		if pk, err := ecdsa.ParseUncompressedPublicKey(c, pub); err == nil {
-			ok = ok && !ecdsa.Verify(pk, h256[:], new(big.Int).SetBytes(h256[:]), new(big.Int).SetBytes(h384[:]))
+	// The group operations ECDSA signing and verification use: k×G, u×Q
+	// and their sum, with points read from the configuration.
+	if q, err := nistec.NewP256Point().SetBytes(cfg); err == nil {
+		g, _ := nistec.NewP256Point().ScalarBaseMult(h256[:])
+		r, _ := nistec.NewP256Point().ScalarMult(q, h256[:])
+		x, err := g.Add(g, r).BytesX()
+		ok = ok && err == nil && len(x) > 0
+	}
+	if q, err := nistec.NewP384Point().SetBytes(cfg); err == nil {
+		g, _ := nistec.NewP384Point().ScalarBaseMult(h384[:])
+		r, _ := nistec.NewP384Point().ScalarMult(q, h384[:])
+		x, err := g.Add(g, r).BytesX()
+		ok = ok && err == nil && len(x) > 0
+	}
+	// Scalar arithmetic mod n and RSA's s^e mod n, over a modulus from the
+	// configuration.
+	if m, err := bigmod.NewModulus(append(h512[:], 1)); err == nil {
+		x, err := bigmod.NewNat().SetOverflowingBytes(h256[:], m)
+		if err == nil {
+			inv, _ := bigmod.NewNat().InverseVarTime(x, m)
+			y := bigmod.NewNat().Exp(x, h256[:], m).Mul(inv, m).Add(x, m)
+			ok = ok && len(bigmod.NewNat().ExpShortVarTime(y, 65537, m).Bytes(m)) > 0
 		}
 	}
-	// RSA is verified only (the filter signs with EC or Ed25519 keys).
-	pk := &rsa.PublicKey{N: new(big.Int).SetBytes(append(h512[:], h512[:]...)), E: 65537}
-	ok = ok && rsa.VerifyPKCS1v15(pk, crypto.SHA256, h256[:], h512[:]) != nil
-	pss := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
-	ok = ok && rsa.VerifyPSS(pk, crypto.SHA512, h512[:], h512[:], pss) != nil
 	ek := ed25519.NewKeyFromSeed(h256[:])
 	ok = ok && ed25519.Verify(ek.Public().(ed25519.PublicKey), cfg, ed25519.Sign(ek, cfg))
 	key, err := hkdf.Key(sha256.New, h256[:], nil, "cryptofloor", 32)
