@@ -19,7 +19,11 @@ const (
 )
 
 // SigningKey is one configured key. Private is nil for a key that is only
-// published (a retired key whose tokens may still be in use).
+// published (a retired key whose tokens may still be in use). [ParseConfig]
+// fills it from a JWK or PEM key: an Ed25519 key is the standard library's
+// ed25519 type, a P-256 key the engine's own ECDSA type (its jose package
+// builds ECDSA without crypto/ecdsa, to keep the filter small), so a
+// *ecdsa.PrivateKey set here by hand does not fit ES256 and is refused.
 type SigningKey struct {
 	Kid     string
 	Alg     string

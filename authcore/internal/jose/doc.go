@@ -9,6 +9,10 @@
 // algorithm confusions of RFC 8725 §2.1 and §3.1 cannot happen here.
 //
 // The package is pure: functions of bytes, no I/O, no global state beyond
-// constants. It imports the standard library and its sibling leaves jsonv and
-// strictjson only.
+// constants. It imports the standard library, its sibling leaves jsonv and
+// strictjson, and for ECDSA and RSA filippo.io/nistec and filippo.io/bigmod
+// (the exported copies of the groups and modular arithmetic under the
+// standard library's crypto/ecdsa and crypto/rsa, which would bring 1 MB of
+// math/big, encoding/asn1 and unused curves into the filter); ECDSA and RSA
+// keys are this package's [ECPublicKey], [ECPrivateKey] and [RSAPublicKey].
 package jose
