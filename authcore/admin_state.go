@@ -2,10 +2,11 @@ package authcore
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
 // Operators' revocations and blocks (admin.go) live in one Store record,
@@ -117,7 +118,7 @@ func cimdHost(clientID string) string {
 	if !strings.HasPrefix(clientID, "https://") {
 		return ""
 	}
-	u, err := url.Parse(clientID)
+	u, err := uri.Parse(clientID)
 	if err != nil {
 		return ""
 	}

@@ -2,9 +2,10 @@ package authcore
 
 import (
 	"errors"
-	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
 // authzRequest is a verified authorization request (O21 §4.1.1): its client
@@ -254,8 +255,8 @@ func (c *Config) resolveResourceParam(v string) (*Resource, *Error) {
 	if strings.Contains(v, "#") || len(v) > 2048 {
 		return nil, bad
 	}
-	u, err := url.Parse(v)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.User != nil || u.Opaque != "" {
+	u, err := uri.Parse(v)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.HasUser || u.Opaque != "" {
 		return nil, bad
 	}
 	scheme := strings.ToLower(u.Scheme)

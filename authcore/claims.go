@@ -1,13 +1,13 @@
 package authcore
 
 import (
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonw"
+	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
 // Identity claims: who the user is, beyond the subject, as the identity
@@ -98,7 +98,7 @@ type ClaimsConfig struct {
 	AccessToken      []string
 	IdentityHeaders  map[string]string
 
-	userinfoURL *url.URL
+	userinfoURL *uri.URL
 }
 
 // reservedClaims are claims of access tokens that identity claims must not

@@ -1,13 +1,13 @@
 package authcore
 
 import (
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
+	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
 // Config is the validated filter configuration. Build it with [ParseConfig];
@@ -51,7 +51,7 @@ type Config struct {
 	// mcpgate is only a resource server and serves no AS metadata.
 	TrustedIssuers []*TrustedIssuer
 
-	issuerURL *url.URL
+	issuerURL *uri.URL
 	activeKey *SigningKey
 }
 
@@ -467,15 +467,15 @@ func (p *cfgParser) validate(c *Config, ep Endpoints) {
 // checkHTTPSURL parses an absolute URL that must use https, or http on a
 // loopback host, and has no fragment or userinfo. It returns a message for
 // the first problem found.
-func checkHTTPSURL(s string) (*url.URL, string) {
-	u, err := url.Parse(s)
+func checkHTTPSURL(s string) (*uri.URL, string) {
+	u, err := uri.Parse(s)
 	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
 		return nil, "must be an absolute URL"
 	}
 	switch {
 	case u.Fragment != "" || strings.Contains(s, "#"):
 		return nil, "must not have a fragment"
-	case u.User != nil:
+	case u.HasUser:
 		return nil, "must not contain userinfo"
 	case strings.EqualFold(u.Scheme, "https"):
 	case strings.EqualFold(u.Scheme, "http") && clientmeta.IsLoopbackHost(u.Hostname()):
@@ -488,9 +488,9 @@ func checkHTTPSURL(s string) (*url.URL, string) {
 }
 
 func validOrigin(o string) bool {
-	u, err := url.Parse(o)
+	u, err := uri.Parse(o)
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" &&
-		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && !u.HasUser
 }
 
 // ActiveKey returns the key new tokens are signed with.

@@ -4,13 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
+	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
 // ASConfig configures the authorization server side of mcpgate: the
@@ -156,7 +156,7 @@ type OIDCConfig struct {
 	// Timeout bounds each callout (default 5s).
 	Timeout time.Duration
 
-	tokenURL, jwksURL *url.URL
+	tokenURL, jwksURL *uri.URL
 }
 
 // Refresh-token policies ("refresh_tokens.policy"). MCP 2026-07-28 (SEP-2207)
@@ -417,7 +417,7 @@ func (p *cfgParser) identity(path string, v jsonv.Result, id *IdentityConfig) {
 
 func (p *cfgParser) oidcConfig(path string, v jsonv.Result) *OIDCConfig {
 	o := &OIDCConfig{SubjectClaim: "sub", Scopes: []string{"openid"}, Timeout: 5 * time.Second}
-	urlField := func(dst *string, u **url.URL) func(string, jsonv.Result) {
+	urlField := func(dst *string, u **uri.URL) func(string, jsonv.Result) {
 		return func(fp string, v jsonv.Result) {
 			p.str(dst)(fp, v)
 			if !v.Exists() {

@@ -1,12 +1,12 @@
 package authcore
 
 import (
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
+	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
 // TrustedIssuer is one external authorization server (Keycloak, Okta,
@@ -61,8 +61,8 @@ type TrustedIssuer struct {
 	// tokens arrive; default 30s.
 	RefetchInterval time.Duration
 
-	issuerURL *url.URL
-	jwksURL   *url.URL
+	issuerURL *uri.URL
+	jwksURL   *uri.URL
 }
 
 // IntrospectionConfig is a trusted issuer's "introspection" (RFC 7662).
@@ -81,7 +81,7 @@ type IntrospectionConfig struct {
 	// default 10s.
 	NegativeCache time.Duration
 
-	endpointURL *url.URL
+	endpointURL *uri.URL
 }
 
 // Algorithms the guard can verify for external issuers.

@@ -3,11 +3,12 @@ package authcore
 import (
 	"errors"
 	"io"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
 // Consent: mcpgate uses one static client at the upstream provider on
@@ -309,7 +310,7 @@ func (e *Engine) sameOriginPost(req *Request) bool {
 // issuerOrigin is the RFC 6454 origin of the issuer: scheme "://" host
 // [":" port].
 func (e *Engine) issuerOrigin() string {
-	u, err := url.Parse(e.cfg.Issuer)
+	u, err := uri.Parse(e.cfg.Issuer)
 	if err != nil {
 		return ""
 	}

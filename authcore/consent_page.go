@@ -1,11 +1,12 @@
 package authcore
 
 import (
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
 // The authorization server's HTML: the consent page and the error page.
@@ -85,8 +86,8 @@ func htmlReply(status int, csp string, body []byte, extra Header) Reply {
 // cspSource returns the CSP source expression of a redirect URI's origin
 // ("https://app.example.com", "http://127.0.0.1:5432", "com.example.app:"),
 // or "" when it cannot be written safely.
-func cspSource(uri string) string {
-	u, err := url.Parse(uri)
+func cspSource(raw string) string {
+	u, err := uri.Parse(raw)
 	if err != nil {
 		return ""
 	}
@@ -107,10 +108,10 @@ func cspSource(uri string) string {
 
 // redirectHost is what the user is told the browser will go back to: the
 // host (and port) of an http(s) redirect URI, or the private-use scheme.
-func redirectHost(uri string) string {
-	u, err := url.Parse(uri)
+func redirectHost(raw string) string {
+	u, err := uri.Parse(raw)
 	if err != nil {
-		return uri
+		return raw
 	}
 	if u.Host != "" {
 		return u.Host
@@ -120,7 +121,7 @@ func redirectHost(uri string) string {
 
 // hostOf returns the host of a URL client id, or "".
 func hostOf(id string) string {
-	u, err := url.Parse(id)
+	u, err := uri.Parse(id)
 	if err != nil {
 		return ""
 	}

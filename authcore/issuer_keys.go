@@ -3,12 +3,12 @@ package authcore
 import (
 	"encoding/binary"
 	"errors"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
+	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
 // A trusted issuer's keys, fetched by callout after start (never in plugin
@@ -317,7 +317,7 @@ func (e *Engine) fetchIssuerKeys(ti *TrustedIssuer, then func(jwks []byte, jwksU
 }
 
 func (e *Engine) fetchJWKS(ti *TrustedIssuer, jwksURI string, then func([]byte, string, time.Duration, error) Outcome) Outcome {
-	u, _ := url.Parse(jwksURI)
+	u, _ := uri.Parse(jwksURI)
 	return e.issuerGET(ti, u, func(res CallResult, err error) Outcome {
 		if err != nil {
 			return then(nil, "", 0, errors.New("JWK Set "+jwksURI+": "+err.Error()))
@@ -333,7 +333,7 @@ func (e *Engine) fetchJWKS(ti *TrustedIssuer, jwksURI string, then func([]byte, 
 
 // issuerGET performs a GET on the issuer's cluster and checks for a
 // bounded 200 response.
-func (e *Engine) issuerGET(ti *TrustedIssuer, u *url.URL, then func(CallResult, error) Outcome) Outcome {
+func (e *Engine) issuerGET(ti *TrustedIssuer, u *uri.URL, then func(CallResult, error) Outcome) Outcome {
 	return Call{
 		Cluster:   ti.Cluster,
 		Method:    "GET",
@@ -361,12 +361,12 @@ func (e *Engine) issuerGET(ti *TrustedIssuer, u *url.URL, then func(CallResult, 
 // MUST be removed before inserting") and then OpenID Connect Discovery 1.0
 // §4's ("appending /.well-known/openid-configuration to the Issuer",
 // without a doubled slash).
-func issuerMetadataURLs(iss *url.URL) []*url.URL {
+func issuerMetadataURLs(iss *uri.URL) []*uri.URL {
 	base := iss.Scheme + "://" + iss.Host
 	p := strings.TrimSuffix(iss.EscapedPath(), "/")
-	inserted, _ := url.Parse(base + WellKnownAS + p)
-	appended, _ := url.Parse(base + p + "/.well-known/openid-configuration")
-	return []*url.URL{inserted, appended}
+	inserted, _ := uri.Parse(base + WellKnownAS + p)
+	appended, _ := uri.Parse(base + p + "/.well-known/openid-configuration")
+	return []*uri.URL{inserted, appended}
 }
 
 // discoverIssuer reads the issuer's jwks_uri from its metadata, trying

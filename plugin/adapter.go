@@ -22,12 +22,12 @@ type pluginContext struct {
 	types.DefaultPluginContext
 	engine  *authcore.Engine
 	store   *sharedStore
-	metrics map[string]proxywasm.MetricCounter
+	metrics map[string]metric
 	// last is the counter used last: most requests count one name
 	// (a guarded request's "allowed"), which then needs no map lookup.
 	last struct {
 		name string
-		m    proxywasm.MetricCounter
+		m    metric
 	}
 	// waiting maps a parked request's ticket (authcore.Wait) to its
 	// stream, until the engine wakes it.
@@ -75,19 +75,21 @@ func (p *pluginContext) OnTick() {
 // first use (Envoy shows it as a stat under the filter's namespace).
 func (p *pluginContext) count(name string) {
 	if name == p.last.name && name != "" {
-		p.last.m.Increment(1)
+		p.last.m.add(1)
 		return
 	}
 	m, ok := p.metrics[name]
 	if !ok {
-		if p.metrics == nil {
-			p.metrics = map[string]proxywasm.MetricCounter{}
+		if m, ok = defineMetric(metricCounter, name); !ok {
+			return // the host refused the name: not counted
 		}
-		m = proxywasm.DefineCounterMetric(name)
+		if p.metrics == nil {
+			p.metrics = map[string]metric{}
+		}
 		p.metrics[name] = m
 	}
 	p.last.name, p.last.m = name, m
-	m.Increment(1)
+	m.add(1)
 }
 
 // OnPluginStart parses the configuration. On any error the plugin refuses

@@ -64,7 +64,7 @@ func logBuild(config []byte) {
 }
 
 // buildGauge is this VM's build-information gauge once the plugin started.
-var buildGauge *proxywasm.MetricGauge
+var buildGauge *metric
 
 // countBuild adds this VM to the build-information gauge: its value is the
 // number of VMs (Envoy worker threads) running this build, 0 once they
@@ -74,8 +74,11 @@ func countBuild() {
 	if buildGauge != nil {
 		return
 	}
-	g := proxywasm.DefineGaugeMetric(buildInfoMetric(version))
-	g.Add(1)
+	g, ok := defineMetric(metricGauge, buildInfoMetric(version))
+	if !ok {
+		return
+	}
+	g.add(1)
 	buildGauge = &g
 }
 
@@ -83,7 +86,7 @@ func countBuild() {
 // build-information gauge.
 func (*pluginContext) OnPluginDone() bool {
 	if buildGauge != nil {
-		buildGauge.Add(-1)
+		buildGauge.add(-1)
 		buildGauge = nil
 	}
 	return true

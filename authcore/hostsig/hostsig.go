@@ -2,16 +2,14 @@
 // Envoy's signature foreign functions, verify_signature and sign
 // (source/extensions/common/wasm/foreign.cc; messages in
 // source/extensions/common/wasm/ext/verify_signature.proto and sign.proto),
-// called through proxy_call_foreign_function. It is pure Go (protobuf wire
-// format through protowire, no reflection) so the filter can use it in
-// wasm and tests natively.
+// called through proxy_call_foreign_function. It is pure Go (the protobuf
+// wire format written and read here, no reflection) so the filter can use
+// it in wasm and tests natively. It does not use protowire: that package's
+// initialization formats its errors with fmt, which the filter otherwise
+// does not link (issue 14); the tests hold this reading to protowire's.
 package hostsig
 
-import (
-	"errors"
-
-	"google.golang.org/protobuf/encoding/protowire"
-)
+import "errors"
 
 // Function names as Envoy registers them.
 const (
@@ -39,12 +37,49 @@ func SignArgs(hash string, pkcs8, text []byte) []byte {
 	return appendField(b, 3, text)
 }
 
-func appendField(b []byte, num protowire.Number, v []byte) []byte {
+func appendField(b []byte, num uint64, v []byte) []byte {
 	if len(v) == 0 { // proto3 does not write empty strings and bytes
 		return b
 	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendBytes(b, v)
+	b = appendVarint(b, num<<3|wireBytes)
+	b = appendVarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+// Wire types of the protobuf encoding ("Message Structure" of
+// https://protobuf.dev/programming-guides/encoding/). Groups (3 and 4),
+// deprecated and never in Envoy's result messages, are refused.
+const (
+	wireVarint  = 0
+	wireFixed64 = 1
+	wireBytes   = 2
+	wireFixed32 = 5
+)
+
+// appendVarint appends v as a base-128 varint, low groups first.
+func appendVarint(b []byte, v uint64) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+// consumeVarint reads a varint of at most 10 bytes whose value fits in 64
+// bits, returning its length, or -1.
+func consumeVarint(b []byte) (uint64, int) {
+	var v uint64
+	for i := 0; i < len(b) && i < 10; i++ {
+		c := b[i]
+		if i == 9 && c > 1 {
+			return 0, -1
+		}
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return v, i + 1
+		}
+	}
+	return 0, -1
 }
 
 // ErrMalformed is returned for a result message that does not parse.
@@ -91,31 +126,44 @@ type fields struct {
 func parse(b []byte) (fields, error) {
 	var f fields
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
+		key, n := consumeVarint(b)
+		// Field numbers run from 1; like protowire, numbers above 2^29-1,
+		// the largest a .proto may declare, are read up to 2^31-1.
+		if n < 0 || key>>3 < 1 || key>>3 > 1<<31-1 {
 			return f, ErrMalformed
 		}
 		b = b[n:]
-		switch {
-		case num == 1 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
+		num, typ := key>>3, key&7
+		var v []byte
+		switch typ {
+		case wireVarint:
+			var x uint64
+			if x, n = consumeVarint(b); n < 0 {
 				return f, ErrMalformed
 			}
-			f.flag, b = v != 0, b[n:]
-		case (num == 2 || num == 3) && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
+			if num == 1 {
+				f.flag = x != 0
+			}
+		case wireFixed64, wireFixed32:
+			if n = 8; typ == wireFixed32 {
+				n = 4
+			}
+			if len(b) < n {
 				return f, ErrMalformed
 			}
-			f.bytes[num], b = v, b[n:]
+		case wireBytes:
+			m, k := consumeVarint(b)
+			if k < 0 || m > uint64(len(b)-k) {
+				return f, ErrMalformed
+			}
+			v, n = b[k:k+int(m)], k+int(m)
+			if num == 2 || num == 3 {
+				f.bytes[num] = v
+			}
 		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return f, ErrMalformed
-			}
-			b = b[n:]
+			return f, ErrMalformed
 		}
+		b = b[n:]
 	}
 	return f, nil
 }

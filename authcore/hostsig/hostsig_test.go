@@ -72,3 +72,82 @@ func FuzzParseResults(f *testing.F) {
 		}
 	})
 }
+
+// protowireParse is the result reading through protowire, the reference
+// for parse; sawGroup reports a group, which parse refuses on purpose.
+func protowireParse(b []byte) (f fields, sawGroup bool, err error) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return f, sawGroup, ErrMalformed
+		}
+		b = b[n:]
+		sawGroup = sawGroup || typ == protowire.StartGroupType || typ == protowire.EndGroupType
+		switch {
+		case num == 1 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return f, sawGroup, ErrMalformed
+			}
+			f.flag, b = v != 0, b[n:]
+		case (num == 2 || num == 3) && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return f, sawGroup, ErrMalformed
+			}
+			f.bytes[num], b = v, b[n:]
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return f, sawGroup, ErrMalformed
+			}
+			b = b[n:]
+		}
+	}
+	return f, sawGroup, nil
+}
+
+// FuzzParseAgainstProtowire: the hand-written wire reading gives
+// protowire's result on every input without groups, and refuses groups.
+func FuzzParseAgainstProtowire(f *testing.F) {
+	f.Add([]byte{0x08, 0x01, 0x12, 2, 0xaa, 0xbb})
+	f.Add([]byte{0x28, 0x05, 0x08, 0x01})
+	f.Add([]byte{0x09, 1, 2, 3, 4, 5, 6, 7, 8, 0x15, 1, 2, 3, 4, 0x08, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01})
+	f.Add([]byte{0x0b, 0x08, 0x01, 0x0c})
+	f.Add([]byte{0x00, 0x01})
+	f.Add([]byte{0xf8, 0xff, 0xff, 0xff, 0x0f, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := parse(b)
+		want, sawGroup, wantErr := protowireParse(b)
+		if err != nil && wantErr == nil && sawGroup {
+			return
+		}
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("%x: error %v, protowire %v", b, err, wantErr)
+		}
+		if err == nil && (got.flag != want.flag || !bytes.Equal(got.bytes[2], want.bytes[2]) || !bytes.Equal(got.bytes[3], want.bytes[3])) {
+			t.Fatalf("%x: %+v, protowire %+v", b, got, want)
+		}
+	})
+}
+
+// TestArgsAgainstProtowire: the arguments read back through protowire.
+func TestArgsAgainstProtowire(t *testing.T) {
+	long := bytes.Repeat([]byte{7}, 300) // a two-byte length
+	b := VerifyArgs("sha512", long, []byte{1}, nil)
+	var got [5][]byte
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || typ != protowire.BytesType {
+			t.Fatalf("tag at %x", b)
+		}
+		v, m := protowire.ConsumeBytes(b[n:])
+		if m < 0 {
+			t.Fatalf("bytes at %x", b)
+		}
+		got[num], b = v, b[n+m:]
+	}
+	if string(got[1]) != "sha512" || !bytes.Equal(got[2], long) || !bytes.Equal(got[3], []byte{1}) || got[4] != nil {
+		t.Fatalf("%q", got)
+	}
+}

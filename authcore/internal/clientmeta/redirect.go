@@ -2,10 +2,10 @@ package clientmeta
 
 import (
 	"net/netip"
-	"net/url"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/netguard"
+	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
 // Kind is the kind of a redirect URI.
@@ -63,19 +63,19 @@ func CheckRedirectURI(raw, appType string) (Kind, string) {
 			return Invalid, "must not contain spaces, control or non-ASCII characters"
 		}
 	}
-	u, err := url.Parse(raw)
+	u, err := uri.Parse(raw)
 	if err != nil || u.Scheme == "" {
 		return Invalid, "must be an absolute URI"
 	}
-	if u.User != nil {
+	if u.HasUser {
 		return Invalid, "must not contain userinfo"
 	}
 	if !strings.HasPrefix(raw, u.Scheme+":") {
-		// url.Parse lower-cases the scheme; the registered string is what
+		// uri.Parse lower-cases the scheme; the registered string is what
 		// is compared later, so it must already be in canonical form.
 		return Invalid, "scheme must be lower case"
 	}
-	q, err := url.ParseQuery(u.RawQuery)
+	q, err := uri.ParseQuery(u.RawQuery)
 	if err != nil {
 		return Invalid, "has a malformed query"
 	}
