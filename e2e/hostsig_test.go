@@ -2,12 +2,21 @@ package e2e
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/mcpgate/mcpgate/authcore"
 	harness "github.com/mcpgate/mcpgate/wazero-harness"
 	"golang.org/x/oauth2"
@@ -151,6 +160,73 @@ func TestTokenEndpointSignsByHost(t *testing.T) {
 		}
 		if st := serveVM(tg, 0, tok.AccessToken); st != 200 {
 			t.Errorf("noHost=%v: issued token refused: %d", noHost, st)
+		}
+	}
+}
+
+// TestIssuerAlgorithmsInWasm: a trusted issuer publishes an RSA, a P-256, a
+// P-384 and an Ed25519 key; tokens signed by go-jose in each of the seven
+// algorithms a trusted issuer may use are accepted by the compiled filter, on a
+// host with Envoy's signature functions and on one without (where RSA,
+// RSA-PSS and ECDSA run in wasm on nistec and bigmod), and the same tokens
+// with one bit of the signature changed are refused on both. RS* and ES*
+// reach the host when it has the functions; PS256 and EdDSA never do.
+func TestIssuerAlgorithmsInWasm(t *testing.T) {
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	_, ked, _ := ed25519.GenerateKey(rand.Reader)
+	keys := map[string]crypto.Signer{"rsa": rk, "p256": k256, "p384": k384, "ed": ked}
+	set := jose.JSONWebKeySet{}
+	for kid, k := range keys {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.Public(), KeyID: kid, Use: "sig"})
+	}
+	jwks, _ := json.Marshal(set)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(jwks)
+	}))
+	t.Cleanup(srv.Close)
+	algs := map[jose.SignatureAlgorithm]string{jose.RS256: "rsa", jose.RS384: "rsa", jose.RS512: "rsa", jose.PS256: "rsa",
+		jose.ES256: "p256", jose.ES384: "p384", jose.EdDSA: "ed"}
+	cfg := `{"resources": [{"resource": "{{BASE}}/mcp", "scopes": ["mcp:tools"]}],
+  "trusted_issuers": [{"issuer": "` + srv.URL + `", "cluster": "algs", "jwks_uri": "` + srv.URL + `/jwks",
+    "audiences": ["{{BASE}}/mcp"], "algorithms": ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]}]}`
+	for _, noHost := range []bool{false, true} {
+		tg := startTarget(t, wasm, cfg, targetOptions{vms: 1, noHostSignatures: noHost, clusters: map[string]string{"algs": srv.URL}})
+		now := time.Now()
+		payload, _ := json.Marshal(map[string]any{"iss": srv.URL, "sub": "alice", "aud": tg.base + "/mcp", "scope": "mcp:tools",
+			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+		hostWanted := int64(0)
+		for alg, kid := range algs {
+			s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: keys[kid]}, (&jose.SignerOptions{}).WithHeader("kid", kid).WithType("JWT"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			obj, err := s.Sign(payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, _ := obj.CompactSerialize()
+			parts := strings.Split(tok, ".")
+			sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+			sig[len(sig)/2] ^= 1
+			bad := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
+			if st := serveVM(tg, 0, bad); st != 401 {
+				t.Errorf("noHost=%v %s: a changed signature got %d, want 401", noHost, alg, st)
+			}
+			if st := serveVM(tg, 0, tok); st != 200 {
+				t.Errorf("noHost=%v %s: a valid token got %d, want 200", noHost, alg, st)
+			}
+			if !noHost && (alg[0] == 'R' || alg[0] == 'E' && alg != jose.EdDSA) {
+				hostWanted += 2
+			}
+		}
+		if n := tg.host.ForeignCalls(harness.ForeignVerifySignature); n != hostWanted {
+			t.Errorf("noHost=%v: host verify_signature calls %d, want %d", noHost, n, hostWanted)
 		}
 	}
 }
