@@ -242,6 +242,9 @@ func parseCurveKey(v jsonv.Result, kty, crv string) (crypto.PublicKey, crypto.Si
 		return pk, sk, nil
 	}
 	c := curveNamed(crv)
+	if c == nil { // ParseJWK admits only the curves typeAlgs knows
+		return nil, nil, unusable(`unsupported "crv"`)
+	}
 	size := c.size
 	x, err := member(v, "x", size)
 	if err != nil {
