@@ -221,16 +221,121 @@ func headerDate(h Header, name string) (time.Time, bool) {
 	return t, true
 }
 
-// parseDate parses the three HTTP-date formats (RFC 9110 §5.6.7).
+// parseDate parses the three HTTP-date formats of RFC 9110 §5.6.7:
+//
+//	IMF-fixdate  Sun, 06 Nov 1994 08:49:37 GMT
+//	rfc850-date  Sunday, 06-Nov-94 08:49:37 GMT
+//	asctime-date Sun Nov  6 08:49:37 1994
+//
+// by their grammar, with time.Parse's readings where the grammar leaves
+// room (names in any case, a two-digit year from 1969 to 2068). It is
+// written out instead of calling time.Parse, whose general layout parser
+// was 54 KB of the wasm module (issue 14); the tests hold it to time.Parse.
 func parseDate(s string) (time.Time, bool) {
-	for _, layout := range []string{
-		"Mon, 02 Jan 2006 15:04:05 GMT",  // IMF-fixdate
-		"Monday, 02-Jan-06 15:04:05 GMT", // obsolete RFC 850
-		"Mon Jan _2 15:04:05 2006",       // obsolete asctime
-	} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, true
+	var year, month, day, clock int
+	var ok bool
+	switch {
+	case len(s) == 29 && s[3] == ',': // IMF-fixdate
+		ok = weekday(s[:3]) && s[3:5] == ", " && s[7] == ' ' && s[11] == ' ' && s[16] == ' ' && s[25:] == " GMT"
+		day, month, year = digits(s[5:7]), monthNamed(s[8:11]), digits(s[12:16])
+		clock = timeOfDay(s[17:25])
+	case len(s) == 24 && s[3] == ' ': // asctime-date
+		ok = weekday(s[:3]) && s[7] == ' ' && s[10] == ' ' && s[19] == ' '
+		month, year, clock = monthNamed(s[4:7]), digits(s[20:24]), timeOfDay(s[11:19])
+		if s[8] == ' ' {
+			day = digits(s[9:10])
+		} else {
+			day = digits(s[8:10])
+		}
+	default: // rfc850-date: a long day name, then ", DD-Mon-YY HH:MM:SS GMT"
+		i := strings.IndexByte(s, ',')
+		rest := s[i+1:]
+		ok = i > 0 && longWeekday(s[:i]) && len(rest) == 23 && rest[0] == ' ' && rest[3] == '-' && rest[7] == '-' &&
+			rest[10] == ' ' && rest[19:] == " GMT"
+		if ok {
+			day, month, year, clock = digits(rest[1:3]), monthNamed(rest[4:7]), digits(rest[8:10]), timeOfDay(rest[11:19])
+			if year >= 69 {
+				year += 1900
+			} else if year >= 0 {
+				year += 2000
+			}
 		}
 	}
-	return time.Time{}, false
+	if !ok || year < 0 || month < 1 || clock < 0 || day < 1 || day > daysIn(month, year) {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, 0, 0, clock, 0, time.UTC), true
+}
+
+const weekdays = "sunmontuewedthufrisat"
+
+// weekday reports whether s is a three-letter day name, in any case.
+func weekday(s string) bool {
+	l := strings.ToLower(s)
+	for i := 0; i+3 <= len(weekdays); i += 3 {
+		if l == weekdays[i:i+3] {
+			return true
+		}
+	}
+	return false
+}
+
+// longWeekday reports whether s is a full day name, in any case.
+func longWeekday(s string) bool {
+	switch strings.ToLower(s) {
+	case "sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday":
+		return true
+	}
+	return false
+}
+
+const months = "janfebmaraprmayjunjulaugsepoctnovdec"
+
+// monthNamed is the number of a three-letter month name in any case, or 0.
+func monthNamed(s string) int {
+	l := strings.ToLower(s)
+	for i := 0; i+3 <= len(months); i += 3 {
+		if l == months[i:i+3] {
+			return i/3 + 1
+		}
+	}
+	return 0
+}
+
+// digits is the value of s, all ASCII digits, or -1.
+func digits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return -1
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
+}
+
+// timeOfDay is "HH:MM:SS" as seconds into the day, or -1.
+func timeOfDay(s string) int {
+	if len(s) != 8 || s[2] != ':' || s[5] != ':' {
+		return -1
+	}
+	h, m, sec := digits(s[:2]), digits(s[3:5]), digits(s[6:])
+	if h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 59 {
+		return -1
+	}
+	return h*3600 + m*60 + sec
+}
+
+// daysIn is the number of days of month in year (proleptic Gregorian).
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }

@@ -106,3 +106,82 @@ func FuzzFreshness(f *testing.F) {
 		}
 	})
 }
+
+// timeParseDate is the HTTP-date reading through time.Parse, the reference
+// for parseDate.
+func timeParseDate(s string) (time.Time, bool) {
+	for _, layout := range []string{"Mon, 02 Jan 2006 15:04:05 GMT", "Monday, 02-Jan-06 15:04:05 GMT", "Mon Jan _2 15:04:05 2006"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+var dateSeeds = []string{
+	"Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "Sun Nov 16 08:49:37 1994",
+	"sun, 06 nov 1994 08:49:37 GMT", "Sun, 29 Feb 2000 00:00:00 GMT", "Sun, 29 Feb 1900 00:00:00 GMT", "Sun, 31 Apr 2024 00:00:00 GMT",
+	"Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 1994 08:60:37 GMT", "Sun, 06 Nov 1994 08:49:37.5 GMT", "Sun, 06 Nov 1994 08:49:37 UTC",
+	"Sun,  06 Nov 1994 08:49:37 GMT", "Thursday, 01-Jan-70 00:00:00 GMT", "Friday, 31-Dec-68 23:59:59 GMT", "Xyz, 06 Nov 1994 08:49:37 GMT",
+	"Sun Nov 06 08:49:37 1994", "Sun Nov 6 08:49:37 1994", "", "Sun, 06 Nov 1994 8:49:37 GMT", "Sun, -6 Nov 1994 08:49:37 GMT",
+}
+
+func TestParseDateAgainstTimeParse(t *testing.T) {
+	for _, s := range dateSeeds {
+		checkDate(t, s)
+	}
+	for _, s := range []string{"Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"} {
+		if got, ok := parseDate(s); !ok || !got.Equal(time.Date(1994, 11, 6, 8, 49, 37, 0, time.UTC)) {
+			t.Errorf("%q: %v %v", s, got, ok)
+		}
+	}
+}
+
+// checkDate fails t when parseDate accepts s and time.Parse does not, or
+// reads another instant.
+func checkDate(t *testing.T, s string) {
+	t.Helper()
+	got, ok := parseDate(s)
+	want, wantOK := timeParseDate(s)
+	if ok && (!wantOK || !got.Equal(want)) {
+		t.Fatalf("%q: %v, time.Parse %v %v", s, got, want, wantOK)
+	}
+}
+
+// FuzzParseDate: whatever parseDate accepts, time.Parse reads as the same
+// instant. (It refuses on purpose what the grammar of RFC 9110 §5.6.7 does
+// not allow and time.Parse lets through: runs of spaces, one-digit hours,
+// fractional seconds.)
+func FuzzParseDate(f *testing.F) {
+	for _, s := range dateSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(checkDate)
+}
+
+// FuzzParseValidDates: every instant written in each of the three formats
+// (names in any case) is read back by parseDate as time.Parse reads it.
+func FuzzParseValidDates(f *testing.F) {
+	f.Add(int64(784111777), uint8(0), false)
+	f.Add(int64(-1), uint8(1), true)
+	f.Add(int64(253402300799), uint8(2), false)
+	f.Fuzz(func(t *testing.T, sec int64, form uint8, upper bool) {
+		layouts := []string{"Mon, 02 Jan 2006 15:04:05 GMT", "Monday, 02-Jan-06 15:04:05 GMT", "Mon Jan _2 15:04:05 2006"}
+		layout := layouts[int(form)%3]
+		lo, hi := time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+		if layout == layouts[1] {
+			lo, hi = time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), time.Date(2068, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+		}
+		span := hi - lo + 1
+		at := time.Unix(lo+((sec%span)+span)%span, 0).UTC()
+		s := at.Format(layout)
+		if upper {
+			s = strings.ToUpper(s)
+		}
+		got, ok := parseDate(s)
+		want, wantOK := timeParseDate(s)
+		if !ok || !wantOK || !got.Equal(want) || !got.Equal(at) {
+			t.Fatalf("%q: %v %v, time.Parse %v %v, written from %v", s, got, ok, want, wantOK, at)
+		}
+	})
+}
