@@ -2,7 +2,6 @@ package authcore
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/uri"
@@ -84,7 +83,7 @@ func (e *Engine) handleAuthorize(req *Request) Outcome {
 		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "client_id is missing"))
 	}
 	if len(f["state"]) > maxStateLen {
-		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "state is longer than "+strconv.Itoa(maxStateLen)+" characters"))
+		return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "state is longer than "+itoa(maxStateLen)+" characters"))
 	}
 	return e.resolveClient(clientID, func(c *Client, oe *Error) Outcome {
 		if oe != nil {
@@ -220,10 +219,10 @@ func (e *Engine) grantableScopes(param string, c *Client, r *Resource) ([]string
 			continue
 		}
 		if !containsString(allowed, s) {
-			return nil, newError(ErrCodeInvalidScope, 400, "the scope "+strconv.Quote(s)+" is not available for this resource")
+			return nil, newError(ErrCodeInvalidScope, 400, "the scope "+quote(s)+" is not available for this resource")
 		}
 		if len(c.Scope) > 0 && !containsString(c.Scope, s) {
-			return nil, newError(ErrCodeInvalidScope, 400, "the scope "+strconv.Quote(s)+" was not registered for this client")
+			return nil, newError(ErrCodeInvalidScope, 400, "the scope "+quote(s)+" was not registered for this client")
 		}
 		out = append(out, s)
 	}

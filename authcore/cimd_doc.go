@@ -2,7 +2,6 @@ package authcore
 
 import (
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
@@ -170,7 +169,7 @@ func parseCIMDDocument(rawURL string, body []byte) (*CIMDDocument, error) {
 		return nil, cimdDocError("redirect_uris must be a non-empty array of strings")
 	}
 	if len(ru.Array()) > clientmeta.MaxRedirectURIs {
-		return nil, cimdDocError("redirect_uris: at most " + strconv.Itoa(clientmeta.MaxRedirectURIs) + " redirect URIs may be registered")
+		return nil, cimdDocError("redirect_uris: at most " + itoa(clientmeta.MaxRedirectURIs) + " redirect URIs may be registered")
 	}
 	for _, v := range ru.Array() {
 		if v.Type != jsonv.String {

@@ -47,6 +47,10 @@ import (
 // cimdClientError is the error for a client metadata document that cannot
 // be used: invalid_client, shown on the authorization error page, never
 // redirected. desc is safe to show; cause is only logged.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func cimdClientError(desc string, cause error) *Error {
 	return &Error{Code: ErrCodeInvalidClient, Status: 401, Description: desc, Cause: cause}
 }
@@ -229,16 +233,16 @@ func checkEgressResponse(r CallResult, what string, maxBytes int, elapsed, timeo
 		// refused or reset, TLS failure), or the host's own 503.
 		return cimdClientError(the+" could not be fetched (HTTP 503: the host could not be reached or is unavailable)", nil)
 	case r.Status >= 300 && r.Status < 400:
-		return cimdClientError(the+" URL answered HTTP "+strconv.Itoa(r.Status)+"; redirects are not followed", nil)
+		return cimdClientError(the+" URL answered HTTP "+itoa(r.Status)+"; redirects are not followed", nil)
 	case r.Status != 200:
-		return cimdClientError(the+" URL answered HTTP "+strconv.Itoa(r.Status), nil)
+		return cimdClientError(the+" URL answered HTTP "+itoa(r.Status), nil)
 	}
 	for _, v := range r.Headers.Values("content-encoding") {
 		if !strings.EqualFold(strings.TrimSpace(v), "identity") {
 			return cimdClientError(the+" was sent with a content-encoding; only uncompressed documents are accepted", nil)
 		}
 	}
-	too := cimdClientError(the+" is larger than "+strconv.Itoa(maxBytes)+" bytes", nil)
+	too := cimdClientError(the+" is larger than "+itoa(maxBytes)+" bytes", nil)
 	if len(r.Body) > maxBytes {
 		return too
 	}

@@ -1,8 +1,6 @@
 package authcore
 
 import (
-	"strconv"
-
 	"github.com/mcpgate/mcpgate/authcore/internal/netguard"
 )
 
@@ -66,7 +64,7 @@ func (c *CIMDConfig) vetURL(s string, clientID bool) (*netguard.URL, error) {
 			ok = ok || p == u.Port
 		}
 		if !ok {
-			return nil, netguard.RuleError(netguard.RulePortNotAllowed, "documents are not accepted from port "+strconv.Itoa(u.Port))
+			return nil, netguard.RuleError(netguard.RulePortNotAllowed, "documents are not accepted from port "+itoa(u.Port))
 		}
 	}
 	return u, nil

@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
@@ -143,7 +142,7 @@ func (p *cfgParser) claimsConfig(path string, v jsonv.Result, dst *ClaimsConfig)
 		"names": func(fp string, v jsonv.Result) {
 			p.strings(&dst.Names)(fp, v)
 			if len(dst.Names) > maxClaimNames {
-				p.fail(fp, "at most "+strconv.Itoa(maxClaimNames)+" claims")
+				p.fail(fp, "at most "+itoa(maxClaimNames)+" claims")
 			}
 			for i, n := range dst.Names {
 				if !validClaimName(n) {
@@ -181,7 +180,7 @@ func (p *cfgParser) claimsConfig(path string, v jsonv.Result, dst *ClaimsConfig)
 	})
 	named := func(fp, n string) {
 		if !containsString(dst.Names, n) {
-			p.fail(fp, strconv.Quote(n)+" is not in "+join(path, "names"))
+			p.fail(fp, quote(n)+" is not in "+join(path, "names"))
 		}
 	}
 	for _, n := range sortedKeys(dst.Headers) {
@@ -193,12 +192,12 @@ func (p *cfgParser) claimsConfig(path string, v jsonv.Result, dst *ClaimsConfig)
 	for i, n := range dst.AccessToken {
 		named(index(join(path, "access_token"), i), n)
 		if containsString(reservedClaims, n) {
-			p.fail(index(join(path, "access_token"), i), strconv.Quote(n)+" is a registered access token claim")
+			p.fail(index(join(path, "access_token"), i), quote(n)+" is a registered access token claim")
 		}
 	}
 	for _, n := range sortedKeys(dst.IdentityHeaders) {
 		if !containsString(dst.AccessToken, n) {
-			p.fail(join(join(path, "identity_headers"), n), strconv.Quote(n)+" must be in "+join(path, "access_token")+": the guard reads it from the access token")
+			p.fail(join(join(path, "identity_headers"), n), quote(n)+" must be in "+join(path, "access_token")+": the guard reads it from the access token")
 		}
 	}
 }

@@ -2,7 +2,6 @@ package authcore
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
@@ -82,7 +81,7 @@ func (e *Engine) userinfo(up upstreamToken, then func(IdentityClaims, int, error
 			case res.Err != nil:
 				return then(nil, 0, res.Err)
 			case res.Status != 200:
-				return then(nil, res.Status, errors.New("UserInfo status "+strconv.Itoa(res.Status)))
+				return then(nil, res.Status, errors.New("UserInfo status "+itoa(res.Status)))
 			case len(res.Body) > maxUserinfoBody || !jsonv.ValidBytes(res.Body):
 				return then(nil, res.Status, errors.New("UserInfo response is not a JSON object"))
 			}

@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -287,7 +286,7 @@ func (p *cfgParser) resource(path string, v jsonv.Result) *Resource {
 	})
 	p.guardConfig(path, v, r)
 	if explicitPath != "" && r.Path != "" && explicitPath != r.Path {
-		p.fail(join(path, "path"), "must equal the path of "+join(path, "resource")+" ("+strconv.Quote(r.Path)+")")
+		p.fail(join(path, "path"), "must equal the path of "+join(path, "resource")+" ("+quote(r.Path)+")")
 	}
 	return r
 }
@@ -338,7 +337,7 @@ func (p *cfgParser) signingKey(path string, v jsonv.Result) *SigningKey {
 			return nil
 		}
 		if a := jwk.Get("alg"); a.Exists() && a.String() != k.Alg {
-			p.fail(join(path, "jwk.alg"), "must be "+strconv.Quote(k.Alg)+" for this key")
+			p.fail(join(path, "jwk.alg"), "must be "+quote(k.Alg)+" for this key")
 		}
 	case pemText != "":
 		k.Public, k.Private, k.Alg, err = parsePEM(pemText)
@@ -351,7 +350,7 @@ func (p *cfgParser) signingKey(path string, v jsonv.Result) *SigningKey {
 		return nil
 	}
 	if alg != "" && alg != k.Alg {
-		p.fail(join(path, "alg"), "is "+strconv.Quote(alg)+" but the key is a "+k.Alg+" key")
+		p.fail(join(path, "alg"), "is "+quote(alg)+" but the key is a "+k.Alg+" key")
 	}
 	return k
 }
@@ -364,7 +363,7 @@ func (p *cfgParser) validate(c *Config, ep Endpoints) {
 		for i, r := range c.Resources {
 			for j, o := range c.Resources[:i] {
 				if r.Path != "" && o.Path == r.Path {
-					p.fail(index("resources", i)+".resource", "path "+strconv.Quote(r.Path)+" is already used by "+index("resources", j)+".resource")
+					p.fail(index("resources", i)+".resource", "path "+quote(r.Path)+" is already used by "+index("resources", j)+".resource")
 				}
 			}
 		}
@@ -394,7 +393,7 @@ func (p *cfgParser) validate(c *Config, ep Endpoints) {
 	kids := map[string]bool{}
 	for i, k := range c.Keys {
 		if kids[k.Kid] {
-			p.fail(index("keys", i)+".kid", "duplicate kid "+strconv.Quote(k.Kid))
+			p.fail(index("keys", i)+".kid", "duplicate kid "+quote(k.Kid))
 		}
 		kids[k.Kid] = true
 		if k.Active {
@@ -412,7 +411,7 @@ func (p *cfgParser) validate(c *Config, ep Endpoints) {
 		p.fail("keys", `with several keys, mark exactly one "active": true`)
 	}
 	if c.activeKey != nil && c.activeKey.Private == nil {
-		p.fail("keys", "the active key "+strconv.Quote(c.activeKey.Kid)+" has no private part, so it cannot sign")
+		p.fail("keys", "the active key "+quote(c.activeKey.Kid)+" has no private part, so it cannot sign")
 	}
 
 	// Endpoints default under the issuer's path.
@@ -442,7 +441,7 @@ func (p *cfgParser) validate(c *Config, ep Endpoints) {
 			return
 		}
 		if other, dup := owned[reqPath]; dup {
-			p.fail(jsonPath, "path "+strconv.Quote(reqPath)+" is already used by "+other)
+			p.fail(jsonPath, "path "+quote(reqPath)+" is already used by "+other)
 			return
 		}
 		owned[reqPath] = jsonPath

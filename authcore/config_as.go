@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -300,7 +299,7 @@ func (p *cfgParser) sealingKeys(path string, v jsonv.Result, dst *ASConfig) {
 			p.fail(join(path, "id"), "required: 1 to 32 characters of A-Z a-z 0-9 . _ -")
 			return
 		case ids[id]:
-			p.fail(join(path, "id"), "duplicate id "+strconv.Quote(id))
+			p.fail(join(path, "id"), "duplicate id "+quote(id))
 			return
 		}
 		ids[id] = true
@@ -362,7 +361,7 @@ func (p *cfgParser) identity(path string, v jsonv.Result, id *IdentityConfig) {
 		obj  jsonv.Result
 	}{{IdentityDev, dev}, {IdentityHeader, header}, {IdentityOIDC, oidc}} {
 		if m.obj.Exists() && m.name != id.Mode && id.Mode != "" {
-			p.fail(join(path, m.name), "is set but mode is "+strconv.Quote(id.Mode))
+			p.fail(join(path, m.name), "is set but mode is "+quote(id.Mode))
 		}
 	}
 	switch id.Mode {
@@ -490,7 +489,7 @@ func (p *cfgParser) oidcConfig(path string, v jsonv.Result) *OIDCConfig {
 	case o.TokenEndpointAuthMethod == AuthMethodNone && o.ClientSecret != "":
 		p.fail(join(path, "client_secret"), `must not be set with token_endpoint_auth_method "none"`)
 	case o.TokenEndpointAuthMethod != AuthMethodNone && o.ClientSecret == "":
-		p.fail(join(path, "client_secret"), "required with token_endpoint_auth_method "+strconv.Quote(o.TokenEndpointAuthMethod))
+		p.fail(join(path, "client_secret"), "required with token_endpoint_auth_method "+quote(o.TokenEndpointAuthMethod))
 	}
 	return o
 }
@@ -517,7 +516,7 @@ func (p *cfgParser) preRegisteredClient(path string, v jsonv.Result) *Client {
 			case len(c.ID) > 255 || !validClientIDChars(c.ID):
 				p.fail(fp, "must be 1 to 255 visible ASCII characters")
 			case strings.HasPrefix(c.ID, dcrPrefix):
-				p.fail(fp, "must not start with "+strconv.Quote(dcrPrefix)+", the prefix of dynamically registered clients")
+				p.fail(fp, "must not start with "+quote(dcrPrefix)+", the prefix of dynamically registered clients")
 			}
 		},
 		"client_name": func(fp string, v jsonv.Result) {
@@ -532,7 +531,7 @@ func (p *cfgParser) preRegisteredClient(path string, v jsonv.Result) *Client {
 			case len(c.RedirectURIs) == 0:
 				p.fail(fp, "required: at least one redirect URI")
 			case len(c.RedirectURIs) > clientmeta.MaxRedirectURIs:
-				p.fail(fp, "at most "+strconv.Itoa(clientmeta.MaxRedirectURIs)+" redirect URIs")
+				p.fail(fp, "at most "+itoa(clientmeta.MaxRedirectURIs)+" redirect URIs")
 			}
 			for i, r := range c.RedirectURIs {
 				if _, msg := clientmeta.CheckRedirectURI(r, ""); msg != "" {
@@ -566,7 +565,7 @@ func (p *cfgParser) preRegisteredClient(path string, v jsonv.Result) *Client {
 			case msg != "":
 				p.fail(fp, msg)
 			case len(ignored) > 0:
-				p.fail(fp, strconv.Quote(ignored[0])+` is not served: grant_types must be "authorization_code" or "refresh_token"`)
+				p.fail(fp, quote(ignored[0])+` is not served: grant_types must be "authorization_code" or "refresh_token"`)
 			}
 			c.GrantTypes = kept
 		},
@@ -595,7 +594,7 @@ func (p *cfgParser) preRegisteredClient(path string, v jsonv.Result) *Client {
 	case c.TokenEndpointAuthMethod == AuthMethodNone && secret != "":
 		p.fail(join(path, "client_secret"), `must not be set for a public client (token_endpoint_auth_method "none")`)
 	case c.TokenEndpointAuthMethod != AuthMethodNone && secret == "":
-		p.fail(join(path, "client_secret"), "required with token_endpoint_auth_method "+strconv.Quote(c.TokenEndpointAuthMethod))
+		p.fail(join(path, "client_secret"), "required with token_endpoint_auth_method "+quote(c.TokenEndpointAuthMethod))
 	}
 	if secret != "" {
 		c.secretHash = sha256.Sum256([]byte(secret))
@@ -626,7 +625,7 @@ func (p *cfgParser) validateAS(c *Config) {
 			continue
 		}
 		if a.clientsByID[cl.ID] != nil {
-			p.fail(index(path+".clients", i)+".client_id", "duplicate client_id "+strconv.Quote(cl.ID))
+			p.fail(index(path+".clients", i)+".client_id", "duplicate client_id "+quote(cl.ID))
 		}
 		a.clientsByID[cl.ID] = cl
 	}

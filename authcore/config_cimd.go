@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -133,7 +132,7 @@ func (p *cfgParser) cimdConfig(path string, v jsonv.Result, dst *CIMDConfig) {
 		"mode": func(fp string, v jsonv.Result) {
 			p.str(&dst.Mode)(fp, v)
 			if v.Type == jsonv.String && v.Str != CIMDModePinned && v.Str != CIMDModeForwardProxy {
-				p.fail(fp, "must be "+strconv.Quote(CIMDModePinned)+" or "+strconv.Quote(CIMDModeForwardProxy))
+				p.fail(fp, "must be "+quote(CIMDModePinned)+" or "+quote(CIMDModeForwardProxy))
 			}
 		},
 		"egress_cluster":        mark("egress_cluster", cluster(&dst.EgressCluster)),
@@ -170,7 +169,7 @@ func (p *cfgParser) cimdConfig(path string, v jsonv.Result, dst *CIMDConfig) {
 				}
 				for _, q := range dst.AllowedPorts {
 					if q == n {
-						p.fail(ep, "duplicate port "+strconv.Itoa(n))
+						p.fail(ep, "duplicate port "+itoa(n))
 						return
 					}
 				}
@@ -191,17 +190,17 @@ func (p *cfgParser) cimdConfig(path string, v jsonv.Result, dst *CIMDConfig) {
 	for _, a := range dst.AllowHosts {
 		for _, d := range dst.DenyHosts {
 			if a == d {
-				p.fail(join(path, "allow_hosts"), strconv.Quote(a)+" is also in "+join(path, "deny_hosts"))
+				p.fail(join(path, "allow_hosts"), quote(a)+" is also in "+join(path, "deny_hosts"))
 			}
 		}
 	}
 	switch dst.Mode {
 	case CIMDModePinned:
 		if set["forward_proxy_cluster"] {
-			p.fail(join(path, "forward_proxy_cluster"), "is used only in "+strconv.Quote(CIMDModeForwardProxy)+" mode")
+			p.fail(join(path, "forward_proxy_cluster"), "is used only in "+quote(CIMDModeForwardProxy)+" mode")
 		}
 		if dst.Enabled && dst.DoHAuthority == "" {
-			p.fail(join(path, "doh_authority"), `required in `+strconv.Quote(CIMDModePinned)+` mode: the :authority of the DNS-over-HTTPS resolver, e.g. "cloudflare-dns.com"`)
+			p.fail(join(path, "doh_authority"), `required in `+quote(CIMDModePinned)+` mode: the :authority of the DNS-over-HTTPS resolver, e.g. "cloudflare-dns.com"`)
 		}
 		if dst.DoHCluster == dst.EgressCluster {
 			p.fail(join(path, "doh_cluster"), "must differ from "+join(path, "egress_cluster")+": the resolver is not reached through the pinned egress cluster")
@@ -211,21 +210,25 @@ func (p *cfgParser) cimdConfig(path string, v jsonv.Result, dst *CIMDConfig) {
 		}
 	case CIMDModeForwardProxy:
 		if dst.ForwardProxyCluster == "" {
-			p.fail(join(path, "forward_proxy_cluster"), "required in "+strconv.Quote(CIMDModeForwardProxy)+" mode")
+			p.fail(join(path, "forward_proxy_cluster"), "required in "+quote(CIMDModeForwardProxy)+" mode")
 		}
 		for _, k := range []string{"egress_cluster", "doh_cluster", "doh_authority", "doh_path"} {
 			if set[k] {
-				p.fail(join(path, k), "is used only in "+strconv.Quote(CIMDModePinned)+" mode: in "+strconv.Quote(CIMDModeForwardProxy)+" mode the forward proxy resolves the host")
+				p.fail(join(path, k), "is used only in "+quote(CIMDModePinned)+" mode: in "+quote(CIMDModeForwardProxy)+" mode the forward proxy resolves the host")
 			}
 		}
 		if set["allow_loopback_for_tests"] {
-			p.fail(join(path, "allow_loopback_for_tests"), "has no effect in "+strconv.Quote(CIMDModeForwardProxy)+" mode, where addresses are not vetted at all")
+			p.fail(join(path, "allow_loopback_for_tests"), "has no effect in "+quote(CIMDModeForwardProxy)+" mode, where addresses are not vetted at all")
 		}
 	}
 }
 
 // hostPatterns parses allow_hosts / deny_hosts: exact host names or
 // "*.suffix" patterns, stored in lower case.
+//
+// Not inlined: its closure was copied at each call site, which made the wasm module larger.
+//
+//go:noinline
 func (p *cfgParser) hostPatterns(dst *[]string) func(string, jsonv.Result) {
 	return func(path string, v jsonv.Result) {
 		var raw []string
@@ -242,7 +245,7 @@ func (p *cfgParser) hostPatterns(dst *[]string) func(string, jsonv.Result) {
 				p.fail(index(path, i), "not a host name: "+netguard.CheckHostName(name))
 				continue
 			case seen[s]:
-				p.fail(index(path, i), "duplicate entry "+strconv.Quote(s))
+				p.fail(index(path, i), "duplicate entry "+quote(s))
 				continue
 			}
 			seen[s] = true

@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -221,7 +220,7 @@ func (p *cfgParser) validateIssuers(c *Config, authServers map[*Resource][]strin
 	seen := map[string]bool{}
 	for i, ti := range c.TrustedIssuers {
 		if seen[ti.Issuer] {
-			p.fail(index("trusted_issuers", i)+".issuer", "duplicate issuer "+strconv.Quote(ti.Issuer))
+			p.fail(index("trusted_issuers", i)+".issuer", "duplicate issuer "+quote(ti.Issuer))
 		}
 		if ti.Issuer == c.Issuer && c.Issuer != "" {
 			p.fail(index("trusted_issuers", i)+".issuer", "is mcpgate's own issuer")
@@ -249,14 +248,14 @@ func (p *cfgParser) validateIssuers(c *Config, authServers map[*Resource][]strin
 		for j, n := range names {
 			switch ti := c.trustedIssuer(n); {
 			case containsString(r.AuthorizationServers, n):
-				p.fail(index(path, j), "duplicate issuer "+strconv.Quote(n))
+				p.fail(index(path, j), "duplicate issuer "+quote(n))
 				continue
 			case n == c.Issuer && c.Issuer != "":
 				r.trustsOwn = true
 			case ti != nil:
 				r.trusted = append(r.trusted, ti)
 			default:
-				p.fail(index(path, j), strconv.Quote(n)+" is neither the top-level issuer nor one of trusted_issuers")
+				p.fail(index(path, j), quote(n)+" is neither the top-level issuer nor one of trusted_issuers")
 				continue
 			}
 			r.AuthorizationServers = append(r.AuthorizationServers, n)

@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -67,7 +66,7 @@ func (p *cfgParser) storeConfig(path string, v jsonv.Result, s *StoreConfig) {
 		"revocation_outage": func(fp string, v jsonv.Result) {
 			p.str(&s.RevocationOutage)(fp, v)
 			if s.RevocationOutage != RevocationOutageDeny && s.RevocationOutage != RevocationOutageAllow {
-				p.fail(fp, "must be "+strconv.Quote(RevocationOutageDeny)+" or "+strconv.Quote(RevocationOutageAllow))
+				p.fail(fp, "must be "+quote(RevocationOutageDeny)+" or "+quote(RevocationOutageAllow))
 			}
 		},
 		"etcd": func(fp string, v jsonv.Result) {
@@ -96,7 +95,7 @@ func (p *cfgParser) etcdConfig(path string, v jsonv.Result) *EtcdConfig {
 	case c.Authority != "" && !validAuthority(c.Authority):
 		p.fail(join(path, "authority"), "must be a host[:port]")
 	case c.Authority == "" && c.Cluster != "" && !validAuthority(c.Cluster):
-		p.fail(join(path, "authority"), "required: the cluster name "+strconv.Quote(c.Cluster)+" is not a host name (an Istio cluster such as outbound|2379||etcd.example.com needs the etcd host here)")
+		p.fail(join(path, "authority"), "required: the cluster name "+quote(c.Cluster)+" is not a host name (an Istio cluster such as outbound|2379||etcd.example.com needs the etcd host here)")
 	case c.Authority == "":
 		c.Authority = c.Cluster
 	}

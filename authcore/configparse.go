@@ -3,7 +3,6 @@ package authcore
 import (
 	"errors"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -39,7 +38,7 @@ func checkConfigJSON(data []byte) error {
 	case *strictjson.DuplicateError:
 		return &ConfigError{Path: err.Path, Msg: "duplicate key"}
 	case *strictjson.DepthError:
-		return &ConfigError{Path: err.Path, Msg: "nested deeper than " + strconv.Itoa(err.Limit) + " levels"}
+		return &ConfigError{Path: err.Path, Msg: "nested deeper than " + itoa(err.Limit) + " levels"}
 	default:
 		return &ConfigError{Msg: "not valid JSON: " + strings.TrimPrefix(err.Error(), "strictjson: ")}
 	}
@@ -51,6 +50,9 @@ type cfgParser struct {
 	errs []error
 }
 
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func (p *cfgParser) fail(path, msg string) {
 	p.errs = append(p.errs, &ConfigError{Path: path, Msg: msg})
 }
@@ -62,6 +64,9 @@ func (p *cfgParser) err() error {
 	return errors.Join(p.errs...)
 }
 
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func join(path, key string) string {
 	if path == "" {
 		return key
@@ -69,7 +74,10 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
+func index(path string, i int) string { return path + "[" + itoa(i) + "]" }
 
 // object checks that v is a JSON object whose keys all appear in fields and
 // calls each field's function with the value found (or a non-existent
@@ -106,6 +114,10 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // str stores a string value in dst; absent leaves dst unchanged.
+//
+// Not inlined: its closure was copied at each call site, which made the wasm module larger.
+//
+//go:noinline
 func (p *cfgParser) str(dst *string) func(string, jsonv.Result) {
 	return func(path string, v jsonv.Result) {
 		if !v.Exists() {
@@ -120,6 +132,10 @@ func (p *cfgParser) str(dst *string) func(string, jsonv.Result) {
 }
 
 // boolean stores a boolean value in dst; absent leaves dst unchanged.
+//
+// Not inlined: its closure was copied at each call site, which made the wasm module larger.
+//
+//go:noinline
 func (p *cfgParser) boolean(dst *bool) func(string, jsonv.Result) {
 	return func(path string, v jsonv.Result) {
 		if !v.Exists() {
@@ -134,6 +150,10 @@ func (p *cfgParser) boolean(dst *bool) func(string, jsonv.Result) {
 }
 
 // integer stores a whole number within [min, max] in dst.
+//
+// Not inlined: its closure was copied at each call site, which made the wasm module larger.
+//
+//go:noinline
 func (p *cfgParser) integer(dst *int, min, max int) func(string, jsonv.Result) {
 	return func(path string, v jsonv.Result) {
 		if !v.Exists() {
@@ -145,7 +165,7 @@ func (p *cfgParser) integer(dst *int, min, max int) func(string, jsonv.Result) {
 		}
 		n := int(v.Num)
 		if n < min || n > max {
-			p.fail(path, "must be between "+strconv.Itoa(min)+" and "+strconv.Itoa(max))
+			p.fail(path, "must be between "+itoa(min)+" and "+itoa(max))
 			return
 		}
 		*dst = n
@@ -154,6 +174,10 @@ func (p *cfgParser) integer(dst *int, min, max int) func(string, jsonv.Result) {
 
 // duration stores a Go duration string ("90s", "10m", "720h") within
 // [min, max] in dst.
+//
+// Not inlined: its closure was copied at each call site, which made the wasm module larger.
+//
+//go:noinline
 func (p *cfgParser) duration(dst *time.Duration, min, max time.Duration) func(string, jsonv.Result) {
 	return func(path string, v jsonv.Result) {
 		if !v.Exists() {
@@ -177,6 +201,10 @@ func (p *cfgParser) duration(dst *time.Duration, min, max time.Duration) func(st
 }
 
 // strings stores an array of strings in dst; absent leaves dst unchanged.
+//
+// Not inlined: its closure was copied at each call site, which made the wasm module larger.
+//
+//go:noinline
 func (p *cfgParser) strings(dst *[]string) func(string, jsonv.Result) {
 	return func(path string, v jsonv.Result) {
 		if !v.Exists() {

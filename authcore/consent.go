@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -147,7 +146,7 @@ func (e *Engine) handleConsent(req *Request) Outcome {
 	}
 	if !e.sameOriginPost(req) {
 		e.count("mcpgate.consent.cross_origin")
-		e.log(LogWarn, "mcpgate: consent POST refused: Origin "+strconv.Quote(strings.Join(req.Headers.Values("origin"), ", "))+" is not the issuer's "+e.issuerOrigin())
+		e.log(LogWarn, "mcpgate: consent POST refused: Origin "+quote(strings.Join(req.Headers.Values("origin"), ", "))+" is not the issuer's "+e.issuerOrigin())
 		return e.errorPage(403, newError(ErrCodeAccessDenied, 403, "the consent form was posted from another site"))
 	}
 	return ReadBody{Limit: maxConsentBody, Resume: func(body []byte) Outcome {

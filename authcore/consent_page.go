@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -134,11 +133,11 @@ func humanDuration(d time.Duration) string {
 	case d <= 0:
 		return ""
 	case d >= 48*time.Hour:
-		return strconv.Itoa(int(d/(24*time.Hour))) + " days"
+		return itoa(int(d/(24*time.Hour))) + " days"
 	case d >= 2*time.Hour:
-		return strconv.Itoa(int(d/time.Hour)) + " hours"
+		return itoa(int(d/time.Hour)) + " hours"
 	}
-	return strconv.Itoa(int(d/time.Minute)) + " minutes"
+	return itoa(int(d/time.Minute)) + " minutes"
 }
 
 const pageStyle = `

@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"strconv"
 	"strings"
 )
 
@@ -39,7 +38,7 @@ func (c *Config) setCookie(name, value string, maxAge int) string {
 		b.WriteString("; Max-Age=0")
 	case maxAge > 0:
 		b.WriteString("; Max-Age=")
-		b.WriteString(strconv.Itoa(maxAge))
+		b.WriteString(itoa(maxAge))
 	}
 	return b.String()
 }

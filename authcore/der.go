@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
-	"strconv"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/jose"
 )
@@ -239,6 +238,10 @@ func parseSEC1(der []byte) (*jose.ECPrivateKey, error) {
 }
 
 // derAppend appends one DER element.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func derAppend(b []byte, tag byte, contents ...[]byte) []byte {
 	n := 0
 	for _, c := range contents {
@@ -301,7 +304,7 @@ func marshalSPKI(pub any) ([]byte, error) {
 // wrapping an RFC 5915 ECPrivateKey with its public key.
 func marshalPKCS8EC(k *jose.ECPrivateKey) ([]byte, error) {
 	if c := k.PublicKey().Curve(); c != "P-256" {
-		return nil, errors.New("unsupported curve " + strconv.Quote(c))
+		return nil, errors.New("unsupported curve " + quote(c))
 	}
 	d, point := k.Bytes(), k.PublicKey().Bytes()
 	inner := derAppend(nil, tagSequence, []byte{tagInteger, 1, 1}, derAppend(nil, tagOctets, d),

@@ -3,7 +3,6 @@ package authcore
 import (
 	"errors"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/dnsmsg"
@@ -86,9 +85,9 @@ func (e *Engine) dohQuery(host string, qtype dnsmsg.Type, then func(*dnsmsg.Answ
 			case e.now().Sub(start) > cfg.Timeout:
 				return then(nil, errors.New("doh: answer came after the timeout"))
 			case r.Status != 200:
-				return then(nil, errors.New("doh: resolver answered status "+strconv.Itoa(r.Status)))
+				return then(nil, errors.New("doh: resolver answered status "+itoa(r.Status)))
 			case cimdMediaType(r.Headers) != "application/dns-message":
-				return then(nil, errors.New("doh: resolver answered content-type "+strconv.Quote(r.Headers.Get("content-type"))))
+				return then(nil, errors.New("doh: resolver answered content-type "+quote(r.Headers.Get("content-type"))))
 			}
 			a, err := dnsmsg.Parse(r.Body, host, qtype)
 			return then(a, err)

@@ -59,11 +59,19 @@ const (
 
 // newError returns a fresh *Error. Constructors always return new values so
 // that no caller can mutate a shared error.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func newError(code string, status int, desc string) *Error {
 	return &Error{Code: code, Status: status, Description: desc}
 }
 
 // withCause returns e with its hidden cause set.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func (e *Error) withCause(err error) *Error {
 	e.Cause = err
 	return e

@@ -395,9 +395,9 @@ func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code 
 	switch err := strictjson.Check(body, strictjson.Options{MaxDepth: maxDepth}).(type) {
 	case nil:
 	case *strictjson.DuplicateError:
-		return nil, rpcInvalidRequest, "request body repeats the member name " + strconv.Quote(err.Name) + " at " + err.Path
+		return nil, rpcInvalidRequest, "request body repeats the member name " + quote(err.Name) + " at " + err.Path
 	case *strictjson.DepthError:
-		return nil, rpcInvalidRequest, "request body is nested deeper than " + strconv.Itoa(err.Limit) + " levels"
+		return nil, rpcInvalidRequest, "request body is nested deeper than " + itoa(err.Limit) + " levels"
 	default:
 		return nil, rpcParseError, "request body is not valid JSON"
 	}
@@ -526,7 +526,7 @@ func pick(v jsonv.Result, a, b string) (va, vb jsonv.Result, bad string) {
 }
 
 func caseVariantMessage(key, name string) string {
-	return "JSON-RPC member " + strconv.Quote(key) + " differs from " + strconv.Quote(name) + " only by case"
+	return "JSON-RPC member " + quote(key) + " differs from " + quote(name) + " only by case"
 }
 
 // checkMCPHeaders enforces MCP 2026-07-28: the Mcp-Method and Mcp-Name

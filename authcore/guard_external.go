@@ -97,6 +97,10 @@ func (e *Engine) cacheToken(token string, c *AccessTokenClaims, now time.Time) {
 }
 
 // denyToken refuses a token: 401 invalid_token, counted under reason.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func (e *Engine) denyToken(req *Request, r *Resource, reason string) Outcome {
 	return e.deny(req, r, reason, 401, ErrCodeInvalidToken, "the access token is invalid or expired", nil)
 }

@@ -55,6 +55,10 @@ func appendJSONString(b []byte, s string) []byte {
 
 // withCORS adds the cross-origin response headers for req's Origin to a
 // reply from a discovery or AS endpoint.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func (e *Engine) withCORS(req *Request, r Reply) Reply {
 	r.Headers = append(r.Headers, e.corsHeaders(req)...)
 	return r
@@ -101,5 +105,5 @@ func ServerError() Reply {
 
 // PayloadTooLarge is the reply for a request body over limit bytes.
 func PayloadTooLarge(limit int) Reply {
-	return jsonError(newError(ErrCodeInvalidRequest, 413, "request body larger than "+strconv.Itoa(limit)+" bytes"), nil)
+	return jsonError(newError(ErrCodeInvalidRequest, 413, "request body larger than "+itoa(limit)+" bytes"), nil)
 }

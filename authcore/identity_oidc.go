@@ -2,7 +2,6 @@ package authcore
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -230,7 +229,7 @@ func idTokenFromResponse(res CallResult) (string, error) {
 	case res.Err != nil:
 		return "", res.Err
 	case res.Status != 200:
-		return "", errors.New("status " + strconv.Itoa(res.Status) + ": " + truncate(string(res.Body), 200))
+		return "", errors.New("status " + itoa(res.Status) + ": " + truncate(string(res.Body), 200))
 	case !strictjson.Valid(res.Body, strictjson.Options{AllowDuplicates: true}):
 		return "", errors.New("response is not JSON")
 	}
@@ -400,7 +399,7 @@ func parseUpstreamJWKS(res CallResult) ([]*jose.Key, error) {
 	case res.Err != nil:
 		return nil, res.Err
 	case res.Status != 200:
-		return nil, errors.New("JWKS status " + strconv.Itoa(res.Status))
+		return nil, errors.New("JWKS status " + itoa(res.Status))
 	case len(res.Body) > maxJWKSBody:
 		return nil, errors.New("JWKS too large")
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -140,7 +139,7 @@ func (e *Engine) introspect(ti *TrustedIssuer, token string, then func(*AccessTo
 			case res.Err != nil:
 				err = res.Err
 			case res.Status != 200:
-				err = errors.New("status " + strconv.Itoa(res.Status))
+				err = errors.New("status " + itoa(res.Status))
 			case len(res.Body) > maxIssuerDocBody:
 				err = errors.New("response too large")
 			}

@@ -3,7 +3,6 @@ package authcore
 import (
 	"encoding/binary"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -346,9 +345,9 @@ func (e *Engine) issuerGET(ti *TrustedIssuer, u *uri.URL, then func(CallResult, 
 			case res.Err != nil:
 				return then(res, res.Err)
 			case res.Status != 200:
-				return then(res, errors.New("status "+strconv.Itoa(res.Status)))
+				return then(res, errors.New("status "+itoa(res.Status)))
 			case len(res.Body) > maxIssuerDocBody:
-				return then(res, errors.New("response larger than "+strconv.Itoa(maxIssuerDocBody)+" bytes"))
+				return then(res, errors.New("response larger than "+itoa(maxIssuerDocBody)+" bytes"))
 			}
 			return then(res, nil)
 		},

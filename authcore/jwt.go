@@ -60,6 +60,9 @@ type TokenError struct{ Reason string }
 
 func (e *TokenError) Error() string { return "authcore: invalid token: " + e.Reason }
 
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func tokenErr(reason string) error { return &TokenError{Reason: reason} }
 
 // MintAccessToken signs an RFC 9068 access token with the active key. The
@@ -67,7 +70,7 @@ func tokenErr(reason string) error { return &TokenError{Reason: reason} }
 // claims carry iss, sub, aud, client_id, scope, iat, exp and jti (§2.2).
 func (e *Engine) MintAccessToken(c AccessTokenClaims) (string, error) {
 	k := e.cfg.activeKey
-	header := []byte(`{"alg":"` + k.Alg + `","typ":"at+jwt","kid":` + strconv.Quote(k.Kid) + `}`)
+	header := []byte(`{"alg":"` + k.Alg + `","typ":"at+jwt","kid":` + quote(k.Kid) + `}`)
 	p := make([]byte, 0, 256)
 	p = append(p, `{"iss":`...)
 	p = appendJSONString(p, c.Issuer)

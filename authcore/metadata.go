@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonw"
@@ -102,5 +101,5 @@ func (c *Config) cacheControl() string {
 	if c.Lifetimes.MetadataCache <= 0 {
 		return "no-cache"
 	}
-	return "public, max-age=" + strconv.Itoa(int(c.Lifetimes.MetadataCache.Seconds()))
+	return "public, max-age=" + itoa(int(c.Lifetimes.MetadataCache.Seconds()))
 }

@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
@@ -161,7 +160,7 @@ func (p *cfgParser) condition(path string, v jsonv.Result, depth int) *Condition
 		return nil
 	}
 	if depth > maxConditionDepth {
-		p.fail(path, "conditions may nest at most "+strconv.Itoa(maxConditionDepth)+" deep")
+		p.fail(path, "conditions may nest at most "+itoa(maxConditionDepth)+" deep")
 		return nil
 	}
 	c := &Condition{}
@@ -312,15 +311,15 @@ func (c *Condition) describe() string {
 	case c.AllOf != nil:
 		return c.Claim + " includes all of " + strings.Join(quoteAll(c.AllOf), ", ")
 	case c.Equals != nil:
-		return c.Claim + " is " + strconv.Quote(*c.Equals)
+		return c.Claim + " is " + quote(*c.Equals)
 	}
-	return c.Claim + " ends with " + strconv.Quote(c.Suffix)
+	return c.Claim + " ends with " + quote(c.Suffix)
 }
 
 func quoteAll(ss []string) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = strconv.Quote(s)
+		out[i] = quote(s)
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"strconv"
 	"strings"
 )
 
@@ -142,7 +141,7 @@ func (p *cfgParser) validateClaims(c *Config) {
 			return
 		}
 		if cond.Claim != "" && !containsString(names, cond.Claim) {
-			p.fail(fp, "tests claim "+strconv.Quote(cond.Claim)+", which is not in "+list)
+			p.fail(fp, "tests claim "+quote(cond.Claim)+", which is not in "+list)
 		}
 		for _, x := range append(append([]*Condition{}, cond.All...), cond.Any...) {
 			check(fp, x, names, list)

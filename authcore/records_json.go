@@ -70,8 +70,15 @@ func decodeObject(v jsonv.Result, set func(name string, v jsonv.Result) bool) er
 }
 
 // isField reports whether the member name sent matches a field's name.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func isField(name, field string) bool { return strings.EqualFold(name, field) }
 
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func setString(dst *string, v jsonv.Result) bool {
 	switch v.Type {
 	case jsonv.Null:
@@ -110,6 +117,10 @@ func setBool(dst *bool, v jsonv.Result) bool {
 }
 
 // setStrings reads an array of strings (a null element is "").
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func setStrings(dst *[]string, v jsonv.Result) bool {
 	if v.Type == jsonv.Null {
 		*dst = nil

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -102,7 +101,7 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 	switch err := strictjson.Check(body, strictjson.Options{MaxDepth: metadataMaxDepth}).(type) {
 	case nil:
 	case *strictjson.DuplicateError:
-		return nil, metadataError("member " + strconv.Quote(err.Path) + " appears more than once")
+		return nil, metadataError("member " + quote(err.Path) + " appears more than once")
 	default:
 		return nil, metadataError("the request body is not valid JSON")
 	}
@@ -138,19 +137,19 @@ func (e *Engine) register(body []byte) (*RegistrationResponse, *Error) {
 		return nil, redirectError("redirect_uris must be a non-empty array of strings")
 	}
 	if len(ru.Array()) > clientmeta.MaxRedirectURIs {
-		return nil, redirectError("at most " + strconv.Itoa(clientmeta.MaxRedirectURIs) + " redirect URIs may be registered")
+		return nil, redirectError("at most " + itoa(clientmeta.MaxRedirectURIs) + " redirect URIs may be registered")
 	}
 	native := false
 	for i, r := range ru.Array() {
 		if r.Type != jsonv.String {
-			return nil, redirectError("redirect_uris[" + strconv.Itoa(i) + "] must be a string")
+			return nil, redirectError("redirect_uris[" + itoa(i) + "] must be a string")
 		}
 		kind, msg := clientmeta.CheckRedirectURI(r.Str, appType)
 		if msg != "" {
-			return nil, redirectError("redirect_uris[" + strconv.Itoa(i) + "] " + msg)
+			return nil, redirectError("redirect_uris[" + itoa(i) + "] " + msg)
 		}
 		if e.nativeHTTPSRefused(appType, kind) {
-			return nil, redirectError(`redirect_uris[` + strconv.Itoa(i) + `] must be a loopback or private-use URI for application_type "native" on this server`)
+			return nil, redirectError(`redirect_uris[` + itoa(i) + `] must be a loopback or private-use URI for application_type "native" on this server`)
 		}
 		if kind != clientmeta.HTTPS {
 			native = true
@@ -318,6 +317,9 @@ func (e *Engine) knownScopes() []string {
 	return appendUnique(out, ScopeOfflineAccess)
 }
 
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func metadataError(desc string) *Error {
 	return newError(ErrCodeInvalidClientMetadata, 400, desc)
 }

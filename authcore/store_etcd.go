@@ -307,7 +307,7 @@ func (s *etcdStore) authToken(then func(string, error) Outcome) Outcome {
 	if token != "" {
 		return then(token, nil)
 	}
-	body := `{"name":` + strconv.Quote(s.cfg.Username) + `,"password":` + strconv.Quote(s.cfg.Password) + `}`
+	body := `{"name":` + quote(s.cfg.Username) + `,"password":` + quote(s.cfg.Password) + `}`
 	return s.post("/v3/auth/authenticate", body, "", func(r jsonv.Result, err error) Outcome {
 		if err != nil {
 			return then("", err)
@@ -370,7 +370,7 @@ func (s *etcdStore) answer(path string, res CallResult) (jsonv.Result, error) {
 			s.health(nil)
 			return jsonv.Result{}, errAuthToken
 		}
-		err = unavailable("etcd " + path + ": status " + strconv.Itoa(res.Status) + ": " + truncate(msg, 200))
+		err = unavailable("etcd " + path + ": status " + itoa(res.Status) + ": " + truncate(msg, 200))
 	}
 	s.health(err)
 	return jsonv.Result{}, err

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -65,7 +64,7 @@ func (e *Engine) handleToken(req *Request) Outcome {
 		case grant == GrantAuthorizationCode:
 		case grant == GrantRefreshToken && e.cfg.AS.Refresh.Policy != RefreshNever:
 		default:
-			return e.tokenError(req, false, newError(ErrCodeUnsupportedGrantType, 400, "grant_type "+strconv.Quote(truncate(grant, 64))+" is not supported"))
+			return e.tokenError(req, false, newError(ErrCodeUnsupportedGrantType, 400, "grant_type "+quote(truncate(grant, 64))+" is not supported"))
 		}
 		return e.authenticateClient(req, f, func(ca clientAuth, oe *Error) Outcome {
 			if oe != nil {

@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"strconv"
 	"strings"
 	"time"
 )
@@ -103,7 +102,7 @@ func (e *Engine) refreshGrant(req *Request, ca clientAuth, f form) Outcome {
 		}
 		for _, s := range requested {
 			if !containsString(g.Scopes, s) {
-				fail = newError(ErrCodeInvalidScope, 400, "the scope "+strconv.Quote(s)+" exceeds the grant; ask the user again with the authorization endpoint")
+				fail = newError(ErrCodeInvalidScope, 400, "the scope "+quote(s)+" exceeds the grant; ask the user again with the authorization endpoint")
 				return nil
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"strconv"
 	"time"
 )
 
@@ -58,7 +57,7 @@ func newTokenShare(s TokenShare, issuer string, keys []*SigningKey) *tokenShare 
 }
 
 func (t *tokenShare) key(sum *[sha256.Size]byte) string {
-	return t.prefix + strconv.Itoa(int(binary.BigEndian.Uint16(sum[:2])%tokenShareSlots))
+	return t.prefix + itoa(int(binary.BigEndian.Uint16(sum[:2])%tokenShareSlots))
 }
 
 // verified reports whether another engine recorded token as verified and
