@@ -2,10 +2,12 @@ package strictjson
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -336,4 +338,27 @@ func FuzzSmallObjectsAsHashed(f *testing.F) {
 	f.Add([]byte(`{"params":{"n\u0061me":"a","name":"b"}}`))
 	f.Add([]byte(`{"a":1,"b":{"c":1,"c":2},"b":3}`))
 	f.Fuzz(checkBothWays)
+}
+
+// FuzzSortEntries: sortEntries orders any entries as slices.SortFunc does
+// by hash, then offset.
+func FuzzSortEntries(f *testing.F) {
+	f.Add([]byte{3, 1, 2, 2, 9, 0, 0, 7})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ks := make([]keyEntry, len(b))
+		for i, x := range b {
+			ks[i] = keyEntry{hash: uint64(x % 5), off: i}
+		}
+		want := append([]keyEntry(nil), ks...)
+		slices.SortFunc(want, func(a, b keyEntry) int {
+			if a.hash != b.hash {
+				return cmp.Compare(a.hash, b.hash)
+			}
+			return a.off - b.off
+		})
+		sortEntries(ks)
+		if !slices.Equal(ks, want) {
+			t.Fatalf("%v, want %v", ks, want)
+		}
+	})
 }
