@@ -2,6 +2,8 @@ package jose
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"strings"
@@ -235,6 +237,15 @@ func FuzzDifferentialJWK(f *testing.F) {
 				// go-jose tolerates leading zero octets and a padded
 				// exponent; RFC 7518 §6.3.1 does not.
 				b64.EncodeToString(pub.N.Bytes()) == v.Get("n").Str && b64.EncodeToString(bigEndian(pub.E)) == v.Get("e").Str
+		case ed25519.PublicKey:
+			// go-jose decodes base64url with non-zero unused bits; this
+			// package takes one encoding per value (RFC 4648 §3.5).
+			supported = b64.EncodeToString(pub) == v.Get("x").Str
+		case *ecdsa.PublicKey:
+			raw, _ := pub.Bytes()
+			size := (len(raw) - 1) / 2
+			supported = AlgFor(ours(pub)) != "" &&
+				b64.EncodeToString(raw[1:1+size]) == v.Get("x").Str && b64.EncodeToString(raw[1+size:]) == v.Get("y").Str
 		default:
 			supported = AlgFor(ours(pub)) != ""
 		}
