@@ -132,6 +132,20 @@ func TestECDSAAgainstStdlib(t *testing.T) {
 	}
 }
 
+// TestECPrivateKeySigner: as a crypto.Signer the key signs in ASN.1 DER,
+// which crypto/ecdsa verifies.
+func TestECPrivateKeySigner(t *testing.T) {
+	k := loadKeys()
+	for _, std := range []*ecdsa.PrivateKey{k.es256, k.es384} {
+		var signer crypto.Signer = ours(std).(*ECPrivateKey)
+		d := digest(algHash(AlgFor(signer.Public())), []byte("m"))
+		der, err := signer.Sign(rand.Reader, d, nil)
+		if err != nil || !ecdsa.VerifyASN1(&std.PublicKey, d, der) {
+			t.Errorf("%s: %x %v", std.Curve.Params().Name, der, err)
+		}
+	}
+}
+
 // TestECKeys: points off the curve, at infinity or compressed, and scalars
 // of zero, n or more, or the wrong size, are refused.
 func TestECKeys(t *testing.T) {
@@ -306,5 +320,4 @@ func TestRSAKeys(t *testing.T) {
 	if !pub.Equal(ours(k.rsa.Public())) || pub.Equal(ours(k.es256.Public())) {
 		t.Error("Equal")
 	}
-	_ = crypto.SHA256
 }

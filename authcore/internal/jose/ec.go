@@ -60,6 +60,7 @@ func mustModulus(hex string) (*bigmod.Modulus, []byte) {
 	return m, n2
 }
 
+// unhex reads one lower-case hexadecimal digit of the constants above.
 func unhex(c byte) byte {
 	if c >= 'a' {
 		return c - 'a' + 10
@@ -214,7 +215,8 @@ func (k *ECPrivateKey) Bytes() []byte { return k.d }
 
 // Sign signs digest, the hash of the message under the key's algorithm
 // (SHA-256 for P-256, SHA-384 for P-384), and returns the signature in
-// ASN.1 DER as [crypto.Signer] requires; [Sign] turns it into the JWS form.
+// ASN.1 DER as [crypto.Signer] requires. [Sign] does not go through it: it
+// takes the R || S form of the JWS directly.
 // The nonce is that of RFC 6979 §3.2 with 32 or 48 bytes from rand as the
 // additional data of §3.6, so a broken rand does not leak the key.
 func (k *ECPrivateKey) Sign(rand io.Reader, digest []byte, _ crypto.SignerOpts) ([]byte, error) {
