@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/uri"
@@ -68,8 +67,8 @@ func (e *Engine) handleAuthorize(req *Request) Outcome {
 	f, err := parseForm(query)
 	var dup string
 	if err != nil {
-		var fe *formError
-		if !errors.As(err, &fe) || fe.Param == "" {
+		fe, ok := errorAs[*formError](err)
+		if !ok || fe.Param == "" {
 			return e.errorPage(400, newError(ErrCodeInvalidRequest, 400, "the authorization request is malformed"))
 		}
 		switch fe.Param {

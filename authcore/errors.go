@@ -1,9 +1,5 @@
 package authcore
 
-import (
-	"errors"
-)
-
 // Error is an OAuth 2.0 error: the registered error code, a description that
 // is safe to show to the client, the HTTP status to answer with, and an
 // optional hidden cause that is logged but never sent.
@@ -80,9 +76,36 @@ func (e *Error) withCause(err error) *Error {
 // asError converts any error into an *Error, mapping unknown errors to
 // server_error so that internal details never reach the client.
 func asError(err error) *Error {
-	var oe *Error
-	if errors.As(err, &oe) {
+	if oe, ok := errorAs[*Error](err); ok {
 		return oe
 	}
 	return &Error{Code: ErrCodeServerError, Status: 500, Description: "internal error", Cause: err}
+}
+
+// errorAs finds the first error in err's tree of type T, as errors.As does:
+// err itself, then depth first through Unwrap() error and Unwrap() []error.
+// It is a type switch and not errors.As because errors.As reaches its
+// target through internal/reflectlite, which made the wasm module 52 KB
+// larger (TestFilterLinksNoHeavyPackages).
+func errorAs[T error](err error) (T, bool) {
+	for err != nil {
+		if t, ok := err.(T); ok {
+			return t, true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if t, ok := errorAs[T](e); ok {
+					return t, true
+				}
+			}
+			err = nil
+		default:
+			err = nil
+		}
+	}
+	var zero T
+	return zero, false
 }

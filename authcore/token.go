@@ -42,8 +42,7 @@ func (e *Engine) readTokenForm(req *Request, then func(f form) Outcome) Outcome 
 	return ReadBody{Limit: maxTokenBody, Resume: func(body []byte) Outcome {
 		f, err := parseForm(string(body))
 		if err != nil {
-			var fe *formError
-			if errors.As(err, &fe) && fe.Param != "" {
+			if fe, ok := errorAs[*formError](err); ok && fe.Param != "" {
 				return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "the parameter "+fe.Param+" was sent more than once"))
 			}
 			return e.tokenError(req, false, newError(ErrCodeInvalidRequest, 400, "the request body is malformed"))
