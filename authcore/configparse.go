@@ -2,10 +2,10 @@ package authcore
 
 import (
 	"errors"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/heapsort"
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
 )
@@ -109,7 +109,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	for k := range m {
 		ks = append(ks, k)
 	}
-	sort.Strings(ks)
+	heapsort.Strings(ks)
 	return ks
 }
 

@@ -3,10 +3,11 @@ package authcore
 import (
 	"errors"
 	"io"
-	"sort"
+
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/heapsort"
 	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
@@ -62,7 +63,7 @@ func consentTicketKey(ticket string) string { return "consent-ticket/" + hashKey
 // exact set of scopes.
 func consentKey(sub string, ar *authzRequest) string {
 	scopes := append([]string(nil), ar.Scopes...)
-	sort.Strings(scopes)
+	heapsort.Strings(scopes)
 	return "consent/" + hashKey(sub+"\x00"+ar.ClientID+"\x00"+ar.Resource+"\x00"+strings.Join(scopes, " "))
 }
 

@@ -5,9 +5,10 @@
 package jsonw
 
 import (
-	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/heapsort"
 )
 
 const hex = "0123456789abcdef"
@@ -196,7 +197,7 @@ func Map[V any](b []byte, m map[string]V, value func([]byte, V) []byte) []byte {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.Sort(keys)
+	heapsort.Strings(keys)
 	o := Object{B: b}
 	for _, k := range keys {
 		o.Key(k)

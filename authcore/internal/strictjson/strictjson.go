@@ -40,6 +40,8 @@ import (
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/heapsort"
 )
 
 // DefaultMaxDepth is the nesting limit when Options.MaxDepth is 0: arrays
@@ -387,35 +389,12 @@ func (c *checker) checkDuplicates() error {
 	return c.duplicate(dup.off)
 }
 
-// sortEntries orders ks by hash, then by offset. It is a heapsort: O(n
-// log n) on any input, so no object an attacker writes makes it quadratic,
-// and it needs no generic sort instance in the filter (slices.SortFunc's
-// for this type was 17 KB of wasm; issue 14).
+// sortEntries orders ks by hash, then by offset. heapsort is O(n log n) on
+// any input, so no object an attacker writes makes it quadratic, and it
+// needs no pdqsort instance in the filter (slices.SortFunc's for this type
+// was 17 KB of wasm; issue 14).
 func sortEntries(ks []keyEntry) {
-	less := func(a, b *keyEntry) bool { return a.hash < b.hash || a.hash == b.hash && a.off < b.off }
-	down := func(root, end int) {
-		for {
-			child := 2*root + 1
-			if child >= end {
-				return
-			}
-			if child+1 < end && less(&ks[child], &ks[child+1]) {
-				child++
-			}
-			if !less(&ks[root], &ks[child]) {
-				return
-			}
-			ks[root], ks[child] = ks[child], ks[root]
-			root = child
-		}
-	}
-	for i := len(ks)/2 - 1; i >= 0; i-- {
-		down(i, len(ks))
-	}
-	for end := len(ks) - 1; end > 0; end-- {
-		ks[0], ks[end] = ks[end], ks[0]
-		down(0, end)
-	}
+	heapsort.Func(ks, func(a, b *keyEntry) bool { return a.hash < b.hash || a.hash == b.hash && a.off < b.off })
 }
 
 // duplicate reports the member name at off, in the innermost object, as
