@@ -3,9 +3,10 @@ package authcore
 import (
 	"crypto"
 	"crypto/ed25519"
-	"encoding/pem"
+	"encoding/base64"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/jose"
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
@@ -73,26 +74,23 @@ func parseJWK(v jsonv.Result) (pub crypto.PublicKey, priv crypto.Signer, alg str
 // parsePEM reads a PKCS#8 ("PRIVATE KEY"), SEC 1 ("EC PRIVATE KEY") or
 // PKIX ("PUBLIC KEY") block holding a P-256 or Ed25519 key.
 func parsePEM(s string) (pub crypto.PublicKey, priv crypto.Signer, alg string, err error) {
-	block, rest := pem.Decode([]byte(s))
-	if block == nil {
-		return nil, nil, "", errors.New("no PEM block found")
-	}
-	if _, extra := pem.Decode(rest); extra != nil && len(extra) != len(rest) {
-		return nil, nil, "", errors.New("more than one PEM block")
+	typ, der, err := decodePEM(s)
+	if err != nil {
+		return nil, nil, "", err
 	}
 	var key any
-	switch block.Type {
+	switch typ {
 	case "PRIVATE KEY":
-		key, err = parsePKCS8(block.Bytes)
+		key, err = parsePKCS8(der)
 	case "EC PRIVATE KEY":
-		key, err = parseSEC1(block.Bytes)
+		key, err = parseSEC1(der)
 	case "PUBLIC KEY":
-		key, err = parseSPKI(block.Bytes)
+		key, err = parseSPKI(der)
 	default:
-		return nil, nil, "", errors.New(`unsupported PEM block type "` + block.Type + `"`)
+		return nil, nil, "", errors.New(`unsupported PEM block type "` + typ + `"`)
 	}
 	if err != nil {
-		return nil, nil, "", errors.New("cannot parse " + block.Type + ": " + err.Error())
+		return nil, nil, "", errors.New("cannot parse " + typ + ": " + err.Error())
 	}
 	switch k := key.(type) {
 	case *jose.ECPrivateKey:
@@ -111,4 +109,74 @@ func parsePEM(s string) (pub crypto.PublicKey, priv crypto.Signer, alg string, e
 		return k, nil, AlgEdDSA, nil
 	}
 	return nil, nil, "", errors.New("unsupported key type: want P-256 or Ed25519")
+}
+
+// decodePEM reads the one PEM block of s (RFC 7468 §2: "-----BEGIN label-----",
+// base64 lines, "-----END label-----"), as encoding/pem's Decode reads it:
+// text before the BEGIN line is ignored, spaces, tabs and line breaks
+// inside the base64 are skipped, and the END line must name the same label
+// and end the line. It refuses what this configuration cannot use: PEM
+// headers (RFC 1421's "Proc-Type: 4,ENCRYPTED" of an encrypted key) and a
+// second block. It is not encoding/pem because that took 30 KB of the wasm
+// module (issue 14); FuzzDecodePEM holds the two to the same blocks.
+func decodePEM(s string) (typ string, der []byte, err error) {
+	const begin, end, dashes = "-----BEGIN ", "-----END ", "-----"
+	i := 0
+	for {
+		j := strings.Index(s[i:], begin)
+		if j < 0 {
+			return "", nil, errors.New("no PEM block found")
+		}
+		i += j
+		if i == 0 || s[i-1] == '\n' {
+			break
+		}
+		i++
+	}
+	typeLine, rest := pemLine(s[i+len(begin):])
+	if !strings.HasSuffix(typeLine, dashes) {
+		return "", nil, errors.New("malformed PEM BEGIN line")
+	}
+	typ = typeLine[:len(typeLine)-len(dashes)]
+	var body string
+	if strings.HasPrefix(rest, end) {
+		rest = rest[len(end):]
+	} else if k := strings.Index(rest, "\n"+end); k >= 0 {
+		body, rest = rest[:k], rest[k+1+len(end):]
+	} else {
+		return "", nil, errors.New("PEM block " + quote(typ) + " has no END line")
+	}
+	endLine, after := pemLine(rest)
+	if endLine != typ+dashes {
+		return "", nil, errors.New("PEM END line does not match BEGIN " + quote(typ))
+	}
+	if strings.Contains(body, ":") {
+		return "", nil, errors.New("PEM headers are not supported (an encrypted key must be decrypted first)")
+	}
+	b64 := make([]byte, 0, len(body))
+	for k := 0; k < len(body); k++ {
+		if c := body[k]; c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			b64 = append(b64, c)
+		}
+	}
+	der, err = base64.StdEncoding.DecodeString(string(b64))
+	if err != nil {
+		return "", nil, errors.New("PEM block " + quote(typ) + " is not valid base64")
+	}
+	if strings.Contains(after, begin) {
+		return "", nil, errors.New("more than one PEM block")
+	}
+	return typ, der, nil
+}
+
+// pemLine splits s after its first line, and returns that line without its
+// line break ("\n" or "\r\n") and trailing spaces and tabs, as
+// encoding/pem reads lines.
+func pemLine(s string) (line, rest string) {
+	i := strings.IndexByte(s, '\n')
+	if i < 0 {
+		return strings.TrimRight(s, " \t"), ""
+	}
+	line, rest = s[:i], s[i+1:]
+	return strings.TrimRight(strings.TrimSuffix(line, "\r"), " \t"), rest
 }
