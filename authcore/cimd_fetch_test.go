@@ -172,7 +172,7 @@ func TestFetchCIMDPinned(t *testing.T) {
 	if len(n.calls) != 3 {
 		t.Fatalf("%d calls", len(n.calls))
 	}
-	for i, qt := range []dnsmsg.Type{dnsTypeA, dnsTypeAAAA} {
+	for i, qt := range []dnsmsg.Type{dnsmsg.TypeA, dnsmsg.TypeAAAA} {
 		c := n.calls[i]
 		want, _ := dnsmsg.QueryPath("/dns-query", "client.example.com", qt)
 		if c.Cluster != "cimd_doh" || c.Method != "GET" || c.Authority != "dns.test" || c.Path != want ||

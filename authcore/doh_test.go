@@ -5,16 +5,14 @@ import (
 	"testing"
 
 	"golang.org/x/net/dns/dnsmessage"
-
-	"github.com/mcpgate/mcpgate/authcore/internal/dnsmsg"
 )
 
 // DNS answers for the fetch-flow tests, built with dnsmessage (the parser's
 // own tests in internal/dnsmsg use an independent encoder).
 
 const (
-	dnsTypeA     = dnsmsg.TypeA
-	dnsTypeAAAA  = dnsmsg.TypeAAAA
+	dnsTypeA     = dnsmessage.TypeA
+	dnsTypeAAAA  = dnsmessage.TypeAAAA
 	dnsTypeCNAME = dnsmessage.TypeCNAME
 )
 

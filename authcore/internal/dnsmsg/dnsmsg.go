@@ -1,6 +1,5 @@
 // Package dnsmsg is the DNS wire format of mcpgate's DNS over HTTPS
-// resolution (RFC 8484), over the message parser of
-// golang.org/x/net/dns/dnsmessage: one query out, one answer vetted.
+// resolution (RFC 8484): one query out, one answer vetted.
 //
 // mcpgate resolves a document host itself, through a resolver cluster, so
 // that it knows the exact address Envoy will connect to: it vets every
@@ -10,10 +9,12 @@
 //
 //   - the header must be a response (QR), opcode QUERY, not truncated (TC),
 //     with the query's ID (0, RFC 8484 §4.1) and exactly our question back;
-//   - names are decoded by dnsmessage: at most 10 compression pointers per
-//     name (so a pointer loop ends), at most 255 bytes, no label holding a
-//     dot; bytes other than letters, digits, "-" and "_" are then escaped
-//     as \DDD (RFC 1035 §5.1) so that distinct names never compare alike;
+//   - names are decoded as golang.org/x/net/dns/dnsmessage decodes them
+//     (FuzzParseAgainstDNSMessage holds the two to the same answers): at
+//     most 10 compression pointers per name (so a pointer loop ends), at
+//     most 255 bytes, no label holding a dot; bytes other than letters,
+//     digits, "-" and "_" are then escaped as \DDD (RFC 1035 §5.1) so that
+//     distinct names never compare alike;
 //   - CNAMEs are followed only inside the answer section, from the queried
 //     name, at most 16 steps, and a loop or a fork is an error;
 //   - A and AAAA records must have 4 and 16 bytes of data;
@@ -33,18 +34,20 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/net/dns/dnsmessage"
-
 	"github.com/mcpgate/mcpgate/authcore/internal/netguard"
 )
 
 // Type is a query type.
-type Type = dnsmessage.Type
+type Type uint16
 
-// Query types (RFC 1035 §3.2.2, RFC 3596 §2.1).
+// Record types and the class read (RFC 1035 §3.2.2, §3.2.4; RFC 3596
+// §2.1).
 const (
-	TypeA    = dnsmessage.TypeA
-	TypeAAAA = dnsmessage.TypeAAAA
+	TypeA     Type = 1
+	TypeCNAME Type = 5
+	TypeAAAA  Type = 28
+
+	classINET = 1
 )
 
 // Bounds of a response.
@@ -92,7 +95,7 @@ func Query(host string, qtype Type) ([]byte, error) {
 	}
 	q = append(q, 0)
 	q = binary.BigEndian.AppendUint16(q, uint16(qtype))
-	q = binary.BigEndian.AppendUint16(q, uint16(dnsmessage.ClassINET))
+	q = binary.BigEndian.AppendUint16(q, classINET)
 	return q, nil
 }
 
@@ -109,14 +112,96 @@ func QueryPath(path, host string, qtype Type) (string, error) {
 // rr is one resource record of the answer section.
 type rr struct {
 	name string
-	typ  dnsmessage.Type
+	typ  Type
 	ttl  uint32
 	addr netip.Addr
 	// target is the decoded CNAME target, for CNAME records.
 	target string
 }
 
-func malformed(err error) error { return errors.New("dns: malformed message: " + err.Error()) }
+var errMalformed = errors.New("dns: malformed message: insufficient data")
+
+// reader reads a message from off on; every read checks its bounds.
+type reader struct {
+	msg []byte
+	off int
+}
+
+func (r *reader) u16() (uint16, bool) {
+	if r.off+2 > len(r.msg) {
+		return 0, false
+	}
+	v := binary.BigEndian.Uint16(r.msg[r.off:])
+	r.off += 2
+	return v, true
+}
+
+// name reads a domain name (RFC 1035 §3.1, §4.1.4) and returns it as the
+// package compares names: in lower case, without the trailing dot ("" for
+// the root), with bytes other than letters, digits, "-" and "_" escaped as
+// \DDD so that distinct names never compare alike. Like dnsmessage it
+// follows at most 10 compression pointers (so a pointer loop ends), refuses
+// the reserved label types 0x40 and 0x80 and a label holding a dot (so
+// every "." left separates labels), and bounds the name at 255 bytes
+// counted as dnsmessage counts them: each label and its dot.
+func (r *reader) name() (string, error) {
+	b := make([]byte, 0, 64)
+	cur, ptrs, textLen := r.off, 0, 0
+	for {
+		if cur >= len(r.msg) {
+			return "", errMalformed
+		}
+		c := int(r.msg[cur])
+		cur++
+		switch c & 0xC0 {
+		case 0x00:
+			if c == 0 {
+				if ptrs == 0 {
+					r.off = cur
+				}
+				if textLen > 255 {
+					return "", errors.New("dns: malformed message: name too long (over 255 bytes)")
+				}
+				return string(b), nil
+			}
+			if cur+c > len(r.msg) {
+				return "", errMalformed
+			}
+			if textLen += c + 1; textLen > 255 {
+				return "", errors.New("dns: malformed message: name too long (over 255 bytes)")
+			}
+			if len(b) > 0 {
+				b = append(b, '.')
+			}
+			for _, ch := range r.msg[cur : cur+c] {
+				switch {
+				case ch == '.':
+					return "", errors.New("dns: malformed message: invalid name (a label holds a dot)")
+				case 'A' <= ch && ch <= 'Z':
+					b = append(b, ch+'a'-'A')
+				case 'a' <= ch && ch <= 'z', '0' <= ch && ch <= '9', ch == '-', ch == '_':
+					b = append(b, ch)
+				default:
+					b = append(b, '\\', '0'+ch/100, '0'+ch/10%10, '0'+ch%10)
+				}
+			}
+			cur += c
+		case 0xC0:
+			if cur >= len(r.msg) {
+				return "", errMalformed
+			}
+			if ptrs == 0 {
+				r.off = cur + 1
+			}
+			if ptrs++; ptrs > 10 {
+				return "", errors.New("dns: malformed message: too many pointers (over 10)")
+			}
+			cur = (c&0x3F)<<8 | int(r.msg[cur])
+		default:
+			return "", errors.New("dns: malformed message: reserved label type")
+		}
+	}
+}
 
 // Parse parses a response to the query Query(host, qtype) made. host is
 // compared case-insensitively.
@@ -124,100 +209,101 @@ func Parse(msg []byte, host string, qtype Type) (*Answer, error) {
 	if len(msg) > MaxMessage {
 		return nil, errors.New("dns: message too large")
 	}
-	var p dnsmessage.Parser
-	h, err := p.Start(msg)
-	if err != nil {
-		return nil, malformed(err)
+	if len(msg) < 12 {
+		return nil, errMalformed
 	}
+	// The header (RFC 1035 §4.1.1).
+	id, flags := binary.BigEndian.Uint16(msg), binary.BigEndian.Uint16(msg[2:])
 	switch {
-	case h.ID != 0:
+	case id != 0:
 		return nil, errors.New("dns: response ID does not match the query")
-	case !h.Response:
+	case flags&0x8000 == 0:
 		return nil, errors.New("dns: not a response")
-	case h.OpCode != 0:
+	case flags>>11&0xF != 0:
 		return nil, errors.New("dns: unexpected opcode")
-	case h.Truncated:
+	case flags&0x0200 != 0:
 		return nil, errors.New("dns: response truncated by the resolver (TC)")
 	}
-	switch h.RCode {
-	case dnsmessage.RCodeSuccess:
-	case dnsmessage.RCodeNameError:
+	switch rcode := flags & 0xF; rcode {
+	case 0:
+	case 3:
 		return nil, ErrNoSuchHost
-	case dnsmessage.RCodeServerFailure:
+	case 2:
 		return nil, errors.New("dns: resolver failure (SERVFAIL)")
-	case dnsmessage.RCodeRefused:
+	case 5:
 		return nil, errors.New("dns: query refused by the resolver (REFUSED)")
 	default:
-		return nil, errors.New("dns: resolver error (RCODE " + strconv.Itoa(int(h.RCode)) + ")")
+		return nil, errors.New("dns: resolver error (RCODE " + strconv.Itoa(int(rcode)) + ")")
 	}
-	// The section counts (RFC 1035 §4.1.1), which Start has checked are
-	// there, bound the work before any record is read.
+	// The section counts bound the work before any record is read.
 	if binary.BigEndian.Uint16(msg[4:]) != 1 {
 		return nil, errors.New("dns: response must echo exactly one question")
 	}
 	an := int(binary.BigEndian.Uint16(msg[6:]))
-	q, err := p.Question()
+	r := reader{msg: msg, off: 12}
+	qname, err := r.name()
 	if err != nil {
-		return nil, malformed(err)
+		return nil, err
+	}
+	qt, ok1 := r.u16()
+	qc, ok2 := r.u16()
+	if !ok1 || !ok2 {
+		return nil, errMalformed
 	}
 	want := strings.ToLower(host)
-	if name(q.Name) != want || q.Type != qtype || q.Class != dnsmessage.ClassINET {
+	if qname != want || Type(qt) != qtype || qc != classINET {
 		return nil, errors.New("dns: response is for another question")
-	}
-	if err := p.SkipAllQuestions(); err != nil {
-		return nil, malformed(err)
 	}
 	if an > MaxAnswers {
 		return nil, errors.New("dns: too many answer records")
 	}
 	rrs := make([]rr, 0, an)
 	for range an {
-		hdr, err := p.AnswerHeader()
+		// A record (RFC 1035 §4.1.3): NAME, TYPE, CLASS, TTL, RDLENGTH, RDATA.
+		n, err := r.name()
 		if err != nil {
-			return nil, malformed(err)
+			return nil, err
 		}
-		r := rr{name: name(hdr.Name), typ: hdr.Type, ttl: hdr.TTL}
-		if r.ttl > 1<<31-1 { // RFC 2181 §8: treat as zero
-			r.ttl = 0
+		if r.off+10 > len(msg) {
+			return nil, errMalformed
 		}
-		if hdr.Class != dnsmessage.ClassINET {
-			if err := p.SkipAnswer(); err != nil {
-				return nil, malformed(err)
-			}
+		typ, class := Type(binary.BigEndian.Uint16(msg[r.off:])), binary.BigEndian.Uint16(msg[r.off+2:])
+		ttl, length := binary.BigEndian.Uint32(msg[r.off+4:]), int(binary.BigEndian.Uint16(msg[r.off+8:]))
+		r.off += 10
+		data := r.off
+		if data+length > len(msg) {
+			return nil, errMalformed
+		}
+		r.off += length
+		rec := rr{name: n, typ: typ, ttl: ttl}
+		if rec.ttl > 1<<31-1 { // RFC 2181 §8: treat as zero
+			rec.ttl = 0
+		}
+		if class != classINET {
 			continue
 		}
-		switch hdr.Type {
-		case dnsmessage.TypeA:
-			if hdr.Length != 4 {
-				return nil, errors.New("dns: A record with " + strconv.Itoa(int(hdr.Length)) + " bytes of data")
+		switch typ {
+		case TypeA:
+			if length != 4 {
+				return nil, errors.New("dns: A record with " + strconv.Itoa(length) + " bytes of data")
 			}
-			a, err := p.AResource()
-			if err != nil {
-				return nil, malformed(err)
+			rec.addr = netip.AddrFrom4([4]byte(msg[data:]))
+		case TypeAAAA:
+			if length != 16 {
+				return nil, errors.New("dns: AAAA record with " + strconv.Itoa(length) + " bytes of data")
 			}
-			r.addr = netip.AddrFrom4(a.A)
-		case dnsmessage.TypeAAAA:
-			if hdr.Length != 16 {
-				return nil, errors.New("dns: AAAA record with " + strconv.Itoa(int(hdr.Length)) + " bytes of data")
+			rec.addr = netip.AddrFrom16([16]byte(msg[data:]))
+		case TypeCNAME:
+			// The target is read where the data starts, and may point
+			// anywhere in the message, as dnsmessage reads it.
+			t := reader{msg: msg, off: data}
+			if rec.target, err = t.name(); err != nil {
+				return nil, err
 			}
-			a, err := p.AAAAResource()
-			if err != nil {
-				return nil, malformed(err)
-			}
-			r.addr = netip.AddrFrom16(a.AAAA)
-		case dnsmessage.TypeCNAME:
-			c, err := p.CNAMEResource()
-			if err != nil {
-				return nil, malformed(err)
-			}
-			r.target = name(c.CNAME)
 		default:
-			if err := p.SkipAnswer(); err != nil {
-				return nil, malformed(err)
-			}
 			continue
 		}
-		rrs = append(rrs, r)
+		rrs = append(rrs, rec)
 	}
 
 	ans := &Answer{TTL: 1<<32 - 1}
@@ -233,7 +319,7 @@ func Parse(msg []byte, host string, qtype Type) (*Answer, error) {
 		var next *rr
 		for i := range rrs {
 			r := &rrs[i]
-			if r.typ == dnsmessage.TypeCNAME && r.name == target {
+			if r.typ == TypeCNAME && r.name == target {
 				if next != nil && next.target != r.target {
 					return nil, errors.New("dns: several CNAMEs for one name")
 				}
@@ -256,7 +342,7 @@ func Parse(msg []byte, host string, qtype Type) (*Answer, error) {
 	}
 	for i := range rrs {
 		r := &rrs[i]
-		if r.typ != dnsmessage.TypeA && r.typ != dnsmessage.TypeAAAA {
+		if r.typ != TypeA && r.typ != TypeAAAA {
 			continue
 		}
 		if r.typ == qtype && r.name == target {
@@ -270,27 +356,4 @@ func Parse(msg []byte, host string, qtype Type) (*Answer, error) {
 		ans.TTL = 0
 	}
 	return ans, nil
-}
-
-// name returns n in lower case without the trailing dot ("" for the root),
-// with bytes other than letters, digits, "-" and "_" escaped as \DDD so
-// that distinct names never compare alike (dnsmessage refuses a dot inside
-// a label, so every "." left separates labels).
-func name(n dnsmessage.Name) string {
-	data := n.Data[:n.Length]
-	if len(data) > 0 && data[len(data)-1] == '.' {
-		data = data[:len(data)-1]
-	}
-	b := make([]byte, 0, len(data))
-	for _, ch := range data {
-		switch {
-		case 'A' <= ch && ch <= 'Z':
-			b = append(b, ch+'a'-'A')
-		case 'a' <= ch && ch <= 'z', '0' <= ch && ch <= '9', ch == '-', ch == '_', ch == '.':
-			b = append(b, ch)
-		default:
-			b = append(b, '\\', '0'+ch/100, '0'+ch/10%10, '0'+ch%10)
-		}
-	}
-	return string(b)
 }
