@@ -33,10 +33,89 @@ package netguard
 
 import "net/netip"
 
-// addrRange is one refused range and why.
+// addrRange is one refused range and why. The prefix is written out as
+// bytes, not parsed at each call: 16 address bytes (IPv4 in the first four)
+// and the prefix length; TestRangeTables holds each to the CIDR its reason
+// names.
 type addrRange struct {
-	prefix netip.Prefix
-	why    string
+	addr [16]byte
+	bits uint8
+	why  string
+	// embed, for the IPv6 forms that embed an IPv4 address, says where the
+	// embedded address is.
+	embed uint8
+}
+
+// Where an IPv6 address embeds an IPv4 address.
+const (
+	embedNone   = iota
+	embedLow32  // the last four bytes
+	embedNAT64L // RFC 6052 §2.2: with a /48 prefix, bits 64-71 are the u octet
+	embed6to4   // bytes 2 to 5
+	embedTeredo // RFC 4380 §4: the last four bytes, inverted
+)
+
+// v4Ranges, most specific first: the first match gives the reason.
+var v4Ranges = [...]addrRange{
+	{addr: [16]byte{169, 254, 169, 254}, bits: 32, why: "cloud metadata service (169.254.169.254)"},
+	{addr: [16]byte{168, 63, 129, 16}, bits: 32, why: "Azure WireServer (168.63.129.16)"},
+	{addr: [16]byte{100, 100, 100, 200}, bits: 32, why: "Alibaba Cloud metadata service (100.100.100.200)"},
+	{addr: [16]byte{192, 0, 0, 192}, bits: 32, why: "Oracle Cloud metadata service (192.0.0.192)"},
+	{addr: [16]byte{255, 255, 255, 255}, bits: 32, why: "limited broadcast (255.255.255.255/32)"},
+	{addr: [16]byte{0}, bits: 8, why: "\"this network\" (0.0.0.0/8)"},
+	{addr: [16]byte{10}, bits: 8, why: "private-use (10.0.0.0/8)"},
+	{addr: [16]byte{100, 64}, bits: 10, why: "shared address space, carrier-grade NAT (100.64.0.0/10)"},
+	{addr: [16]byte{127}, bits: 8, why: "loopback (127.0.0.0/8)"},
+	{addr: [16]byte{169, 254}, bits: 16, why: "link-local (169.254.0.0/16)"},
+	{addr: [16]byte{172, 16}, bits: 12, why: "private-use (172.16.0.0/12)"},
+	{addr: [16]byte{192, 0, 0}, bits: 24, why: "IETF protocol assignments (192.0.0.0/24)"},
+	{addr: [16]byte{192, 0, 2}, bits: 24, why: "documentation, TEST-NET-1 (192.0.2.0/24)"},
+	{addr: [16]byte{192, 88, 99}, bits: 24, why: "6to4 relay anycast (192.88.99.0/24)"},
+	{addr: [16]byte{192, 168}, bits: 16, why: "private-use (192.168.0.0/16)"},
+	{addr: [16]byte{198, 18}, bits: 15, why: "benchmarking (198.18.0.0/15)"},
+	{addr: [16]byte{198, 51, 100}, bits: 24, why: "documentation, TEST-NET-2 (198.51.100.0/24)"},
+	{addr: [16]byte{203, 0, 113}, bits: 24, why: "documentation, TEST-NET-3 (203.0.113.0/24)"},
+	{addr: [16]byte{224}, bits: 4, why: "multicast (224.0.0.0/4)"},
+	{addr: [16]byte{240}, bits: 4, why: "reserved (240.0.0.0/4)"},
+}
+
+// v6Ranges: first the IPv6 forms that embed an IPv4 address, refused
+// whole with the embedded address named, then the other special blocks,
+// most specific first.
+var v6Ranges = [...]addrRange{
+	{addr: [16]byte{10: 0xff, 11: 0xff}, bits: 96, why: "IPv4-mapped IPv6 address (::ffff:0:0/96)", embed: embedLow32},
+	{addr: [16]byte{0, 0x64, 0xff, 0x9b}, bits: 96, why: "NAT64 well-known prefix (64:ff9b::/96)", embed: embedLow32},
+	{addr: [16]byte{0, 0x64, 0xff, 0x9b, 0, 1}, bits: 48, why: "local-use NAT64 prefix (64:ff9b:1::/48)", embed: embedNAT64L},
+	{addr: [16]byte{0x20, 0x02}, bits: 16, why: "6to4 (2002::/16)", embed: embed6to4},
+	{addr: [16]byte{0x20, 0x01}, bits: 32, why: "Teredo (2001::/32)", embed: embedTeredo},
+	{addr: [16]byte{}, bits: 128, why: "unspecified address (::)"},
+	{addr: [16]byte{15: 1}, bits: 128, why: "loopback (::1)"},
+	{addr: [16]byte{0xfd, 0, 0x0e, 0xc2, 14: 0x02, 15: 0x54}, bits: 128, why: "cloud metadata service (fd00:ec2::254)"},
+	{addr: [16]byte{}, bits: 96, why: "IPv4-compatible IPv6 address, deprecated (::/96)"},
+	{addr: [16]byte{0x01}, bits: 64, why: "discard-only (100::/64)"},
+	{addr: [16]byte{0x20, 0x01, 0x0d, 0xb8}, bits: 32, why: "documentation (2001:db8::/32)"},
+	{addr: [16]byte{0x20, 0x01}, bits: 23, why: "IETF protocol assignments (2001::/23)"},
+	{addr: [16]byte{0x3f, 0xff}, bits: 20, why: "documentation (3fff::/20)"},
+	{addr: [16]byte{0xfc}, bits: 7, why: "unique local (fc00::/7)"},
+	{addr: [16]byte{0xfe, 0x80}, bits: 10, why: "link-local (fe80::/10)"},
+	{addr: [16]byte{0xfe, 0xc0}, bits: 10, why: "site-local, deprecated (fec0::/10)"},
+	{addr: [16]byte{0xff}, bits: 8, why: "multicast (ff00::/8)"},
+}
+
+// contains reports whether the first r.bits bits of b equal r.addr's.
+func (r *addrRange) contains(b []byte) bool {
+	n := int(r.bits)
+	for i := 0; n > 0; i++ {
+		mask := byte(0xff)
+		if n < 8 {
+			mask <<= 8 - n
+		}
+		if (b[i]^r.addr[i])&mask != 0 {
+			return false
+		}
+		n -= 8
+	}
+	return true
 }
 
 // SpecialUse reports whether ip must never be connected to, and why.
@@ -48,98 +127,51 @@ func SpecialUse(ip netip.Addr) (reason string, bad bool) {
 	case ip.Zone() != "":
 		return "scoped (zoned) address", true
 	case ip.Is4():
-		return specialUse4(ip)
+		a := ip.As4()
+		return specialUse4(a[:])
 	}
-	return specialUse6(ip)
+	return specialUse6(ip.As16())
 }
 
-func specialUse4(ip netip.Addr) (string, bool) {
-	// Most specific first: the first match gives the reason.
-	ranges := [...]addrRange{
-		{mustPrefix("169.254.169.254/32"), "cloud metadata service (169.254.169.254)"},
-		{mustPrefix("168.63.129.16/32"), "Azure WireServer (168.63.129.16)"},
-		{mustPrefix("100.100.100.200/32"), "Alibaba Cloud metadata service (100.100.100.200)"},
-		{mustPrefix("192.0.0.192/32"), "Oracle Cloud metadata service (192.0.0.192)"},
-		{mustPrefix("255.255.255.255/32"), "limited broadcast (255.255.255.255/32)"},
-		{mustPrefix("0.0.0.0/8"), "\"this network\" (0.0.0.0/8)"},
-		{mustPrefix("10.0.0.0/8"), "private-use (10.0.0.0/8)"},
-		{mustPrefix("100.64.0.0/10"), "shared address space, carrier-grade NAT (100.64.0.0/10)"},
-		{mustPrefix("127.0.0.0/8"), "loopback (127.0.0.0/8)"},
-		{mustPrefix("169.254.0.0/16"), "link-local (169.254.0.0/16)"},
-		{mustPrefix("172.16.0.0/12"), "private-use (172.16.0.0/12)"},
-		{mustPrefix("192.0.0.0/24"), "IETF protocol assignments (192.0.0.0/24)"},
-		{mustPrefix("192.0.2.0/24"), "documentation, TEST-NET-1 (192.0.2.0/24)"},
-		{mustPrefix("192.88.99.0/24"), "6to4 relay anycast (192.88.99.0/24)"},
-		{mustPrefix("192.168.0.0/16"), "private-use (192.168.0.0/16)"},
-		{mustPrefix("198.18.0.0/15"), "benchmarking (198.18.0.0/15)"},
-		{mustPrefix("198.51.100.0/24"), "documentation, TEST-NET-2 (198.51.100.0/24)"},
-		{mustPrefix("203.0.113.0/24"), "documentation, TEST-NET-3 (203.0.113.0/24)"},
-		{mustPrefix("224.0.0.0/4"), "multicast (224.0.0.0/4)"},
-		{mustPrefix("240.0.0.0/4"), "reserved (240.0.0.0/4)"},
-	}
-	for _, r := range ranges {
-		if r.prefix.Contains(ip) {
-			return r.why, true
+func specialUse4(a []byte) (string, bool) {
+	for i := range v4Ranges {
+		if v4Ranges[i].contains(a) {
+			return v4Ranges[i].why, true
 		}
 	}
 	return "", false
 }
 
-func specialUse6(ip netip.Addr) (string, bool) {
-	b := ip.As16()
-	// IPv6 forms that embed an IPv4 address: refused whole, the embedded
-	// address named.
-	embeds := [...]struct {
-		prefix netip.Prefix
-		why    string
-		v4     func([16]byte) netip.Addr
-	}{
-		{mustPrefix("::ffff:0:0/96"), "IPv4-mapped IPv6 address (::ffff:0:0/96)", func(b [16]byte) netip.Addr { return v4(b[12], b[13], b[14], b[15]) }},
-		{mustPrefix("64:ff9b::/96"), "NAT64 well-known prefix (64:ff9b::/96)", func(b [16]byte) netip.Addr { return v4(b[12], b[13], b[14], b[15]) }},
-		// RFC 6052 §2.2: with a /48 prefix, bits 64-71 are the u octet.
-		{mustPrefix("64:ff9b:1::/48"), "local-use NAT64 prefix (64:ff9b:1::/48)", func(b [16]byte) netip.Addr { return v4(b[6], b[7], b[9], b[10]) }},
-		{mustPrefix("2002::/16"), "6to4 (2002::/16)", func(b [16]byte) netip.Addr { return v4(b[2], b[3], b[4], b[5]) }},
-		// RFC 4380 §4: the client address is stored inverted.
-		{mustPrefix("2001::/32"), "Teredo (2001::/32)", func(b [16]byte) netip.Addr { return v4(^b[12], ^b[13], ^b[14], ^b[15]) }},
-	}
-	for _, e := range embeds {
-		if e.prefix.Contains(ip) {
-			inner := e.v4(b)
-			why := e.why + " embedding " + inner.String()
-			if r, bad := specialUse4(inner); bad {
-				why += ": " + r
-			}
-			return why, true
+func specialUse6(b [16]byte) (string, bool) {
+	for i := range v6Ranges {
+		r := &v6Ranges[i]
+		if !r.contains(b[:]) {
+			continue
 		}
-	}
-	ranges := [...]addrRange{
-		{mustPrefix("::/128"), "unspecified address (::)"},
-		{mustPrefix("::1/128"), "loopback (::1)"},
-		{mustPrefix("fd00:ec2::254/128"), "cloud metadata service (fd00:ec2::254)"},
-		{mustPrefix("::/96"), "IPv4-compatible IPv6 address, deprecated (::/96)"},
-		{mustPrefix("100::/64"), "discard-only (100::/64)"},
-		{mustPrefix("2001:db8::/32"), "documentation (2001:db8::/32)"},
-		{mustPrefix("2001::/23"), "IETF protocol assignments (2001::/23)"},
-		{mustPrefix("3fff::/20"), "documentation (3fff::/20)"},
-		{mustPrefix("fc00::/7"), "unique local (fc00::/7)"},
-		{mustPrefix("fe80::/10"), "link-local (fe80::/10)"},
-		{mustPrefix("fec0::/10"), "site-local, deprecated (fec0::/10)"},
-		{mustPrefix("ff00::/8"), "multicast (ff00::/8)"},
-	}
-	for _, r := range ranges {
-		if r.prefix.Contains(ip) {
+		var inner [4]byte
+		switch r.embed {
+		case embedNone:
 			return r.why, true
+		case embedLow32:
+			inner = [4]byte(b[12:])
+		case embedNAT64L:
+			inner = [4]byte{b[6], b[7], b[9], b[10]}
+		case embed6to4:
+			inner = [4]byte(b[2:])
+		case embedTeredo:
+			inner = [4]byte{^b[12], ^b[13], ^b[14], ^b[15]}
 		}
+		why := r.why + " embedding " + netip.AddrFrom4(inner).String()
+		if reason, bad := specialUse4(inner[:]); bad {
+			why += ": " + reason
+		}
+		return why, true
 	}
-	if !mustPrefix("2000::/3").Contains(ip) {
+	if b[0]&0xe0 != 0x20 {
 		return "not global unicast (outside 2000::/3)", true
 	}
 	return "", false
 }
-
-func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
-
-func v4(a, b, c, d byte) netip.Addr { return netip.AddrFrom4([4]byte{a, b, c, d}) }
 
 // AddrAllowed applies [SpecialUse] with the test-only loopback exception
 // (cimd.allow_loopback_for_tests): 127.0.0.0/8 and ::1 pass, nothing else.

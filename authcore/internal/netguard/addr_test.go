@@ -156,3 +156,71 @@ func FuzzSpecialUse(f *testing.F) {
 		}
 	})
 }
+
+// cidrOf reads the range a reason names: the last parenthesized address or
+// prefix in it ("(10.0.0.0/8)", "(169.254.169.254)", "(::1)").
+func cidrOf(t *testing.T, why string) netip.Prefix {
+	t.Helper()
+	open := strings.LastIndexByte(why, '(')
+	text := strings.TrimSuffix(why[open+1:], ")")
+	if !strings.Contains(text, "/") {
+		a, err := netip.ParseAddr(text)
+		if err != nil {
+			t.Fatalf("reason %q names no address: %v", why, err)
+		}
+		return netip.PrefixFrom(a, a.BitLen())
+	}
+	p, err := netip.ParsePrefix(text)
+	if err != nil {
+		t.Fatalf("reason %q names no prefix: %v", why, err)
+	}
+	return p
+}
+
+// TestRangeTables holds the tables' bytes to the ranges their reasons name.
+func TestRangeTables(t *testing.T) {
+	for _, tab := range [][]addrRange{v4Ranges[:], v6Ranges[:]} {
+		for _, r := range tab {
+			p := cidrOf(t, r.why)
+			var want [16]byte
+			copy(want[:], p.Addr().AsSlice())
+			if want != r.addr || p.Bits() != int(r.bits) || p.Addr().Is4() != (len(tab) == len(v4Ranges)) {
+				t.Errorf("%q: table has %x/%d", r.why, r.addr, r.bits)
+			}
+		}
+	}
+}
+
+// FuzzSpecialUseAgainstPrefixes holds SpecialUse to the same tables read
+// by netip: the first range whose parsed prefix contains the address gives
+// the verdict and the start of the reason.
+func FuzzSpecialUseAgainstPrefixes(f *testing.F) {
+	f.Add([]byte{100, 100, 100, 200})
+	f.Add(netip.MustParseAddr("2002:a00:1::").AsSlice())
+	f.Add(netip.MustParseAddr("2001:0:4136:e378:8000:63bf:f5ff:fffe").AsSlice())
+	f.Add(netip.MustParseAddr("64:ff9b:1:a00:1:100::").AsSlice())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ip, ok := netip.AddrFromSlice(b)
+		if !ok {
+			return
+		}
+		tab := v6Ranges[:]
+		if ip.Is4() {
+			tab = v4Ranges[:]
+		}
+		want, wantBad := "", false
+		if ip.Is6() && !netip.MustParsePrefix("2000::/3").Contains(ip) {
+			want, wantBad = "not global unicast (outside 2000::/3)", true
+		}
+		for _, r := range tab {
+			if cidrOf(t, r.why).Contains(ip) {
+				want, wantBad = r.why, true
+				break
+			}
+		}
+		got, bad := SpecialUse(ip)
+		if bad != wantBad || !strings.HasPrefix(got, want) {
+			t.Fatalf("SpecialUse(%s) = %q, %v; the tables read by netip give %q, %v", ip, got, bad, want, wantBad)
+		}
+	})
+}
