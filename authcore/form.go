@@ -2,10 +2,11 @@ package authcore
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
 // form is a parsed application/x-www-form-urlencoded body or query string
@@ -64,8 +65,8 @@ func parseForm(s string) (form, error) {
 			return nil, &formError{Err: errors.New("too many parameters")}
 		}
 		k, v, _ := strings.Cut(part, "=")
-		key, err1 := url.QueryUnescape(k)
-		val, err2 := url.QueryUnescape(v)
+		key, err1 := uri.QueryUnescape(k)
+		val, err2 := uri.QueryUnescape(v)
 		if err1 != nil || err2 != nil {
 			return nil, &formError{Err: errors.New("malformed percent-encoding")}
 		}
@@ -110,17 +111,17 @@ func parseScope(s string) (scopes []string, ok bool) { return clientmeta.ParseSc
 // (clientmeta.ValidScopeToken).
 func validScopeToken(s string) bool { return clientmeta.ValidScopeToken(s) }
 
-// appendQuery adds params, percent-encoded, to the query of uri, keeping
-// whatever query uri already has (O21 §4.1.2: the redirect URI "MAY include
+// appendQuery adds params, percent-encoded, to the query of base, keeping
+// whatever query base already has (O21 §4.1.2: the redirect URI "MAY include
 // a query component, which MUST be retained when adding additional query
 // parameters").
-func appendQuery(uri string, params [][2]string) string {
+func appendQuery(base string, params [][2]string) string {
 	var b strings.Builder
-	b.WriteString(uri)
+	b.WriteString(base)
 	sep := byte('?')
-	if strings.IndexByte(uri, '?') >= 0 {
+	if strings.IndexByte(base, '?') >= 0 {
 		sep = '&'
-		if strings.HasSuffix(uri, "?") || strings.HasSuffix(uri, "&") {
+		if strings.HasSuffix(base, "?") || strings.HasSuffix(base, "&") {
 			sep = 0
 		}
 	}
@@ -129,9 +130,9 @@ func appendQuery(uri string, params [][2]string) string {
 			b.WriteByte(sep)
 		}
 		sep = '&'
-		b.WriteString(url.QueryEscape(kv[0]))
+		b.WriteString(uri.QueryEscape(kv[0]))
 		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(kv[1]))
+		b.WriteString(uri.QueryEscape(kv[1]))
 	}
 	return b.String()
 }

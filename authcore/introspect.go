@@ -3,12 +3,13 @@ package authcore
 import (
 	"encoding/base64"
 	"errors"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/jose"
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
 // Opaque access tokens of trusted issuers, checked by OAuth 2.0 Token
@@ -160,7 +161,7 @@ func (e *Engine) introspect(ti *TrustedIssuer, token string, then func(*AccessTo
 // basicAuth is the HTTP Basic credential of RFC 6749 §2.3.1: client id
 // and secret each form-encoded first.
 func basicAuth(id, secret string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(uri.QueryEscape(id)+":"+uri.QueryEscape(secret)))
 }
 
 // parseIntrospection reads an introspection response (RFC 7662 §2.2). err

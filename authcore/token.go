@@ -5,9 +5,10 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
 // maxTokenBody bounds a token or revocation request body.
@@ -192,10 +193,10 @@ func parseBasicAuth(h string) (id, secret string, ok bool) {
 	if !found {
 		return "", "", false
 	}
-	if id, err = url.QueryUnescape(rid); err != nil {
+	if id, err = uri.QueryUnescape(rid); err != nil {
 		return "", "", false
 	}
-	if secret, err = url.QueryUnescape(rsecret); err != nil {
+	if secret, err = uri.QueryUnescape(rsecret); err != nil {
 		return "", "", false
 	}
 	return id, secret, id != ""

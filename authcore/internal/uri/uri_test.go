@@ -118,3 +118,24 @@ func TestParseQueryLimit(t *testing.T) {
 		t.Fatal("net/url's limit moved")
 	}
 }
+
+// FuzzQueryEscapingAgainstNetURL holds QueryUnescape and QueryEscape to
+// net/url's: the same result and the same refusals, and what QueryEscape
+// writes QueryUnescape reads back.
+func FuzzQueryEscapingAgainstNetURL(f *testing.F) {
+	for _, s := range []string{"", "a+b%20c", "%zz", "%4", "%41%42+", "é ~-_.!*'()/?#&=;", "+%2B%2b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := QueryUnescape(s)
+		want, werr := url.QueryUnescape(s)
+		if (err == nil) != (werr == nil) || got != want {
+			t.Fatalf("QueryUnescape(%q) = %q, %v; net/url: %q, %v", s, got, err, want, werr)
+		}
+		if e := QueryEscape(s); e != url.QueryEscape(s) {
+			t.Fatalf("QueryEscape(%q) = %q; net/url: %q", s, e, url.QueryEscape(s))
+		} else if back, err := QueryUnescape(e); err != nil || back != s {
+			t.Fatalf("QueryUnescape(QueryEscape(%q)) = %q, %v", s, back, err)
+		}
+	})
+}
