@@ -69,6 +69,10 @@ func derRead(b []byte, tag byte) (contents, rest []byte, ok bool) {
 }
 
 // derReadAll reads an element that must be all of b.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func derReadAll(b []byte, tag byte) ([]byte, bool) {
 	c, rest, ok := derRead(b, tag)
 	return c, ok && len(rest) == 0

@@ -317,6 +317,8 @@ func (e *Engine) knownScopes() []string {
 	return appendUnique(out, ScopeOfflineAccess)
 }
 
+// metadataError is invalid_client_metadata (RFC 7591 §3.2.2).
+//
 // Not inlined: a copy at each call site made the wasm module larger.
 //
 //go:noinline
@@ -324,6 +326,11 @@ func metadataError(desc string) *Error {
 	return newError(ErrCodeInvalidClientMetadata, 400, desc)
 }
 
+// redirectError is invalid_redirect_uri (RFC 7591 §3.2.2).
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func redirectError(desc string) *Error {
 	return newError(ErrCodeInvalidRedirectURI, 400, desc)
 }

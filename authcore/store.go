@@ -77,6 +77,10 @@ func (e *unavailableError) Error() string { return ErrUnavailable.Error() + ": "
 func (e *unavailableError) Unwrap() error { return ErrUnavailable }
 
 // unavailable returns an error wrapping ErrUnavailable with detail.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func unavailable(detail string) error { return &unavailableError{detail: detail} }
 
 // storeError is the OAuth error for a failed store operation: 503

@@ -177,6 +177,12 @@ func (e *Engine) refreshGrant(req *Request, ca clientAuth, f form) Outcome {
 	})
 }
 
+// invalidRefresh is the one answer to a refresh token that cannot be
+// used, whatever the reason (RFC 6749 §5.2: invalid_grant).
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func invalidRefresh() *Error {
 	return newError(ErrCodeInvalidGrant, 400, "the refresh token is invalid, expired or revoked")
 }

@@ -37,6 +37,11 @@ func SignArgs(hash string, pkcs8, text []byte) []byte {
 	return appendField(b, 3, text)
 }
 
+// appendField writes one length-delimited field (wire type 2).
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func appendField(b []byte, num uint64, v []byte) []byte {
 	if len(v) == 0 { // proto3 does not write empty strings and bytes
 		return b

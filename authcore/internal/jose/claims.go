@@ -12,6 +12,10 @@ const maxNumericDate = 1 << 40
 
 // String reads the string claim name: ok is false when it is absent or not
 // a JSON string.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func String(claims jsonv.Result, name string) (s string, ok bool) {
 	v := claims.Get(name)
 	if v.Type != jsonv.String {

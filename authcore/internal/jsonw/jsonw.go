@@ -160,6 +160,10 @@ func (o *Object) Strings(name string, v []string) { o.Key(name); o.B = Strings(o
 // OmitString writes the member unless v is "". OmitInt, OmitBool and
 // OmitStrings do the same for 0, false and an empty or nil slice, as
 // encoding/json's omitempty.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func (o *Object) OmitString(name, v string) {
 	if v != "" {
 		o.String(name, v)
@@ -167,6 +171,10 @@ func (o *Object) OmitString(name, v string) {
 }
 
 // OmitInt writes the member unless v is 0.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func (o *Object) OmitInt(name string, v int64) {
 	if v != 0 {
 		o.Int(name, v)
@@ -174,6 +182,10 @@ func (o *Object) OmitInt(name string, v int64) {
 }
 
 // OmitBool writes the member unless v is false.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func (o *Object) OmitBool(name string, v bool) {
 	if v {
 		o.Bool(name, v)
@@ -181,6 +193,10 @@ func (o *Object) OmitBool(name string, v bool) {
 }
 
 // OmitStrings writes the member unless v is empty or nil.
+//
+// Not inlined: a copy at each call site made the wasm module larger.
+//
+//go:noinline
 func (o *Object) OmitStrings(name string, v []string) {
 	if len(v) > 0 {
 		o.Strings(name, v)
