@@ -1,6 +1,6 @@
 package authcore
 
-import "strings"
+import "github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 
 // resolveCIMDClient resolves a client from its metadata document: the body
 // the resolveCIMD hook (authorize_cimd_hook.go) delegates to. It may return
@@ -28,7 +28,7 @@ func cimdClient(d *CIMDDocument) *Client {
 		ResponseTypes:           d.ResponseTypes,
 		TokenEndpointAuthMethod: d.TokenEndpointAuthMethod,
 		ApplicationType:         d.ApplicationType,
-		Scope:                   strings.Fields(d.Scope),
+		Scope:                   clientmeta.SplitScope(d.Scope),
 		Source:                  ClientMetadataDocument,
 		jwks:                    d.JWKS,
 		jwksURI:                 d.JWKSURI,

@@ -329,7 +329,13 @@ func normalizePath(p string) (string, bool) {
 		p = b.String()
 	}
 	if strings.IndexByte(p, '\\') >= 0 {
-		p = strings.ReplaceAll(p, "\\", "/")
+		b := []byte(p)
+		for i, c := range b {
+			if c == '\\' {
+				b[i] = '/'
+			}
+		}
+		p = string(b)
 	}
 	var out []string
 	for _, seg := range strings.Split(p, "/") {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 	"github.com/mcpgate/mcpgate/authcore/internal/jose"
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 )
@@ -219,7 +220,7 @@ func (ti *TrustedIssuer) scopes(cl jsonv.Result) ([]string, bool) {
 		case !v.Exists():
 			continue
 		case v.Type == jsonv.String:
-			return strings.Fields(v.Str), true
+			return clientmeta.SplitScope(v.Str), true
 		case v.IsArray():
 			var out []string
 			for _, s := range v.Array() {

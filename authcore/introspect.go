@@ -9,6 +9,7 @@ import (
 	"github.com/mcpgate/mcpgate/authcore/internal/jose"
 	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 	"github.com/mcpgate/mcpgate/authcore/internal/uri"
 )
 
@@ -199,7 +200,7 @@ func parseIntrospection(body []byte, ti *TrustedIssuer, now time.Time) (*AccessT
 		if sc.Type != jsonv.String {
 			return nil, denyBadClaims, nil
 		}
-		c.Scope = strings.Fields(sc.Str)
+		c.Scope = clientmeta.SplitScope(sc.Str)
 		c.scopeString = strings.Join(c.Scope, " ")
 	}
 	c.ClientID, _ = jose.String(cl, "client_id")

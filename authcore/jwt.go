@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 	"github.com/mcpgate/mcpgate/authcore/internal/jose"
 )
 
@@ -151,7 +152,7 @@ func (e *Engine) parseAccessToken(token string) (*AccessTokenClaims, error) {
 	c.JTI, _ = jose.String(claims, "jti")
 	c.GrantID, _ = jose.String(claims, "gid")
 	if sc, ok := jose.String(claims, "scope"); ok {
-		c.Scope = strings.Fields(sc)
+		c.Scope = clientmeta.SplitScope(sc)
 		c.scopeString = strings.Join(c.Scope, " ")
 	}
 	var audOK bool

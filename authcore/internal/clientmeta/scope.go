@@ -45,3 +45,21 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// SplitScope splits a scope value that was issued, not requested (a token's
+// "scope" claim, RFC 9068 §2.2.3.1 and RFC 8693 §4.2; an introspection
+// answer, RFC 7662 §2.2; a client's registered "scope"), leniently: runs of
+// spaces are one delimiter and leading and trailing spaces are dropped, as
+// strings.Fields reads them. Only the space (%x20) of RFC 6749 §3.3
+// delimits: a tab or another Unicode space is part of a token, so the
+// token matches no configured scope, and one scope written by an issuer
+// never becomes two. The result is never nil.
+func SplitScope(s string) []string {
+	out := make([]string, 0, strings.Count(s, " ")+1)
+	for tok := range strings.SplitSeq(s, " ") {
+		if tok != "" {
+			out = append(out, tok)
+		}
+	}
+	return out
+}
