@@ -187,8 +187,8 @@ func (p *cfgParser) duration(dst *time.Duration, min, max time.Duration) func(st
 			p.fail(path, `must be a duration string such as "10m"`)
 			return
 		}
-		d, err := time.ParseDuration(v.Str)
-		if err != nil {
+		d, ok := parseDuration(v.Str)
+		if !ok {
 			p.fail(path, `must be a duration string such as "10m"`)
 			return
 		}
