@@ -233,8 +233,9 @@ const (
 // routing is what Classify found for Request.Path, kept in the Request so
 // that Handle does not look it up again.
 type routing struct {
-	engine   *Engine // the engine that classified
-	path     string  // the Request.Path it was computed for
+	_        [0]func() // not comparable: no equality function in the wasm module
+	engine   *Engine   // the engine that classified
+	path     string    // the Request.Path it was computed for
 	route    Route
 	endpoint *route
 	resource *Resource

@@ -24,6 +24,7 @@ var errDuplicateParam = errors.New("duplicate parameter")
 
 // formError says why a form was refused; Param names a repeated parameter.
 type formError struct {
+	_     [0]func() // not comparable: no equality function in the wasm module
 	Param string
 	Err   error
 }

@@ -39,6 +39,7 @@ import (
 
 // issuerKeyState is one issuer's keys as this VM knows them.
 type issuerKeyState struct {
+	_          [0]func() // not comparable: no equality function in the wasm module
 	keys       *issuerKeySet
 	fetchedAt  time.Time // when keys were fetched (by any worker)
 	freshUntil time.Time // end of their caching lifetime

@@ -10,6 +10,7 @@ import (
 // errors.Is and errors.As (what fmt.Errorf's %w gives, without linking
 // fmt into the filter).
 type wrapError struct {
+	_   [0]func() // not comparable: no equality function in the wasm module
 	msg string
 	err error
 }

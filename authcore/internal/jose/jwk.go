@@ -41,6 +41,7 @@ type Policy struct {
 
 // Key is one JSON Web Key (RFC 7517 §4) accepted by a [Policy].
 type Key struct {
+	_ [0]func() // not comparable: no equality function in the wasm module
 	// Kid is the "kid" member, "" when absent.
 	Kid string
 	// Alg is the "alg" member (RFC 7517 §4.4), "" when the key pins none.

@@ -2,6 +2,7 @@ package jsonv
 
 import (
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func sameAsGJSON(t *testing.T, path string, a Result, b gjson.Result, extra []st
 				t.Fatalf("%s: key %d: jsonv %+v, gjson %q %q", path, n, as[n].k, k.Raw, k.Str)
 			}
 			names = append(names, k.Str)
-		} else if as[n].k != (Result{}) {
+		} else if !reflect.DeepEqual(as[n].k, Result{}) {
 			t.Fatalf("%s: key %d of a non-object: %+v", path, n, as[n].k)
 		}
 		sameAsGJSON(t, path+"/"+strconv.Itoa(n), as[n].v, v, extra, budget)
@@ -178,7 +179,7 @@ func TestReadings(t *testing.T) {
 		{`{"s":"{\"a\":1}"}`, "a", Result{}},
 		{`[{"a":1}]`, "a", Result{}},
 	} {
-		if got := ParseBytes([]byte(tc.json)).Get(tc.name); got != tc.want {
+		if got := ParseBytes([]byte(tc.json)).Get(tc.name); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s Get(%q) = %+v, want %+v", tc.json, tc.name, got, tc.want)
 		}
 	}
@@ -214,7 +215,7 @@ func TestReadings(t *testing.T) {
 		t.Errorf("Array of a string = %#v, want itself", a)
 	}
 	calls := 0
-	Parse(`"x"`).ForEach(func(k, v Result) bool { calls++; return k == Result{} && v.Str == "x" })
+	Parse(`"x"`).ForEach(func(k, v Result) bool { calls++; return reflect.DeepEqual(k, Result{}) && v.Str == "x" })
 	Result{}.ForEach(func(_, _ Result) bool { calls += 10; return true })
 	if calls != 1 {
 		t.Errorf("ForEach of a string: %d calls, want 1", calls)

@@ -73,6 +73,7 @@ func RuleError(rule, detail string) error { return &URLError{Rule: rule, Detail:
 
 // URL is a vetted URL, split for the fetcher.
 type URL struct {
+	_ [0]func() // not comparable: no equality function in the wasm module
 	// Raw is the URL exactly as given.
 	Raw string
 	// Host is the host name in lower case.

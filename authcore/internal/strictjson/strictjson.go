@@ -88,6 +88,7 @@ func (e *DepthError) Error() string {
 // indexes in brackets; a name that is empty or contains ".", "[" or "]" is
 // quoted as a JSON string); Offset is where the second occurrence starts.
 type DuplicateError struct {
+	_      [0]func() // not comparable: no equality function in the wasm module
 	Offset int
 	Path   string
 	Name   string

@@ -26,13 +26,14 @@ import (
 
 // URL is a parsed URI reference. The fields mean what net/url.URL's mean.
 type URL struct {
-	Scheme   string // lower case
-	Opaque   string // the hier-part of "scheme:opaque", which has no "/" first
-	HasUser  bool   // an authority with userinfo ("user@host")
-	Host     string // host or host:port; IPv6 literals in brackets
-	Path     string // decoded
-	RawPath  string // the path as written, when it is not what Path encodes back to
-	OmitHost bool   // "scheme:/path": a path, no authority
+	_        [0]func() // not comparable: no equality function in the wasm module
+	Scheme   string    // lower case
+	Opaque   string    // the hier-part of "scheme:opaque", which has no "/" first
+	HasUser  bool      // an authority with userinfo ("user@host")
+	Host     string    // host or host:port; IPv6 literals in brackets
+	Path     string    // decoded
+	RawPath  string    // the path as written, when it is not what Path encodes back to
+	OmitHost bool      // "scheme:/path": a path, no authority
 	// ForceQuery is a query that is only "?".
 	ForceQuery bool
 	RawQuery   string // without "?", not decoded
