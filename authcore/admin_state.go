@@ -62,6 +62,7 @@ func (s *adminState) entries() int {
 
 // adminCache is one VM's copy of the admin state.
 type adminCache struct {
+	_       [0]func() // not comparable: no equality function in the wasm module
 	mu      sync.Mutex
 	st      *adminState
 	ver     uint64

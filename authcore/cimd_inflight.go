@@ -102,6 +102,7 @@ type cimdState struct {
 }
 
 type cimdCacheEntry struct {
+	_     [0]func() // not comparable: no equality function in the wasm module
 	url   string
 	doc   *CIMDDocument
 	until time.Time

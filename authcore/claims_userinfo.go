@@ -21,8 +21,9 @@ const sealUpstreamToken = "upstream-access-token"
 
 // upstreamToken is what the grant keeps to re-read the claims.
 type upstreamToken struct {
-	AccessToken string `json:"t"`
-	Sub         string `json:"s"`
+	_           [0]func() // not comparable: no equality function in the wasm module
+	AccessToken string    `json:"t"`
+	Sub         string    `json:"s"`
 }
 
 // loginClaims sets the signed-in user's claims from the verified ID token

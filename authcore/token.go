@@ -26,6 +26,7 @@ type TokenResponse struct {
 // clientAuth is the outcome of client authentication at the token and
 // revocation endpoints.
 type clientAuth struct {
+	_      [0]func() // not comparable: no equality function in the wasm module
 	client *Client
 	// basic is set when the client used HTTP Basic, so that invalid_client
 	// is answered with WWW-Authenticate (O21 §3.2.4).

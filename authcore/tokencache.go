@@ -29,6 +29,7 @@ type tokenCache struct {
 
 // cachedToken is one verified token; tokens whose hashes collide chain.
 type cachedToken struct {
+	_      [0]func() // not comparable: no equality function in the wasm module
 	token  string
 	claims *AccessTokenClaims
 	next   *cachedToken

@@ -81,6 +81,7 @@ func unusable(reason string) error {
 }
 
 type keyError struct {
+	_        [0]func() // not comparable: no equality function in the wasm module
 	reason   string
 	unusable bool
 }

@@ -42,6 +42,7 @@ const MaxURLLength = 2048
 // URLError names the rule a URL broke. Rule is a stable
 // identifier (tests and logs use it); Detail is safe to show to the user.
 type URLError struct {
+	_      [0]func() // not comparable: no equality function in the wasm module
 	Rule   string
 	Detail string
 }

@@ -62,6 +62,7 @@ type Options struct {
 // SyntaxError reports text that is not JSON under RFC 8259, with the byte
 // offset where reading stopped.
 type SyntaxError struct {
+	_      [0]func() // not comparable: no equality function in the wasm module
 	Offset int
 	Msg    string
 }
@@ -73,6 +74,7 @@ func (e *SyntaxError) Error() string {
 // DepthError reports nesting deeper than the limit. Path names the array
 // or object that would have exceeded it.
 type DepthError struct {
+	_      [0]func() // not comparable: no equality function in the wasm module
 	Offset int
 	Path   string
 	Limit  int
@@ -139,6 +141,7 @@ func Valid(data []byte, opts Options) bool { return Check(data, opts) == nil }
 
 // frame is one open array or object.
 type frame struct {
+	_   [0]func() // not comparable: no equality function in the wasm module
 	obj bool
 	// n counts the elements or members read so far.
 	n int
@@ -153,6 +156,7 @@ type frame struct {
 // backslash, and (for objects of more than smallObject members) the hash
 // of its unescaped bytes.
 type keyEntry struct {
+	_    [0]func() // not comparable: no equality function in the wasm module
 	hash uint64
 	off  int
 	end  int
