@@ -306,7 +306,12 @@ func Parse(msg []byte, host string, qtype Type) (*Answer, error) {
 		}
 		rrs = append(rrs, rec)
 	}
+	return answer(rrs, want, qtype)
+}
 
+// answer follows CNAMEs from the queried name want through the answer
+// section's records rrs and collects the addresses.
+func answer(rrs []rr, want string, qtype Type) (*Answer, error) {
 	ans := &Answer{TTL: 1<<32 - 1}
 	used := func(ttl uint32) {
 		if ttl < ans.TTL {

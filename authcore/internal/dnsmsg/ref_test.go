@@ -10,20 +10,11 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 )
 
-// refRR is one resource record of the answer section.
-type refRR struct {
-	name string
-	typ  dnsmessage.Type
-	ttl  uint32
-	addr netip.Addr
-	// target is the decoded CNAME target, for CNAME records.
-	target string
-}
-
 func refMalformed(err error) error { return errors.New("dns: malformed message: " + err.Error()) }
 
 // parseRef is Parse as it was written over dnsmessage.Parser, kept as the
-// oracle of FuzzParseAgainstDNSMessage.
+// oracle of FuzzParseAgainstDNSMessage: the records are read by dnsmessage,
+// then given to the same answer.
 func parseRef(msg []byte, host string, qtype dnsmessage.Type) (*Answer, error) {
 	if len(msg) > MaxMessage {
 		return nil, errors.New("dns: message too large")
@@ -74,13 +65,13 @@ func parseRef(msg []byte, host string, qtype dnsmessage.Type) (*Answer, error) {
 	if an > MaxAnswers {
 		return nil, errors.New("dns: too many answer records")
 	}
-	rrs := make([]refRR, 0, an)
+	rrs := make([]rr, 0, an)
 	for range an {
 		hdr, err := p.AnswerHeader()
 		if err != nil {
 			return nil, refMalformed(err)
 		}
-		r := refRR{name: refName(hdr.Name), typ: hdr.Type, ttl: hdr.TTL}
+		r := rr{name: refName(hdr.Name), typ: Type(hdr.Type), ttl: hdr.TTL}
 		if r.ttl > 1<<31-1 { // RFC 2181 §8: treat as zero
 			r.ttl = 0
 		}
@@ -123,57 +114,7 @@ func parseRef(msg []byte, host string, qtype dnsmessage.Type) (*Answer, error) {
 		}
 		rrs = append(rrs, r)
 	}
-
-	ans := &Answer{TTL: 1<<32 - 1}
-	used := func(ttl uint32) {
-		if ttl < ans.TTL {
-			ans.TTL = ttl
-		}
-	}
-	// Follow CNAMEs from the queried name, inside the answer only.
-	target := want
-	seen := map[string]bool{target: true}
-	for {
-		var next *refRR
-		for i := range rrs {
-			r := &rrs[i]
-			if r.typ == dnsmessage.TypeCNAME && r.name == target {
-				if next != nil && next.target != r.target {
-					return nil, errors.New("dns: several CNAMEs for one name")
-				}
-				next = r
-			}
-		}
-		if next == nil {
-			break
-		}
-		if seen[next.target] {
-			return nil, errors.New("dns: CNAME loop")
-		}
-		if len(ans.Chain) == MaxCNAMEs {
-			return nil, errors.New("dns: CNAME chain too long")
-		}
-		seen[next.target] = true
-		ans.Chain = append(ans.Chain, next.target)
-		used(next.ttl)
-		target = next.target
-	}
-	for i := range rrs {
-		r := &rrs[i]
-		if r.typ != dnsmessage.TypeA && r.typ != dnsmessage.TypeAAAA {
-			continue
-		}
-		if Type(r.typ) == Type(qtype) && r.name == target {
-			ans.Addrs = append(ans.Addrs, r.addr)
-			used(r.ttl)
-		} else {
-			ans.Others = append(ans.Others, r.addr)
-		}
-	}
-	if len(ans.Addrs) == 0 {
-		ans.TTL = 0
-	}
-	return ans, nil
+	return answer(rrs, want, Type(qtype))
 }
 
 // name returns n in lower case without the trailing dot ("" for the root),

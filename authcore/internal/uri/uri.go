@@ -293,30 +293,11 @@ func decode(s string, plus bool) (string, error) {
 // application/x-www-form-urlencoded query as net/url.QueryEscape does:
 // letters, digits and "-_.~" as they are, a space as "+", every other byte
 // as "%" and two upper-case hexadecimal digits.
-func QueryEscape(s string) string {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !alnum(c) && strings.IndexByte("-_.~", c) < 0 {
-			n++
-		}
-	}
-	if n == 0 {
-		return s
-	}
-	const hexDigits = "0123456789ABCDEF"
-	b := make([]byte, 0, len(s)+2*n)
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case alnum(c) || strings.IndexByte("-_.~", c) >= 0:
-			b = append(b, c)
-		case c == ' ':
-			b = append(b, '+')
-		default:
-			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
-		}
-	}
-	return string(b)
-}
+func QueryEscape(s string) string { return escape(s, queryKeeps, true) }
+
+// queryKeeps reports whether a query name or value keeps c unescaped: the
+// unreserved characters.
+func queryKeeps(c byte) bool { return alnum(c) || strings.IndexByte("-_.~", c) >= 0 }
 
 func unhex(c byte) int {
 	switch {
@@ -338,22 +319,29 @@ func pathKeeps(c byte) bool {
 }
 
 // escapePath is the path p percent-encoded, as net/url writes a path.
-func escapePath(p string) string {
+func escapePath(p string) string { return escape(p, pathKeeps, false) }
+
+// escape writes every byte of s that keep refuses as "%" and two upper-case
+// hexadecimal digits, or a space as "+" when plus is set.
+func escape(s string, keep func(byte) bool, plus bool) string {
 	n := 0
-	for i := 0; i < len(p); i++ {
-		if !pathKeeps(p[i]) {
+	for i := 0; i < len(s); i++ {
+		if !keep(s[i]) {
 			n++
 		}
 	}
 	if n == 0 {
-		return p
+		return s
 	}
 	const hexDigits = "0123456789ABCDEF"
-	b := make([]byte, 0, len(p)+2*n)
-	for i := 0; i < len(p); i++ {
-		if c := p[i]; pathKeeps(c) {
+	b := make([]byte, 0, len(s)+2*n)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case keep(c):
 			b = append(b, c)
-		} else {
+		case c == ' ' && plus:
+			b = append(b, '+')
+		default:
 			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
 		}
 	}
