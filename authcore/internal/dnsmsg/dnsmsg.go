@@ -160,9 +160,6 @@ func (r *reader) name() (string, error) {
 				if ptrs == 0 {
 					r.off = cur
 				}
-				if textLen > 255 {
-					return "", errors.New("dns: malformed message: name too long (over 255 bytes)")
-				}
 				return string(b), nil
 			}
 			if cur+c > len(r.msg) {
