@@ -55,7 +55,6 @@ const (
 
 // Result is one JSON value.
 type Result struct {
-	_ [0]func() // not comparable: no equality function in the wasm module
 	// Type is the value's type.
 	Type Type
 	// Raw is the value's JSON text. For an object or array that Parse

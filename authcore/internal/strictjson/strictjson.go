@@ -141,7 +141,6 @@ func Valid(data []byte, opts Options) bool { return Check(data, opts) == nil }
 
 // frame is one open array or object.
 type frame struct {
-	_   [0]func() // not comparable: no equality function in the wasm module
 	obj bool
 	// n counts the elements or members read so far.
 	n int
@@ -156,7 +155,6 @@ type frame struct {
 // backslash, and (for objects of more than smallObject members) the hash
 // of its unescaped bytes.
 type keyEntry struct {
-	_    [0]func() // not comparable: no equality function in the wasm module
 	hash uint64
 	off  int
 	end  int

@@ -365,7 +365,7 @@ func FuzzSortEntries(f *testing.F) {
 			return a.off - b.off
 		})
 		sortEntries(ks)
-		if !reflect.DeepEqual(ks, want) {
+		if !slices.Equal(ks, want) {
 			t.Fatalf("%v, want %v", ks, want)
 		}
 	})
