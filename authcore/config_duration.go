@@ -5,8 +5,8 @@ import "time"
 // parseDuration reads a duration as time.ParseDuration does: an optional
 // sign, then one or more decimal numbers, each with an optional fraction
 // and a unit ("ns", "us" or "µs", "ms", "s", "m", "h"), such as "90s",
-// "1.5h" or "2h45m"; "0" alone needs no unit. A value beyond ±2^63-1 ns is
-// refused. It is not time.ParseDuration because that was 10 KB of the wasm
+// "1.5h" or "2h45m"; "0" alone needs no unit. A value outside
+// time.Duration's range is refused. It is not time.ParseDuration because that was 10 KB of the wasm
 // module (issue 14); FuzzParseDuration holds the two to the same values.
 func parseDuration(s string) (time.Duration, bool) {
 	const limit = 1 << 63 // the magnitude of the most negative duration
