@@ -284,7 +284,7 @@ func (e *Engine) updateAdmin(change func(*adminState), failed func(error) Outcom
 				// This VM sees the change at once; others within
 				// adminRecheck.
 				e.admin.mu.Lock()
-				e.admin.fetched = time.Time{}
+				e.admin.fetchedAt = 0
 				e.admin.mu.Unlock()
 				return then()
 			})

@@ -3,7 +3,6 @@ package authcore
 import (
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/uri"
@@ -62,11 +61,13 @@ func (s *adminState) entries() int {
 
 // adminCache is one VM's copy of the admin state.
 type adminCache struct {
-	_       [0]func() // not comparable: no equality function in the wasm module
-	mu      sync.Mutex
-	st      *adminState
-	ver     uint64
-	fetched time.Time
+	_   [0]func() // not comparable: no equality function in the wasm module
+	mu  vmLock
+	st  *adminState
+	ver uint64
+	// fetchedAt is when st was read, in Unix nanoseconds (unixNano); 0
+	// forces the next read.
+	fetchedAt int64
 }
 
 // adminView calls then with the admin state, read from the Store unless
@@ -109,7 +110,7 @@ func (e *Engine) adminRead(val []byte, ver uint64, err error) (*adminState, erro
 		}
 	}
 	c.mu.Lock()
-	c.st, c.ver, c.fetched = st, ver, e.now()
+	c.st, c.ver, c.fetchedAt = st, ver, unixNano(e.now())
 	c.mu.Unlock()
 	return st, nil
 }
@@ -230,10 +231,13 @@ func (e *Engine) authorizeAdmin(req *Request, r *Resource, claims *AccessTokenCl
 // before now, or nil.
 func (e *Engine) adminFresh(now time.Time) *adminState {
 	c := &e.admin
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.st != nil && now.Sub(c.fetched) < e.adminRecheckInterval() && !now.Before(c.fetched) {
-		return c.st
+	n, fresh := unixNano(now), int64(e.adminRecheckInterval())
+	c.mu.Lock() // not deferred, as in tokenCache.get
+	st := c.st
+	// Not fresh when the wall clock went back since the reading.
+	if d := n - c.fetchedAt; d < 0 || d >= fresh {
+		st = nil
 	}
-	return nil
+	c.mu.Unlock()
+	return st
 }

@@ -37,6 +37,12 @@ type Options struct {
 	// (Envoy filter state, audit.go); nil records nothing. It is called
 	// while Handle, Resume or Continue runs for that request.
 	FilterState func(name, value string)
+	// SingleThreaded promises that the engine is only ever called from
+	// one goroutine, with no other goroutine running meanwhile, as in a
+	// proxy-wasm VM: the host calls a VM from one thread, and neither the
+	// filter nor the engine starts goroutines. The caches the guard reads
+	// on every request then skip their locks. Native hosts leave it false.
+	SingleThreaded bool
 }
 
 // LogLevel orders log messages.
@@ -98,6 +104,9 @@ type Engine struct {
 
 	// routes maps exact request paths owned by the filter to handlers.
 	routes map[string]*route
+	// routeLens has bit n set when some path in routes is n bytes long
+	// (bit 63: 63 bytes or more).
+	routeLens uint64
 	// resources maps a resource path to its resource, for the guard.
 	resources map[string]*Resource
 }
@@ -129,6 +138,7 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.tokens.mu.off, e.admin.mu.off = opts.SingleThreaded, opts.SingleThreaded
 	if e.rand == nil {
 		e.rand = rand.Reader
 	}
@@ -170,6 +180,9 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 	e.addASRoutes()
 	e.addASMetadataRoute()
 	e.addAdminRoute()
+	for p := range e.routes {
+		e.routeLens |= 1 << min(len(p), 63)
+	}
 	return e, nil
 }
 
@@ -249,7 +262,9 @@ type routing struct {
 // (to skip traffic it does not own, or to read the peer address only where
 // it is used) pays for the lookup once.
 func (e *Engine) Classify(req *Request) Route {
-	if req.routing.engine != e || req.routing.path != req.Path {
+	// tokenEqual: in wasm one call that sees the same string at once,
+	// where != is two that compare every byte.
+	if req.routing.engine != e || !tokenEqual(req.routing.path, req.Path) {
 		req.routing = e.lookup(req.Path)
 	}
 	return req.routing.route
@@ -258,8 +273,16 @@ func (e *Engine) Classify(req *Request) Route {
 // lookup classifies a request target.
 func (e *Engine) lookup(target string) routing {
 	rg := routing{engine: e, path: target}
-	path, _, _ := strings.Cut(target, "?")
-	if rt := e.routes[path]; rt != nil {
+	path := target
+	for i := 0; i < len(path); i++ {
+		// A loop the compiler keeps inline: strings.Cut is four calls
+		// in wasm.
+		if path[i] == '?' {
+			path = path[:i]
+			break
+		}
+	}
+	if rt := e.route(path); rt != nil {
 		rg.route, rg.endpoint = RouteEndpoint, rt
 	} else if strings.HasPrefix(path, "/.well-known/") {
 		rg.route = RouteDiscovery
@@ -267,6 +290,21 @@ func (e *Engine) lookup(target string) routing {
 		rg.route, rg.resource, rg.nearMiss = RouteGuard, r, near
 	}
 	return rg
+}
+
+// smallLookup is the number of entries up to which a path is looked up by
+// comparing it with each: in wasm, hashing a string for a map lookup is a
+// chain of calls, while comparing lengths is a few instructions.
+const smallLookup = 8
+
+// route returns the endpoint the engine answers at path, or nil. Most
+// requests are for other paths, and most of those have a length no
+// endpoint path has (routeLens), which settles it without the map.
+func (e *Engine) route(path string) *route {
+	if len(path) < 64 && e.routeLens&(1<<len(path)) == 0 {
+		return nil
+	}
+	return e.routes[path]
 }
 
 // guardedResource returns the resource whose path, after percent-decoding
@@ -277,7 +315,13 @@ func (e *Engine) lookup(target string) routing {
 // refused rather than passed through. nearMiss is set for a path that is
 // not the resource's but that an upstream might take for it (nearPath).
 func (e *Engine) guardedResource(path string) (r *Resource, nearMiss bool) {
-	if r := e.resources[path]; r != nil {
+	if len(e.cfg.Resources) <= smallLookup {
+		for _, r := range e.cfg.Resources {
+			if len(r.Path) == len(path) && r.Path == path {
+				return r, false
+			}
+		}
+	} else if r := e.resources[path]; r != nil {
 		return r, false
 	}
 	norm := path

@@ -180,14 +180,18 @@ func (e *Engine) parseAccessToken(token string) (*AccessTokenClaims, error) {
 var accessTokenAlgs = []string{AlgES256, AlgEdDSA}
 
 // checkTime enforces exp, nbf and iat against now with a bounded skew.
+// The times are compared as Unix nanoseconds (unixNano), which is exact
+// for every time the clock can read; checkTimeSlow, the same rules in
+// time.Time arithmetic, is its test oracle.
 func (c *AccessTokenClaims) checkTime(now time.Time) error {
-	if !now.Before(c.Expiry.Add(clockSkew)) {
+	n, late := unixNano(now), addSat(unixNano(now), int64(clockSkew))
+	if n >= addSat(unixNano(c.Expiry), int64(clockSkew)) {
 		return tokenErr("expired")
 	}
-	if !c.NotBefore.IsZero() && now.Add(clockSkew).Before(c.NotBefore) {
+	if !c.NotBefore.IsZero() && late < unixNano(c.NotBefore) {
 		return tokenErr("not yet valid")
 	}
-	if !c.IssuedAt.IsZero() && now.Add(clockSkew).Before(c.IssuedAt) {
+	if !c.IssuedAt.IsZero() && late < unixNano(c.IssuedAt) {
 		return tokenErr("issued in the future")
 	}
 	return nil
@@ -196,7 +200,7 @@ func (c *AccessTokenClaims) checkTime(now time.Time) error {
 // hasAudience reports whether aud contains uri exactly.
 func (c *AccessTokenClaims) hasAudience(uri string) bool {
 	for _, a := range c.Audience {
-		if a == uri {
+		if tokenEqual(a, uri) { // one call in wasm, where == is two
 			return true
 		}
 	}

@@ -2,7 +2,6 @@ package authcore
 
 import (
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -21,7 +20,7 @@ import (
 // only cost time, never return another token's claims. Only verified
 // tokens are ever inserted, so a client cannot fill a bucket.
 type tokenCache struct {
-	mu      sync.Mutex
+	mu      vmLock
 	entries map[uint64]*cachedToken
 	n       int
 	max     int
@@ -52,15 +51,20 @@ func tokenHash(token string) uint64 {
 	return h
 }
 
+// get returns the claims cached for token, or nil. Nothing between Lock
+// and Unlock can panic, so the unlock is not deferred (a deferred call is
+// two more calls in wasm, on every request).
 func (c *tokenCache) get(token string) *AccessTokenClaims {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	var claims *AccessTokenClaims
 	for e := c.entries[tokenHash(token)]; e != nil; e = e.next {
 		if tokenEqual(e.token, token) {
-			return e.claims
+			claims = e.claims
+			break
 		}
 	}
-	return nil
+	c.mu.Unlock()
+	return claims
 }
 
 // put caches claims for token (a copy of it: the caller's string may be a

@@ -16,6 +16,9 @@ func wordEqual(a, b string) bool {
 		return true
 	}
 	pa, pb := unsafe.Pointer(unsafe.StringData(a)), unsafe.Pointer(unsafe.StringData(b))
+	if pa == pb {
+		return true // the same bytes: Classify's check of a path it saw
+	}
 	i := 0
 	for ; i+8 <= n; i += 8 {
 		if *(*uint64)(unsafe.Add(pa, i)) != *(*uint64)(unsafe.Add(pb, i)) {

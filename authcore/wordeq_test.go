@@ -14,6 +14,9 @@ func TestWordEqual(t *testing.T) {
 		{"abcdefghi", "abcdefghi"}, {"abcdefghi", "abcdefghX"}, {"Xbcdefghi", "abcdefghi"},
 		{base, base[:len(base)-1] + "x"}, {base, "x" + base[1:]}, {base, base[:300] + "!" + base[301:]},
 		{base, strings.Clone(base)}, {base[1:], base[:len(base)-1]},
+		// The same bytes (the pointer check), and the same start with
+		// another length.
+		{base, base}, {base[:9], base[:9]}, {base[:9], base[:10]}, {base[:0], base[:0]},
 	}
 	for _, c := range cases {
 		if got := wordEqual(c.a, c.b); got != (c.a == c.b) {
