@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/mcpgate/mcpgate/authcore"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
@@ -74,7 +75,10 @@ func (p *pluginContext) OnTick() {
 // count increments the proxy-wasm counter called name, defining it on
 // first use (Envoy shows it as a stat under the filter's namespace).
 func (p *pluginContext) count(name string) {
-	if name == p.last.name && name != "" {
+	// The engine's names are constants, so the last name usually is the
+	// very same string: comparing where the bytes are spares the byte
+	// comparison (two calls in wasm) on every request.
+	if name != "" && len(name) == len(p.last.name) && (unsafe.StringData(name) == unsafe.StringData(p.last.name) || name == p.last.name) {
 		p.last.m.add(1)
 		return
 	}
@@ -113,7 +117,10 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		return types.OnPluginStartStatusFailed
 	}
 	crypto := probeHostCrypto()
-	opts := authcore.Options{Log: logToHost, Count: p.count, HostCrypto: crypto, TokenShare: tokenShare{}, FilterState: setFilterState}
+	// A VM is called from one thread, and the filter starts no
+	// goroutines: the engine's per-request caches need no locks.
+	opts := authcore.Options{Log: logToHost, Count: p.count, HostCrypto: crypto, TokenShare: tokenShare{}, FilterState: setFilterState,
+		Now: wallClock, SingleThreaded: true}
 	if cfg.Store.Etcd == nil {
 		// Without an etcd store, shared records live in this Envoy's
 		// shared data; with one, the engine reaches etcd by callouts.
@@ -345,12 +352,12 @@ func (h *httpContext) applyForward(f authcore.Forward) error {
 		if i < 64 && present&(1<<i) == 0 {
 			continue
 		}
-		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
+		if err := removeRequestHeader(name); err != nil {
 			return wrap("removing header "+name+": "+err.Error(), err)
 		}
 	}
 	for _, kv := range f.Set {
-		if err := proxywasm.ReplaceHttpRequestHeader(kv[0], kv[1]); err != nil {
+		if err := replaceRequestHeader(kv[0], kv[1]); err != nil {
 			return wrap("setting header "+kv[0]+": "+err.Error(), err)
 		}
 	}

@@ -15,3 +15,11 @@ func requestHeaders([][2]string) ([][2]string, error) { return proxywasm.GetHttp
 func setFilterState(name, value string) {
 	_ = proxywasm.SetProperty([]string{name}, []byte(value))
 }
+
+// removeRequestHeader removes every request header called name.
+func removeRequestHeader(name string) error { return proxywasm.RemoveHttpRequestHeader(name) }
+
+// replaceRequestHeader sets the request header name to value.
+func replaceRequestHeader(name, value string) error {
+	return proxywasm.ReplaceHttpRequestHeader(name, value)
+}

@@ -57,3 +57,44 @@ func setFilterState(name, value string) {
 	}
 	_ = proxySetProperty(unsafe.StringData(name), uint32(len(name)), unsafe.StringData(value), uint32(len(value)))
 }
+
+//go:wasmimport env proxy_replace_header_map_value
+func proxyReplaceHeaderMapValue(mapType uint32, keyData *byte, keySize uint32, valueData *byte, valueSize uint32) uint32
+
+//go:wasmimport env proxy_remove_header_map_value
+func proxyRemoveHeaderMapValue(mapType uint32, keyData *byte, keySize uint32) uint32
+
+// The SDK's RemoveHttpRequestHeader and ReplaceHttpRequestHeader are the
+// same host calls behind three Go calls each (its wrapper, the import's
+// and a status conversion); a guarded request makes four of them. The host
+// copies the name and value before returning, so the strings' bytes are
+// handed over as they are.
+
+// removeRequestHeader removes every request header called name.
+func removeRequestHeader(name string) error {
+	if st := proxyRemoveHeaderMapValue(mapTypeRequestHeaders, stringData(name), uint32(len(name))); st != 0 {
+		return errors.New("proxy_remove_header_map_value: status " + strconv.Itoa(int(st)))
+	}
+	return nil
+}
+
+// replaceRequestHeader sets the request header name to value, replacing
+// any it had.
+func replaceRequestHeader(name, value string) error {
+	if st := proxyReplaceHeaderMapValue(mapTypeRequestHeaders, stringData(name), uint32(len(name)), stringData(value), uint32(len(value))); st != 0 {
+		return errors.New("proxy_replace_header_map_value: status " + strconv.Itoa(int(st)))
+	}
+	return nil
+}
+
+// emptyString is where an empty string's data points: the host reads no
+// byte of it, but a pointer into the module's memory is what it expects.
+var emptyString byte
+
+// stringData is a pointer to s's bytes (never nil).
+func stringData(s string) *byte {
+	if len(s) == 0 {
+		return &emptyString
+	}
+	return unsafe.StringData(s)
+}

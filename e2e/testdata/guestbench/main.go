@@ -48,7 +48,8 @@ func run(c string, n int, config string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	e, err := authcore.New(cfg, authcore.Options{})
+	// As in the filter: a VM calls the engine from one thread.
+	e, err := authcore.New(cfg, authcore.Options{SingleThreaded: true})
 	if err != nil {
 		return 0, err
 	}
