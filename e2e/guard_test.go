@@ -108,6 +108,33 @@ func TestGuardConformance(t *testing.T) {
 				}
 			}
 		})
+		t.Run("a token without client_id sets the identity header empty over a forged one", func(t *testing.T) {
+			// In wasm the filter hands the host an empty value through its
+			// own proxy_replace_header_map_value import.
+			now := time.Now()
+			tok, err := tg.engine.MintAccessToken(authcore.AccessTokenClaims{Issuer: tg.base, Subject: "alice", Audience: []string{b + "/mcp"},
+				Scope: []string{"mcp:tools"}, IssuedAt: now, Expiry: now.Add(5 * time.Minute), JTI: "jti-noclient-" + now.Format(time.RFC3339Nano)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg.demo.Main.ResetSeen()
+			st, _, body := do(t, "POST", b+"/mcp", strings.NewReader(initializeBody), mcpHeaders(tok, "X-Mcpgate-Client-Id", "forged"))
+			if st != 200 {
+				t.Fatalf("%d %s", st, body)
+			}
+			seen := tg.demo.Main.Seen()
+			if len(seen) == 0 {
+				t.Fatal("request did not reach the MCP server")
+			}
+			for _, r := range seen {
+				if got := r.Header.Values("X-Mcpgate-Client-Id"); len(got) != 1 || got[0] != "" {
+					t.Errorf("client id header = %q, want one empty value", got)
+				}
+				if got := r.Header.Values("X-Mcpgate-Subject"); len(got) != 1 || got[0] != "alice" {
+					t.Errorf("identity header = %q, want [alice]", got)
+				}
+			}
+		})
 		t.Run("pass-through path: forged identity removed, credentials kept", func(t *testing.T) {
 			st, _, body := do(t, "GET", b+demomcp.PathEcho, nil, http.Header{
 				"Authorization": {"Bearer upstream-own-credential"}, "X-Mcpgate-Subject": {"mallory"},
