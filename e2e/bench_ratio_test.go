@@ -27,14 +27,7 @@ const ratioBlock = 1000
 // the rows against the reply, guard and body floors compare each with what
 // a Go filter doing the same host work and deciding nothing costs.
 func BenchmarkRatios(b *testing.B) {
-	vm := func(wasm []byte) http.Handler {
-		h, err := harness.New(context.Background(), harness.Options{Wasm: wasm, VMs: 1, Log: func(int, string) {}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { h.Close(context.Background()) })
-		return h.VM(0)
-	}
+	vm := func(wasm []byte) http.Handler { return oneVM(b, wasm) }
 	mcpgate := benchHostWith(b, benchConfig, 1, false, nil).VM(0)
 	noop, floor := vm(noopFilter(b)), vm(testFilter(b, "testdata/floor"))
 	replyFloor, guardFloor, bodyFloor := vm(testFilter(b, "testdata/replyfloor")), vm(testFilter(b, "testdata/guardfloor")), vm(testFilter(b, "testdata/bodyfloor"))
@@ -69,27 +62,57 @@ func BenchmarkRatios(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			target := newServer(b, benchTarget{c.target.name, c.target.handler, false}, c.target.q(), c.target.headers, c.target.want)
 			baseline := newServer(b, benchTarget{c.base.name, c.base.handler, false}, c.base.q(), c.base.headers, c.base.want)
-			warmUp(b, target, 1)
-			warmUp(b, baseline, 1)
-			var tt, tb time.Duration
-			b.ResetTimer()
-			for n := 0; n < b.N; n += ratioBlock {
-				k := min(ratioBlock, b.N-n)
-				t0 := time.Now()
-				for i := n; i < n+k; i++ {
-					target(i)
-				}
-				t1 := time.Now()
-				for i := n; i < n+k; i++ {
-					baseline(i)
-				}
-				tt, tb = tt+t1.Sub(t0), tb+time.Since(t1)
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(tt.Nanoseconds())/float64(b.N), "target-ns")
-			b.ReportMetric(float64(tb.Nanoseconds())/float64(b.N), "base-ns")
-			b.ReportMetric(float64(tt)/float64(tb), "x")
-			runtime.GC()
+			alternate(b, target, baseline, "target-ns", "base-ns")
 		})
 	}
+}
+
+// oneVM runs wasm, with no plugin configuration, on a host of one VM.
+func oneVM(b *testing.B, wasm []byte) http.Handler {
+	h, err := harness.New(context.Background(), harness.Options{Wasm: wasm, VMs: 1, Log: func(int, string) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close(context.Background()) })
+	return h.VM(0)
+}
+
+// alternate serves target and baseline in alternating blocks of
+// ratioBlock requests and reports each one's time per request (under the
+// two names) and their ratio (x).
+func alternate(b *testing.B, target, baseline func(int), targetName, baseName string) {
+	warmUp(b, target, 1)
+	warmUp(b, baseline, 1)
+	var tt, tb time.Duration
+	b.ResetTimer()
+	for n := 0; n < b.N; n += ratioBlock {
+		k := min(ratioBlock, b.N-n)
+		t0 := time.Now()
+		for i := n; i < n+k; i++ {
+			target(i)
+		}
+		t1 := time.Now()
+		for i := n; i < n+k; i++ {
+			baseline(i)
+		}
+		tt, tb = tt+t1.Sub(t0), tb+time.Since(t1)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(tt.Nanoseconds())/float64(b.N), targetName)
+	b.ReportMetric(float64(tb.Nanoseconds())/float64(b.N), baseName)
+	b.ReportMetric(float64(tt)/float64(tb), "x")
+	runtime.GC()
+}
+
+// BenchmarkSDKOverhead prices the proxy-wasm Go SDK per request: its
+// no-op filter (the ratios' no-op baseline) against e2e/testdata/bareabi,
+// which exports the same callbacks bare, in alternating blocks. mcpgate
+// does not pay it (plugin/abi_wasm.go).
+func BenchmarkSDKOverhead(b *testing.B) {
+	vm := func(wasm []byte) http.Handler { return oneVM(b, wasm) }
+	headers := benchHeaders(mintBench(b, benchConfig, 1, "mcp:tools")...)
+	q := func() *benchRequest { return mcpBenchRequest("/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`) }
+	sdk := newServer(b, benchTarget{"sdk no-op", vm(noopFilter(b)), false}, q(), headers, 503)
+	bare := newServer(b, benchTarget{"bare no-op", vm(testFilter(b, "testdata/bareabi")), false}, q(), headers, 503)
+	alternate(b, sdk, bare, "sdk-ns", "bare-ns")
 }

@@ -68,6 +68,9 @@ type cimdOptions struct {
 	noLoopback bool
 	// extra members of the "cimd" section, e.g. `"timeout": "1s"`.
 	extra []string
+	// etcd, when set, is the URL of an etcd the gateway keeps its records
+	// in (cluster "etcd"), so that the flow makes store callouts too.
+	etcd string
 }
 
 // cimdTestRedirect is the redirect URI of the documents in direct
@@ -101,7 +104,11 @@ func startCIMD(t *testing.T, kind string, o cimdOptions) *cimdEnv {
 	cfg := readConfig(t, "conformance.json")
 	cfg = strings.Replace(cfg, "{", "{\n  \"cimd\": "+section+",", 1)
 
-	opts := targetOptions{vms: o.vms}
+	opts := targetOptions{vms: o.vms, clusters: map[string]string{}}
+	if o.etcd != "" {
+		cfg = etcdConfig(cfg, "mcpgate-test/"+t.Name()+"/", "")
+		opts.clusters["etcd"] = o.etcd
+	}
 	switch kind {
 	case wasm:
 		opts.harnessClusters = cimdClusters(env.doh, env.ca)
@@ -115,7 +122,7 @@ func startCIMD(t *testing.T, kind string, o cimdOptions) *cimdEnv {
 			http.Error(w, "tripwire", http.StatusServiceUnavailable)
 		}))
 		t.Cleanup(trip.Close)
-		opts.clusters = map[string]string{"cimd_doh": plainDoH.URL, "cimd_egress": trip.URL}
+		opts.clusters["cimd_doh"], opts.clusters["cimd_egress"] = plainDoH.URL, trip.URL
 	}
 	env.tg = startTarget(t, kind, cfg, opts)
 	return env
@@ -891,13 +898,33 @@ func concurrentAuthorize(t *testing.T, base, clientID string, n int, g *gatedDoc
 // 20 get the consent page. On two VMs (round-robin) at most two fetches
 // are made: the cache and the in-flight registry belong to each VM's
 // engine (an Envoy worker's; VMs share no Go heap), so each VM fetches
-// once and its own requests share that fetch. Wasm only.
+// once and its own requests share that fetch.
+//
+// With the records in etcd, each woken request goes on to its own store
+// callouts (the operators' admin state) from inside the leader's
+// callback. Each such callout must belong to the request that made it:
+// its response resumes that request and answers it, whatever became of
+// the leader. (Through the SDK, a callout made after a wake-up was
+// registered to the context whose callback ran, and the woken requests
+// hung.) Wasm only.
 func TestCIMDSharedFetch(t *testing.T) {
 	t.Parallel()
-	for _, vms := range []int{1, 2} {
-		t.Run(strconv.Itoa(vms)+" VMs", func(t *testing.T) {
+	for _, c := range []struct {
+		vms  int
+		etcd bool
+	}{{1, false}, {2, false}, {1, true}} {
+		name := strconv.Itoa(c.vms) + " VMs"
+		if c.etcd {
+			name += ", etcd store"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			env := startCIMD(t, wasm, cimdOptions{vms: vms, extra: []string{`"timeout": "3s"`}})
+			o := cimdOptions{vms: c.vms, extra: []string{`"timeout": "3s"`}}
+			if c.etcd {
+				o.etcd = oneEtcd(t).URL(0)
+			}
+			env := startCIMD(t, wasm, o)
+			vms := c.vms
 			hostport := net.JoinHostPort(env.docs.Hostname, strconv.Itoa(env.docs.Port))
 			u, g := serveGated(t, env.docs, "/shared.json")
 			answers := concurrentAuthorize(t, env.tg.base, u, 20, g)

@@ -8,19 +8,15 @@ import (
 	"unsafe"
 
 	"github.com/mcpgate/mcpgate/authcore"
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 )
-
-type vmContext struct{ types.DefaultVMContext }
-
-// NewPluginContext implements types.VMContext.
-func (*vmContext) NewPluginContext(uint32) types.PluginContext { return &pluginContext{} }
 
 // pluginContext holds the engine built from the plugin configuration. One
 // exists per VM (Envoy worker thread).
 type pluginContext struct {
 	types.DefaultPluginContext
+	// id is the root context's proxy-wasm ID.
+	id      uint32
 	engine  *authcore.Engine
 	store   *sharedStore
 	metrics map[string]metric
@@ -48,7 +44,7 @@ func (p *pluginContext) wake() {
 			continue
 		}
 		h.ticket = 0
-		if err := proxywasm.SetEffectiveContext(h.id); err != nil {
+		if err := enterContext(h.id); err != nil {
 			p.engine.Cancel(t)
 			continue
 		}
@@ -64,7 +60,7 @@ const tickPeriod = time.Second
 func (p *pluginContext) OnTick() {
 	defer func() {
 		if r := recover(); r != nil {
-			proxywasm.LogCritical("mcpgate: panic in tick: " + panicText(r))
+			logCritical("mcpgate: panic in tick: " + panicText(r))
 		}
 	}()
 	if p.engine != nil {
@@ -101,19 +97,19 @@ func (p *pluginContext) count(name string) {
 func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 	defer func() {
 		if r := recover(); r != nil {
-			proxywasm.LogCritical("mcpgate: panic while starting: " + panicText(r) + "\n" + string(debug.Stack()))
+			logCritical("mcpgate: panic while starting: " + panicText(r) + "\n" + string(debug.Stack()))
 			status = types.OnPluginStartStatusFailed
 		}
 	}()
-	data, err := proxywasm.GetPluginConfiguration()
+	data, err := pluginConfiguration()
 	if err != nil {
-		proxywasm.LogCritical("mcpgate: refusing to start: cannot read plugin configuration: " + err.Error())
+		logCritical("mcpgate: refusing to start: cannot read plugin configuration: " + err.Error())
 		return types.OnPluginStartStatusFailed
 	}
 	logBuild(data)
 	cfg, err := authcore.ParseConfig(data)
 	if err != nil {
-		proxywasm.LogCritical("mcpgate: refusing to start: " + err.Error())
+		logCritical("mcpgate: refusing to start: " + err.Error())
 		return types.OnPluginStartStatusFailed
 	}
 	crypto := probeHostCrypto()
@@ -132,41 +128,44 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		}
 		p.store = newSharedStore(ns)
 		if err := p.store.create(); err != nil {
-			proxywasm.LogCritical("mcpgate: refusing to start: " + err.Error())
+			logCritical("mcpgate: refusing to start: " + err.Error())
 			return types.OnPluginStartStatusFailed
 		}
 		opts.Store = p.store
 	}
 	engine, err := authcore.New(cfg, opts)
 	if err != nil {
-		proxywasm.LogCritical("mcpgate: refusing to start: " + err.Error())
+		logCritical("mcpgate: refusing to start: " + err.Error())
 		return types.OnPluginStartStatusFailed
 	}
 	p.engine = engine
-	if err := proxywasm.SetTickPeriodMilliSeconds(uint32(tickPeriod / time.Millisecond)); err != nil {
-		proxywasm.LogWarn("mcpgate: no tick, parked requests are checked only on callouts: " + err.Error())
+	if err := setTickPeriod(uint32(tickPeriod / time.Millisecond)); err != nil {
+		logWarn("mcpgate: no tick, parked requests are checked only on callouts: " + err.Error())
 	}
-	proxywasm.LogInfo("mcpgate: started: issuer " + strconv.Quote(cfg.Issuer) + ", " + strconv.Itoa(len(cfg.TrustedIssuers)) + " trusted issuer(s), " + strconv.Itoa(len(cfg.Resources)) + " resource(s)")
-	proxywasm.LogInfo("mcpgate: " + crypto.describe())
+	logInfo("mcpgate: started: issuer " + strconv.Quote(cfg.Issuer) + ", " + strconv.Itoa(len(cfg.TrustedIssuers)) + " trusted issuer(s), " + strconv.Itoa(len(cfg.Resources)) + " resource(s)")
+	logInfo("mcpgate: " + crypto.describe())
 	countBuild()
 	return types.OnPluginStartStatusOK
 }
 
 // NewHttpContext implements types.PluginContext.
-func (p *pluginContext) NewHttpContext(id uint32) types.HttpContext {
+func (p *pluginContext) NewHttpContext(id uint32) types.HttpContext { return p.newStream(id) }
+
+// newStream is the context of a new HTTP stream.
+func (p *pluginContext) newStream(id uint32) *httpContext {
 	return &httpContext{engine: p.engine, plugin: p, id: id}
 }
 
 func logToHost(level authcore.LogLevel, msg string) {
 	switch level {
 	case authcore.LogDebug:
-		proxywasm.LogDebug(msg)
+		logDebug(msg)
 	case authcore.LogInfo:
-		proxywasm.LogInfo(msg)
+		logInfo(msg)
 	case authcore.LogWarn:
-		proxywasm.LogWarn(msg)
+		logWarn(msg)
 	default:
-		proxywasm.LogError(msg)
+		logError(msg)
 	}
 }
 
@@ -242,7 +241,7 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 		// The peer address feeds the AS's rate limits; the guard and the
 		// discovery documents do not pay the host call.
 		if h.engine.WantsPeer(req) {
-			if src, err := proxywasm.GetProperty([]string{"source", "address"}); err == nil {
+			if src, err := getProperty("source", "address"); err == nil {
 				req.Source = string(src)
 			}
 		}
@@ -270,7 +269,7 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action 
 	if !endOfStream {
 		return types.ActionPause // Envoy keeps buffering.
 	}
-	body, err := proxywasm.GetHttpRequestBody(0, bodySize)
+	body, err := requestBody(0, bodySize)
 	if err != nil && bodySize > 0 {
 		return h.fail(wrap("reading request body: "+err.Error(), err))
 	}
@@ -307,7 +306,7 @@ func (h *httpContext) apply(o authcore.Outcome, endOfStream, inBody bool) types.
 			var body []byte
 			if h.bodySize > 0 {
 				var err error
-				if body, err = proxywasm.GetHttpRequestBody(0, h.bodySize); err != nil {
+				if body, err = requestBody(0, h.bodySize); err != nil {
 					return h.fail(wrap("reading request body: "+err.Error(), err))
 				}
 			}
@@ -373,7 +372,7 @@ func (h *httpContext) dispatch(c authcore.Call) error {
 		timeout = 5000
 	}
 	h.calling = true
-	_, err := proxywasm.DispatchHttpCall(c.Cluster, headers, c.Body, nil, timeout, func(numHeaders, bodySize, _ int) {
+	err := dispatchHTTPCall(c.Cluster, headers, c.Body, timeout, func(numHeaders, bodySize, _ int) {
 		h.calling = false
 		h.resume(func() authcore.Outcome { return c.Resume(callResult(c.Cluster, numHeaders, bodySize)) })
 		// A completed fetch may have woken requests parked on it.
@@ -392,7 +391,7 @@ func (h *httpContext) resume(next func() authcore.Outcome) {
 	var action types.Action
 	defer func() {
 		if action == types.ActionContinue && !h.done {
-			_ = proxywasm.ResumeHttpRequest()
+			_ = resumeRequest()
 		}
 	}()
 	defer h.recoverTo(&action)
@@ -406,7 +405,7 @@ func callResult(cluster string, numHeaders, bodySize int) authcore.CallResult {
 		res.Err = errors.New("callout to " + cluster + " failed (timeout or connection error)")
 		return res
 	}
-	hs, err := proxywasm.GetHttpCallResponseHeaders()
+	hs, err := callResponseHeaders()
 	if err != nil {
 		res.Err = err
 	}
@@ -418,7 +417,7 @@ func callResult(cluster string, numHeaders, bodySize int) authcore.CallResult {
 		res.Headers = append(res.Headers, kv)
 	}
 	if bodySize > 0 {
-		if res.Body, err = proxywasm.GetHttpCallResponseBody(0, bodySize); err != nil {
+		if res.Body, err = callResponseBody(0, bodySize); err != nil {
 			res.Err = err
 		}
 	}
@@ -439,14 +438,14 @@ func (h *httpContext) OnHttpStreamDone() {
 func (h *httpContext) reply(r authcore.Reply) types.Action {
 	h.done = true
 	if err := h.plugin.sendReply(r.Status, r.Headers, r.Body); err != nil {
-		proxywasm.LogError("mcpgate: sending local reply: " + err.Error())
+		logError("mcpgate: sending local reply: " + err.Error())
 	}
 	return types.ActionPause
 }
 
 // fail answers 500 server_error and logs the cause.
 func (h *httpContext) fail(err error) types.Action {
-	proxywasm.LogError("mcpgate: " + err.Error())
+	logError("mcpgate: " + err.Error())
 	return h.reply(authcore.ServerError())
 }
 
@@ -454,7 +453,7 @@ func (h *httpContext) fail(err error) types.Action {
 // the VM stays alive for the next request.
 func (h *httpContext) recoverTo(action *types.Action) {
 	if r := recover(); r != nil {
-		proxywasm.LogCritical("mcpgate: panic: " + panicText(r) + "\n" + string(debug.Stack()))
+		logCritical("mcpgate: panic: " + panicText(r) + "\n" + string(debug.Stack()))
 		if !h.done {
 			*action = h.reply(authcore.ServerError())
 		} else {

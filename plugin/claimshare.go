@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/mcpgate/mcpgate/authcore"
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 )
 
 // tokenShare is authcore.TokenShare on proxy-wasm shared data, which all
@@ -16,12 +15,12 @@ var _ authcore.TokenShare = tokenShare{}
 
 // Get implements authcore.TokenShare.
 func (tokenShare) Get(key string) ([]byte, bool) {
-	v, _, err := proxywasm.GetSharedData(key)
+	v, _, err := getSharedData(key)
 	return v, err == nil
 }
 
 // Set implements authcore.TokenShare; a failed write only means the token
 // is verified again elsewhere.
 func (tokenShare) Set(key string, value []byte) {
-	_ = proxywasm.SetSharedData(key, value, 0)
+	_ = setSharedData(key, value, 0)
 }

@@ -5,7 +5,6 @@ import (
 
 	"github.com/mcpgate/mcpgate/authcore"
 	"github.com/mcpgate/mcpgate/authcore/hostsig"
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 )
 
@@ -25,7 +24,7 @@ var _ authcore.HostCrypto = (*hostCrypto)(nil)
 // NotFound when it has not.
 func probeHostCrypto() *hostCrypto {
 	has := func(name string) bool {
-		_, err := proxywasm.CallForeignFunction(name, nil)
+		_, err := callForeignFunction(name, nil)
 		return !errors.Is(err, types.ErrorStatusNotFound)
 	}
 	return &hostCrypto{verify: has(hostsig.Verify), sign: has(hostsig.Sign)}
@@ -47,7 +46,7 @@ func (c *hostCrypto) VerifySignature(hash string, spki, sig, text []byte) (bool,
 	if !c.verify {
 		return false, authcore.ErrHostCryptoUnsupported
 	}
-	res, err := proxywasm.CallForeignFunction(hostsig.Verify, hostsig.VerifyArgs(hash, spki, sig, text))
+	res, err := callForeignFunction(hostsig.Verify, hostsig.VerifyArgs(hash, spki, sig, text))
 	if err != nil {
 		return false, err
 	}
@@ -60,7 +59,7 @@ func (c *hostCrypto) Sign(hash string, pkcs8, text []byte) ([]byte, error) {
 	if !c.sign {
 		return nil, authcore.ErrHostCryptoUnsupported
 	}
-	res, err := proxywasm.CallForeignFunction(hostsig.Sign, hostsig.SignArgs(hash, pkcs8, text))
+	res, err := callForeignFunction(hostsig.Sign, hostsig.SignArgs(hash, pkcs8, text))
 	if err != nil {
 		return nil, err
 	}

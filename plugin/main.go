@@ -10,8 +10,6 @@ package main
 
 import (
 	"runtime/debug"
-
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 )
 
 func main() {}
@@ -30,5 +28,4 @@ func init() {
 	// a flood's garbage is collected instead of becoming memory (the soak
 	// test holds a VM under 128 MiB).
 	debug.SetMemoryLimit(memoryLimit)
-	proxywasm.SetVMContext(&vmContext{})
 }

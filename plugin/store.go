@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authcore"
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 )
 
@@ -91,9 +90,9 @@ func newSharedStoreSized(namespace string, buckets, records int) *sharedStore {
 func (s *sharedStore) create() error {
 	var empty [8]byte
 	for _, k := range s.buckets {
-		_, _, err := proxywasm.GetSharedData(k)
+		_, _, err := getSharedData(k)
 		if errors.Is(err, types.ErrorStatusNotFound) {
-			err = proxywasm.SetSharedData(k, empty[:], 0)
+			err = setSharedData(k, empty[:], 0)
 		}
 		if err != nil {
 			return wrap("shared-data bucket "+k+": "+err.Error(), err)
@@ -148,7 +147,7 @@ func next(b []byte, off int) (r record, ok bool) {
 
 // Get implements authcore.Store.
 func (s *sharedStore) Get(key string, then func([]byte, uint64, error) authcore.Outcome) authcore.Outcome {
-	b, _, err := proxywasm.GetSharedData(s.bucket(key))
+	b, _, err := getSharedData(s.bucket(key))
 	if errors.Is(err, types.ErrorStatusNotFound) {
 		return then(nil, 0, authcore.ErrNotFound)
 	}
@@ -191,7 +190,7 @@ func (s *sharedStore) Put(key string, value []byte, version uint64, ttl time.Dur
 // put is one read-check-write attempt of Put. It returns
 // types.ErrorStatusCasMismatch when the bucket changed under it.
 func (s *sharedStore) put(bk, key string, value []byte, version uint64, ttl time.Duration) error {
-	b, cas, err := proxywasm.GetSharedData(bk)
+	b, cas, err := getSharedData(bk)
 	if errors.Is(err, types.ErrorStatusNotFound) {
 		// Not created at start (a failed create): the first write is
 		// blind, every later one a CAS.
@@ -247,7 +246,7 @@ func (s *sharedStore) put(bk, key string, value []byte, version uint64, ttl time
 		out = binary.BigEndian.AppendUint32(out, uint32(len(value)))
 		out = append(out, value...)
 	}
-	err = proxywasm.SetSharedData(bk, out, cas)
+	err = setSharedData(bk, out, cas)
 	if err != nil && !errors.Is(err, types.ErrorStatusCasMismatch) {
 		return unavailable("shared data: " + err.Error())
 	}

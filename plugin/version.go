@@ -4,8 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
-
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 )
 
 // version is the build's version, set at link time:
@@ -60,7 +58,7 @@ func configDigest(config []byte) string {
 // at plugin start (before the configuration is parsed, so a refusal to
 // start is logged with them too).
 func logBuild(config []byte) {
-	proxywasm.LogInfo("mcpgate: version " + version + ", configuration sha256 " + configDigest(config))
+	logInfo("mcpgate: version " + version + ", configuration sha256 " + configDigest(config))
 }
 
 // buildGauge is this VM's build-information gauge once the plugin started.
