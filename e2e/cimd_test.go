@@ -945,6 +945,62 @@ func TestCIMDSharedFetch(t *testing.T) {
 	}
 }
 
+// TestCIMDAbandonedFetch: the client of the request that leads a document
+// fetch goes away while the fetch is in flight. Its stream is deleted with
+// the callout pending, other streams are served meanwhile, and when the
+// document comes its answer finds no stream and is dropped: nothing else
+// is answered with it, the document is cached, and the VM serves on. Wasm
+// only (the filter's own ABI layer keeps such a stream's context out of
+// reuse and drops the callout's answer).
+func TestCIMDAbandonedFetch(t *testing.T) {
+	t.Parallel()
+	env := startCIMD(t, wasm, cimdOptions{vms: 1, extra: []string{`"timeout": "5s"`}})
+	hostport := net.JoinHostPort(env.docs.Hostname, strconv.Itoa(env.docs.Port))
+	u, g := serveGated(t, env.docs, "/abandoned.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	abandoned := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, "GET", cimdAuthorizeURL(env.tg.base, u, cimdTestRedirect), nil)
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		abandoned <- err
+	}()
+	select {
+	case <-g.arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the document was never requested")
+	}
+	cancel()
+	if err := <-abandoned; err == nil {
+		t.Fatal("the abandoned authorization was answered")
+	}
+	tok := env.tg.mint(t, env.tg.base+"/mcp", "mcp:tools")
+	mcp := func(when string) {
+		t.Helper()
+		if st, _, body := do(t, "POST", env.tg.base+"/mcp", strings.NewReader(initializeBody), mcpHeaders(tok)); st != 200 {
+			t.Fatalf("MCP request %s: %d %s", when, st, body)
+		}
+	}
+	mcp("while the abandoned fetch is in flight")
+	close(g.release)
+	// Whether the answer has reached the VM yet or not, the next
+	// authorization is answered from that one fetch: from the cache, or
+	// parked on the fetch and woken by its answer. (Dropped with the
+	// stream, as the SDK did, the fetch stayed in flight until its
+	// timeout, and the next authorization waited for it and fetched
+	// again.)
+	wantConsent(t, "the next authorization", env.authorize(t, u), hostport)
+	mcp("after the abandoned fetch's answer")
+	if hits := env.docs.hits("/abandoned.json"); hits != 1 {
+		t.Errorf("%d fetches, want 1 (the abandoned one's document is cached)", hits)
+	}
+	if !env.tg.host.VM(0).Alive() {
+		t.Fatalf("the VM died: %v", env.tg.host.VM(0).Err())
+	}
+}
+
 // ---------------------------------------------------------------------------
 // 5. URL checks
 

@@ -47,6 +47,27 @@ var abi struct {
 	// callouts are the HTTP calls in flight, by root context and the
 	// host's token (calloutKey).
 	callouts map[uint64]callout
+	// free holds contexts of ended streams for new ones (recycle).
+	free []*httpContext
+}
+
+// maxFree bounds abi.free: enough for the streams a worker has open at
+// once in the usual case, little memory when traffic ebbs.
+const maxFree = 16
+
+// recycle keeps h, whose stream the host has deleted, for a new stream. An
+// httpContext is about 900 bytes (its request and header pairs live in
+// it), and in wasm the garbage collector's work grows with every byte
+// allocated: reusing it made a cached-token request 11-17% faster under
+// the harness (100000 requests). Nothing may point to h any more: a
+// stream with a call in flight (whose callback holds h) or parked on the
+// engine is left to the collector.
+func recycle(h *httpContext) {
+	if h.calling || h.ticket != 0 || len(abi.free) >= maxFree {
+		return
+	}
+	*h = httpContext{}
+	abi.free = append(abi.free, h)
 }
 
 // calloutKey keys a callout: the host answers on the root context, with a
@@ -115,7 +136,15 @@ func proxyOnContextCreate(id, parent uint32) {
 	if abi.streams == nil {
 		abi.streams = map[uint32]*httpContext{}
 	}
-	h := p.newStream(id)
+	var h *httpContext
+	if n := len(abi.free); n > 0 {
+		h = abi.free[n-1]
+		abi.free[n-1] = nil
+		abi.free = abi.free[:n-1]
+	} else {
+		h = new(httpContext)
+	}
+	p.startStream(h, id)
 	abi.streams[id] = h
 	abi.last = h
 }
@@ -159,13 +188,13 @@ func proxyOnHttpCallResponse(root, token, numHeaders, bodySize, numTrailers uint
 	}
 	delete(abi.callouts, calloutKey(root, token))
 	abi.active = c.caller
-	if c.caller != root {
-		if stream(c.caller) == nil {
-			return // the stream is gone (proxy_on_delete)
-		}
-		if enterContext(c.caller) != nil {
-			return
-		}
+	// A stream deleted meanwhile (its client went away) still gets the
+	// answer, on the root context: the engine takes it (a shared fetch's
+	// result is cached and wakes the requests parked on it) and the
+	// stream's outcome is dropped (httpContext.gone). The SDK dropped the
+	// answer, and the requests parked on the fetch waited for its timeout.
+	if c.caller != root && stream(c.caller) != nil && enterContext(c.caller) != nil {
+		return
 	}
 	c.callback(int(numHeaders), int(bodySize), int(numTrailers))
 }
@@ -194,6 +223,7 @@ func proxyOnDelete(id uint32) {
 		abi.last = nil
 		delete(abi.streams, id)
 		h.OnHttpStreamDone()
+		recycle(h)
 		return
 	}
 	delete(abi.plugins, id)

@@ -149,11 +149,14 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 }
 
 // NewHttpContext implements types.PluginContext.
-func (p *pluginContext) NewHttpContext(id uint32) types.HttpContext { return p.newStream(id) }
+func (p *pluginContext) NewHttpContext(id uint32) types.HttpContext {
+	return p.startStream(new(httpContext), id)
+}
 
-// newStream is the context of a new HTTP stream.
-func (p *pluginContext) newStream(id uint32) *httpContext {
-	return &httpContext{engine: p.engine, plugin: p, id: id}
+// startStream makes h, a zero httpContext, the context of stream id.
+func (p *pluginContext) startStream(h *httpContext, id uint32) *httpContext {
+	h.engine, h.plugin, h.id = p.engine, p, id
+	return h
 }
 
 func logToHost(level authcore.LogLevel, msg string) {
@@ -184,6 +187,10 @@ type httpContext struct {
 	readBody authcore.ReadBody
 	// done is set once a local reply was sent.
 	done bool
+	// gone is set once the stream ended (OnHttpStreamDone): an answer to
+	// its call still reaches the engine, but nothing is done on the
+	// stream.
+	gone bool
 	// calling is set while an outbound call is in flight: Envoy lets a
 	// paused request through when a body callback returns Continue, so the
 	// body must be held until the call's outcome is known.
@@ -374,6 +381,11 @@ func (h *httpContext) dispatch(c authcore.Call) error {
 	h.calling = true
 	err := dispatchHTTPCall(c.Cluster, headers, c.Body, timeout, func(numHeaders, bodySize, _ int) {
 		h.calling = false
+		if h.gone {
+			h.drop(func() authcore.Outcome { return c.Resume(callResult(c.Cluster, numHeaders, bodySize)) })
+			h.plugin.wake()
+			return
+		}
 		h.resume(func() authcore.Outcome { return c.Resume(callResult(c.Cluster, numHeaders, bodySize)) })
 		// A completed fetch may have woken requests parked on it.
 		h.plugin.wake()
@@ -396,6 +408,21 @@ func (h *httpContext) resume(next func() authcore.Outcome) {
 	}()
 	defer h.recoverTo(&action)
 	action = h.apply(next(), true, true)
+}
+
+// drop runs next for a stream that has ended, so that the engine takes an
+// answer its request no longer waits for, and drops the outcome: a stream
+// the host deleted gets no host call. A request parked anew is forgotten
+// at once.
+func (h *httpContext) drop(next func() authcore.Outcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			logCritical("mcpgate: panic: " + panicText(r) + "\n" + string(debug.Stack()))
+		}
+	}()
+	if w, ok := next().(authcore.Wait); ok {
+		h.engine.Cancel(w.Ticket)
+	}
 }
 
 // callResult reads a callout's response as the engine wants it.
@@ -425,8 +452,10 @@ func callResult(cluster string, numHeaders, bodySize int) authcore.CallResult {
 }
 
 // OnHttpStreamDone implements types.HttpContext: a request still parked
-// (client gone, stream timeout) is forgotten.
+// (client gone, stream timeout) is forgotten, and the answer to a call it
+// made will only reach the engine (drop).
 func (h *httpContext) OnHttpStreamDone() {
+	h.gone = true
 	if h.ticket != 0 {
 		delete(h.plugin.waiting, h.ticket)
 		h.engine.Cancel(h.ticket)
