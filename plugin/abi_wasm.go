@@ -291,6 +291,33 @@ const (
 	mapCallResponseHeaders = 6
 )
 
+// out holds the host's out-parameters. A local passed by pointer to an
+// imported function escapes to the heap (the compiler cannot see what the
+// host does with it): three allocations per guarded request went to the
+// header map's pointer and size and the clock's reading. A VM runs one
+// callback at a time, and nothing the host calls back during a host call
+// (proxy_on_memory_allocate) touches these, so one set of slots serves
+// every call, read right after it returns (outBytes).
+var out struct {
+	data  *byte
+	size  uint32
+	cas   uint32
+	token uint32
+	id    uint32
+	ns    uint64
+}
+
+// outBytes returns the bytes the last host call returned, nil if none,
+// and forgets them (the slot would otherwise keep them alive).
+func outBytes() []byte {
+	d := out.data
+	out.data = nil
+	if d == nil {
+		return nil
+	}
+	return unsafe.Slice(d, out.size)
+}
+
 // logAt writes msg to the host's log at a proxy-wasm log level.
 func logAt(level uint32, msg string) {
 	proxyLog(level, stringData(msg), uint32(len(msg)))
@@ -298,15 +325,11 @@ func logAt(level uint32, msg string) {
 
 // getSharedData reads key from the VM's shared data.
 func getSharedData(key string) ([]byte, uint32, error) {
-	var data *byte
-	var size, cas uint32
-	if err := statusError(proxyGetSharedData(stringData(key), uint32(len(key)), unsafe.Pointer(&data), &size, &cas)); err != nil {
+	if err := statusError(proxyGetSharedData(stringData(key), uint32(len(key)), unsafe.Pointer(&out.data), &out.size, &out.cas)); err != nil {
+		out.data = nil
 		return nil, 0, err
 	}
-	if data == nil {
-		return nil, cas, nil
-	}
-	return unsafe.Slice(data, size), cas, nil
+	return outBytes(), out.cas, nil
 }
 
 // setSharedData writes key in the VM's shared data if its version is
@@ -317,29 +340,24 @@ func setSharedData(key string, value []byte, cas uint32) error {
 
 // callForeignFunction calls a function the host registered by name.
 func callForeignFunction(name string, arg []byte) ([]byte, error) {
-	var data *byte
-	var size uint32
-	if err := statusError(proxyCallForeignFunction(stringData(name), uint32(len(name)), sliceData(arg), uint32(len(arg)), unsafe.Pointer(&data), &size)); err != nil {
+	if err := statusError(proxyCallForeignFunction(stringData(name), uint32(len(name)), sliceData(arg), uint32(len(arg)), unsafe.Pointer(&out.data), &out.size)); err != nil {
+		out.data = nil
 		return nil, err
 	}
-	if data == nil {
-		return nil, nil
-	}
-	return unsafe.Slice(data, size), nil
+	return outBytes(), nil
 }
 
 // getBuffer reads up to maxSize bytes from start of a host buffer; a
 // buffer the host has not got reads as NotFound (as in the SDK).
 func getBuffer(bufferType uint32, start, maxSize int) ([]byte, error) {
-	var data *byte
-	var size uint32
-	if err := statusError(proxyGetBufferBytes(bufferType, uint32(start), uint32(maxSize), unsafe.Pointer(&data), &size)); err != nil {
+	if err := statusError(proxyGetBufferBytes(bufferType, uint32(start), uint32(maxSize), unsafe.Pointer(&out.data), &out.size)); err != nil {
+		out.data = nil
 		return nil, err
 	}
-	if data == nil {
-		return nil, types.ErrorStatusNotFound
+	if b := outBytes(); b != nil {
+		return b, nil
 	}
-	return unsafe.Slice(data, size), nil
+	return nil, types.ErrorStatusNotFound
 }
 
 // pluginConfiguration returns the plugin configuration (during
@@ -357,15 +375,14 @@ func callResponseBody(start, size int) ([]byte, error) {
 // callResponseHeaders returns an HTTP call's response headers (in its
 // callback), as views of the buffer the host filled.
 func callResponseHeaders() ([][2]string, error) {
-	var data *byte
-	var size uint32
-	if err := statusError(proxyGetHeaderMapPairs(mapCallResponseHeaders, unsafe.Pointer(&data), &size)); err != nil {
+	if err := statusError(proxyGetHeaderMapPairs(mapCallResponseHeaders, unsafe.Pointer(&out.data), &out.size)); err != nil {
+		out.data = nil
 		return nil, err
 	}
-	if data == nil {
-		return nil, types.ErrorStatusNotFound
+	if b := outBytes(); b != nil {
+		return parseHeaderPairs(nil, b)
 	}
-	return parseHeaderPairs(nil, unsafe.Slice(data, size))
+	return nil, types.ErrorStatusNotFound
 }
 
 // setTickPeriod starts the root context's tick.
@@ -397,27 +414,23 @@ func getProperty(path ...string) ([]byte, error) {
 		}
 		p = append(p, e...)
 	}
-	var data *byte
-	var size uint32
-	if err := statusError(proxyGetProperty(sliceData(p), uint32(len(p)), unsafe.Pointer(&data), &size)); err != nil {
+	if err := statusError(proxyGetProperty(sliceData(p), uint32(len(p)), unsafe.Pointer(&out.data), &out.size)); err != nil {
+		out.data = nil
 		return nil, err
 	}
-	if data == nil {
-		return nil, nil
-	}
-	return unsafe.Slice(data, size), nil
+	return outBytes(), nil
 }
 
 // dispatchHTTPCall sends an HTTP request to cluster; callback runs with the
 // response, in the context that made the call.
 func dispatchHTTPCall(cluster string, headers [][2]string, body []byte, timeoutMs uint32, callback func(numHeaders, bodySize, numTrailers int)) error {
 	h, t := serializeHeaderPairs(headers), serializeHeaderPairs(nil)
-	var token uint32
 	st := proxyHTTPCall(stringData(cluster), uint32(len(cluster)), sliceData(h), uint32(len(h)), sliceData(body), uint32(len(body)),
-		sliceData(t), uint32(len(t)), timeoutMs, &token)
+		sliceData(t), uint32(len(t)), timeoutMs, &out.token)
 	if err := statusError(st); err != nil {
 		return err
 	}
+	token := out.token
 	if abi.callouts == nil {
 		abi.callouts = map[uint64]callout{}
 	}

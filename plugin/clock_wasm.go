@@ -18,9 +18,8 @@ const clockRealtime = 0
 // entry expire early or late by the step. If the host refuses the call,
 // it falls back to time.Now.
 func wallClock() time.Time {
-	var ns uint64
-	if clockTimeGet(clockRealtime, 1, &ns) != 0 {
+	if clockTimeGet(clockRealtime, 1, &out.ns) != 0 { // out: abi_wasm.go
 		return time.Now()
 	}
-	return time.Unix(0, int64(ns))
+	return time.Unix(0, int64(out.ns))
 }

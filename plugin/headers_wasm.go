@@ -25,15 +25,15 @@ const mapTypeRequestHeaders = 0
 // requestHeaders returns the request's header map, pseudo-headers
 // included, in the host's order, stored in dst's array when it has room.
 func requestHeaders(dst [][2]string) ([][2]string, error) {
-	var data *byte
-	var size uint32
-	if st := proxyGetHeaderMapPairs(mapTypeRequestHeaders, unsafe.Pointer(&data), &size); st != 0 {
+	if st := proxyGetHeaderMapPairs(mapTypeRequestHeaders, unsafe.Pointer(&out.data), &out.size); st != 0 {
+		out.data = nil
 		return nil, errors.New("proxy_get_header_map_pairs: status " + strconv.Itoa(int(st)))
 	}
-	if data == nil || size == 0 {
+	b := outBytes()
+	if len(b) == 0 {
 		return nil, nil
 	}
-	return parseHeaderPairs(dst, unsafe.Slice(data, size))
+	return parseHeaderPairs(dst, b)
 }
 
 //go:wasmimport env proxy_set_property

@@ -18,9 +18,8 @@ func defineMetric(kind uint32, name string) (metric, bool) {
 	if name == "" {
 		return 0, false
 	}
-	var id uint32
-	ok := proxyDefineMetric(kind, unsafe.StringData(name), int32(len(name)), &id) == 0
-	return metric(id), ok
+	ok := proxyDefineMetric(kind, unsafe.StringData(name), int32(len(name)), &out.id) == 0 // out: abi_wasm.go
+	return metric(out.id), ok
 }
 
 // add adds n to the metric; a host error is ignored.
