@@ -20,11 +20,12 @@ import (
 //
 //   - a stream's callbacks find it through a one-entry memo (the callbacks
 //     of one request mostly follow one another), then a map;
-//   - the response callbacks and proxy_on_log are not exported at all:
-//     mcpgate never acts on responses and ends a stream at proxy_on_delete,
-//     and a host calls no callback a module lacks (proxy-wasm cpp-host:
-//     "if (!wasm_->on_response_headers_abi_02_) return Continue"; the
-//     harness does the same), which saves five VM entries per request;
+//   - the response callbacks, proxy_on_log and proxy_on_done are not
+//     exported at all: mcpgate never acts on responses and ends a stream
+//     (and the plugin) at proxy_on_delete, and a host calls no callback a
+//     module lacks (proxy-wasm cpp-host: "if
+//     (!wasm_->on_response_headers_abi_02_) return Continue"; the harness
+//     does the same), which saves six VM entries per request;
 //   - each host call is one import call, its status mapped to the SDK's
 //     error values (package types), which the rest of the filter checks
 //     with errors.Is.
@@ -204,17 +205,10 @@ func proxyOnHttpCallResponse(root, token, numHeaders, bodySize, numTrailers uint
 // it created (cpp-host ContextBase::onDelete), one VM entry fewer per
 // request.
 
-//go:wasmexport proxy_on_done
-func proxyOnDone(id uint32) bool {
-	if h := abi.last; h != nil && h.id == id {
-		return true // a stream: nothing to finish
-	}
-	if p := abi.plugins[id]; p != nil {
-		abi.active = id
-		return p.OnPluginDone()
-	}
-	return true
-}
+// Nor is proxy_on_done: without it a host takes every context as done at
+// once (cpp-host ContextBase::onDone returns true) and deletes it, a root
+// context at shutdown too (WasmBase::startShutdown), so the plugin's end
+// is handled at proxy_on_delete as well.
 
 //go:wasmexport proxy_on_delete
 func proxyOnDelete(id uint32) {
@@ -226,7 +220,11 @@ func proxyOnDelete(id uint32) {
 		recycle(h)
 		return
 	}
-	delete(abi.plugins, id)
+	if p := abi.plugins[id]; p != nil {
+		abi.active = id
+		p.OnPluginDone()
+		delete(abi.plugins, id)
+	}
 }
 
 // statusError is a host call's status as the SDK's error values.
