@@ -18,8 +18,8 @@ import (
 // module exporting the same callbacks bare (e2e BenchmarkSDKOverhead,
 // several runs), paid on every request mcpgate sees. Here:
 //
-//   - a stream's callbacks find it through a one-entry memo (the callbacks
-//     of one request mostly follow one another), then a map;
+//   - a stream's callbacks find it in a table indexed by its context ID
+//     (streamTable), without hashing;
 //   - the response callbacks, proxy_on_log and proxy_on_done are not
 //     exported at all: mcpgate never acts on responses and ends a stream
 //     (and the plugin) at proxy_on_delete, and a host calls no callback a
@@ -36,12 +36,12 @@ import (
 // abi is this VM's proxy-wasm state.
 var abi struct {
 	// plugins are the root contexts (one per plugin configuration that
-	// shares this VM), by context ID.
+	// shares this VM), by context ID; root is the last one created, the
+	// only one in the usual VM.
 	plugins map[uint32]*pluginContext
-	// streams are the HTTP contexts, by context ID; last is the stream of
-	// the last lookup.
-	streams map[uint32]*httpContext
-	last    *httpContext
+	root    *pluginContext
+	// streams are the HTTP contexts (streams.go).
+	streams streamTable
 	// active is the context whose callback runs: an HTTP call is
 	// registered for it (its response resumes that stream).
 	active uint32
@@ -84,16 +84,7 @@ type callout struct {
 }
 
 // stream returns the HTTP context id, or nil.
-func stream(id uint32) *httpContext {
-	if h := abi.last; h != nil && h.id == id {
-		return h
-	}
-	h := abi.streams[id]
-	if h != nil {
-		abi.last = h
-	}
-	return h
-}
+func stream(id uint32) *httpContext { return abi.streams.get(id) }
 
 // mustStream is stream for a callback that cannot go on without it; the
 // SDK panics the same way (the host never names a context it did not
@@ -127,15 +118,16 @@ func proxyOnContextCreate(id, parent uint32) {
 		if abi.plugins == nil {
 			abi.plugins = map[uint32]*pluginContext{}
 		}
-		abi.plugins[id] = &pluginContext{id: id}
+		abi.root = &pluginContext{id: id}
+		abi.plugins[id] = abi.root
 		return
 	}
-	p := abi.plugins[parent]
+	p := abi.root
+	if p == nil || p.id != parent {
+		p = abi.plugins[parent]
+	}
 	if p == nil {
 		panic("mcpgate: proxy_on_context_create under unknown root context " + strconv.FormatUint(uint64(parent), 10))
-	}
-	if abi.streams == nil {
-		abi.streams = map[uint32]*httpContext{}
 	}
 	var h *httpContext
 	if n := len(abi.free); n > 0 {
@@ -146,8 +138,7 @@ func proxyOnContextCreate(id, parent uint32) {
 		h = new(httpContext)
 	}
 	p.startStream(h, id)
-	abi.streams[id] = h
-	abi.last = h
+	abi.streams.add(h)
 }
 
 //go:wasmexport proxy_on_vm_start
@@ -214,8 +205,7 @@ func proxyOnHttpCallResponse(root, token, numHeaders, bodySize, numTrailers uint
 func proxyOnDelete(id uint32) {
 	if h := stream(id); h != nil {
 		abi.active = id
-		abi.last = nil
-		delete(abi.streams, id)
+		abi.streams.remove(id)
 		h.OnHttpStreamDone()
 		recycle(h)
 		return
@@ -224,6 +214,9 @@ func proxyOnDelete(id uint32) {
 		abi.active = id
 		p.OnPluginDone()
 		delete(abi.plugins, id)
+		if abi.root == p {
+			abi.root = nil
+		}
 	}
 }
 
