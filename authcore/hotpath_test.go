@@ -264,3 +264,31 @@ func TestUnixNanoSaturates(t *testing.T) {
 		t.Error("addSat")
 	}
 }
+
+// TestMethodAllowed holds methodAllowed to its reading with strings.Cut
+// over every method list the engine's routes use.
+func TestMethodAllowed(t *testing.T) {
+	byCut := func(methods, m string) bool {
+		for methods != "" {
+			var x string
+			x, methods, _ = strings.Cut(methods, ", ")
+			if x == m {
+				return true
+			}
+		}
+		return false
+	}
+	for _, e := range []*Engine{newTestEngine(t, "guard"), newTestEngine(t, "as-dev")} {
+		lists := map[string]bool{"GET, HEAD": true, "POST": true, "GET": true, "GET, POST": true}
+		for _, rt := range e.routes {
+			lists[rt.methods] = true
+		}
+		for list := range lists {
+			for _, m := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "", "GE", "GET,", "HEAD ", "get", " HEAD", "GET, HEAD"} {
+				if got, want := methodAllowed(list, m), byCut(list, m); got != want {
+					t.Errorf("methodAllowed(%q, %q) = %v, want %v", list, m, got, want)
+				}
+			}
+		}
+	}
+}

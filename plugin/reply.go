@@ -11,6 +11,10 @@ import "unsafe"
 // is serialized afresh. It is bounded and emptied when full.
 type replyHeaders struct {
 	m map[*[2]string]cachedPairs
+	// last is the entry used last, checked before the map: a run of
+	// requests for one discovery document finds it without hashing.
+	last    cachedPairs
+	lastKey *[2]string
 }
 
 type cachedPairs struct {
@@ -26,15 +30,19 @@ func (c *replyHeaders) serialized(h [][2]string) []byte {
 		return serializeHeaderPairs(nil)
 	}
 	key := &h[0]
-	if e, ok := c.m[key]; ok && samePairs(e.h, h) {
-		return e.ser
+	if key == c.lastKey && samePairs(c.last.h, h) {
+		return c.last.ser
 	}
-	ser := serializeHeaderPairs(h)
-	if c.m == nil || len(c.m) >= replyHeadersMax {
-		c.m = map[*[2]string]cachedPairs{}
+	e, ok := c.m[key]
+	if !ok || !samePairs(e.h, h) {
+		e = cachedPairs{h: append([][2]string(nil), h...), ser: serializeHeaderPairs(h)}
+		if c.m == nil || len(c.m) >= replyHeadersMax {
+			c.m = map[*[2]string]cachedPairs{}
+		}
+		c.m[key] = e
 	}
-	c.m[key] = cachedPairs{h: append([][2]string(nil), h...), ser: ser}
-	return ser
+	c.last, c.lastKey = e, key
+	return e.ser
 }
 
 // samePairs reports whether a and b hold the same strings, by identity.
