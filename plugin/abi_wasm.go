@@ -173,7 +173,7 @@ func proxyOnRequestBody(id, bodySize uint32, endOfStream bool) types.Action {
 }
 
 //go:wasmexport proxy_on_http_call_response
-func proxyOnHttpCallResponse(root, token, numHeaders, bodySize, numTrailers uint32) {
+func proxyOnHTTPCallResponse(root, token, numHeaders, bodySize, numTrailers uint32) {
 	c, ok := abi.callouts[calloutKey(root, token)]
 	if !ok {
 		return
