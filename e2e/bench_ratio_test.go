@@ -24,13 +24,14 @@ const ratioBlock = 1000
 // that the floor filter's is the cached token's (it reads no body). The
 // targets: discovery within 2x the no-op filter, a cached token within 2x
 // the floor filter, the per-tool body check within 3x the floor filter;
-// the rows against the reply, guard and body floors compare each with what
-// a Go filter doing the same host work and deciding nothing costs.
+// the rows against the reply, guard, body and tool floors compare each with
+// what a Go filter doing the same host work and deciding nothing costs.
 func BenchmarkRatios(b *testing.B) {
 	vm := func(wasm []byte) http.Handler { return oneVM(b, wasm) }
 	mcpgate := benchHostWith(b, benchConfig, 1, false, nil).VM(0)
 	noop, floor := vm(noopFilter(b)), vm(testFilter(b, "testdata/floor"))
 	replyFloor, guardFloor, bodyFloor := vm(testFilter(b, "testdata/replyfloor")), vm(testFilter(b, "testdata/guardfloor")), vm(testFilter(b, "testdata/bodyfloor"))
+	toolFloor := vm(testFilter(b, "testdata/toolfloor"))
 
 	listHeaders := benchHeaders(mintBench(b, benchConfig, 1, "mcp:tools")...)
 	toolHeaders := benchHeaders(mintBenchFor(b, benchConfig, "https://mcp.example.com/tools/mcp", 1, "mcp:tools", "mcp:admin")...)
@@ -68,6 +69,7 @@ func BenchmarkRatios(b *testing.B) {
 		{"cached/guardfloor", cached, side{"guard floor", guardFloor, cached.q, listHeaders, 503}},
 		{"pertool/floor", perTool, side{"floor", floor, cached.q, listHeaders, 503}},
 		{"pertool/bodyfloor", perTool, side{"body floor", bodyFloor, perTool.q, toolHeaders, 503}},
+		{"pertool/toolfloor", perTool, side{"tool floor", toolFloor, perTool.q, toolHeaders, 503}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			target := newServer(b, benchTarget{c.target.name, c.target.handler, false}, c.target.q(), c.target.headers, c.target.want)
