@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -49,16 +50,7 @@ func BenchmarkRatios(b *testing.B) {
 	}, []http.Header{{}}, 200}
 	cached := side{"cached token", mcpgate, func() *benchRequest { return mcpBenchRequest("/mcp", list) }, listHeaders, 503}
 	perTool := side{"per-tool body", mcpgate, func() *benchRequest { return mcpBenchRequest("/tools/mcp", tool) }, toolHeaders, 503}
-	// The filter's VM grows its linear memory to its steady size over its
-	// first garbage-collection cycles (a Go heap target is at least 4 MiB
-	// times GOGC/100). Discovery allocates about 240 bytes a request, so
-	// its own warm-up did not get there, and the first discovery row of a
-	// run measured 2.5x the next ones; 90000 cached-token requests (640
-	// bytes each) first get the VM there.
-	grow := newServer(b, benchTarget{cached.name, mcpgate, false}, cached.q(), cached.headers, cached.want)
-	for i := 0; i < 3*warmupRequests; i++ {
-		grow(i)
-	}
+	growMemory(b, mcpgate, listHeaders)
 	for _, c := range []struct {
 		name         string
 		target, base side
@@ -76,6 +68,19 @@ func BenchmarkRatios(b *testing.B) {
 			baseline := newServer(b, benchTarget{c.base.name, c.base.handler, false}, c.base.q(), c.base.headers, c.base.want)
 			alternate(b, target, baseline, "target-ns", "base-ns")
 		})
+	}
+}
+
+// growMemory serves 90000 cached-token requests to the filter's VM h. The
+// VM grows its linear memory to its steady size over its first
+// garbage-collection cycles (a Go heap target is at least 4 MiB times
+// GOGC/100); discovery allocates about 240 bytes a request, so its own
+// warm-up did not get there, and the first discovery row of a run measured
+// 2.5x the next ones. A cached token (640 bytes a request) gets there.
+func growMemory(b *testing.B, h http.Handler, headers []http.Header) {
+	grow := newServer(b, benchTarget{"cached token", h, false}, mcpBenchRequest("/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), headers, 503)
+	for i := 0; i < 3*warmupRequests; i++ {
+		grow(i)
 	}
 }
 
@@ -127,4 +132,54 @@ func BenchmarkSDKOverhead(b *testing.B) {
 	sdk := newServer(b, benchTarget{"sdk no-op", vm(noopFilter(b)), false}, q(), headers, 503)
 	bare := newServer(b, benchTarget{"bare no-op", vm(testFilter(b, "testdata/bareabi")), false}, q(), headers, 503)
 	alternate(b, sdk, bare, "sdk-ns", "bare-ns")
+}
+
+// BenchmarkBuilds compares two builds of the filter, the modules at
+// $MCPGATE_WASM_A and $MCPGATE_WASM_B, on the ratios' three targets, in
+// alternating blocks as BenchmarkRatios does: x is B's time over A's. It
+// is how each hot-path change was measured against the build before it
+// (use -benchtime 100000x: the garbage collector's cycles are far apart).
+// Skipped unless both are set.
+func BenchmarkBuilds(b *testing.B) {
+	a, bb := os.Getenv("MCPGATE_WASM_A"), os.Getenv("MCPGATE_WASM_B")
+	if a == "" || bb == "" {
+		b.Skip("set MCPGATE_WASM_A and MCPGATE_WASM_B to two builds of the filter")
+	}
+	host := func(path string) http.Handler {
+		w, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h, err := harness.New(context.Background(), harness.Options{Wasm: w, PluginConfig: []byte(benchConfig), VMs: 1, Log: func(int, string) {}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { h.Close(context.Background()) })
+		return h.VM(0)
+	}
+	A, B := host(a), host(bb)
+	listHeaders := benchHeaders(mintBench(b, benchConfig, 1, "mcp:tools")...)
+	growMemory(b, A, listHeaders)
+	growMemory(b, B, listHeaders)
+	toolHeaders := benchHeaders(mintBenchFor(b, benchConfig, "https://mcp.example.com/tools/mcp", 1, "mcp:tools", "mcp:admin")...)
+	const list = `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`
+	const tool = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"admin_stats","arguments":{"verbose":true}}}`
+	for _, c := range []struct {
+		name string
+		q    func() *benchRequest
+		hd   []http.Header
+		want int
+	}{
+		{"discovery", func() *benchRequest {
+			return newBenchRequest("GET", "https://mcp.example.com/.well-known/oauth-protected-resource/mcp", "")
+		}, []http.Header{{}}, 200},
+		{"cached", func() *benchRequest { return mcpBenchRequest("/mcp", list) }, listHeaders, 503},
+		{"pertool", func() *benchRequest { return mcpBenchRequest("/tools/mcp", tool) }, toolHeaders, 503},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ta := newServer(b, benchTarget{"A", A, false}, c.q(), c.hd, c.want)
+			tb := newServer(b, benchTarget{"B", B, false}, c.q(), c.hd, c.want)
+			alternate(b, tb, ta, "B-ns", "A-ns")
+		})
+	}
 }
