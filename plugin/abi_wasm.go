@@ -25,7 +25,8 @@ import (
 //     (and the plugin) at proxy_on_delete, and a host calls no callback a
 //     module lacks (proxy-wasm cpp-host: "if
 //     (!wasm_->on_response_headers_abi_02_) return Continue"; the harness
-//     does the same), which saves six VM entries per request;
+//     does the same): a request enters the VM four times (with its body)
+//     where the SDK's filters enter it eight;
 //   - each host call is one import call, its status mapped to the SDK's
 //     error values (package types), which the rest of the filter checks
 //     with errors.Is.
@@ -59,8 +60,8 @@ const maxFree = 16
 // recycle keeps h, whose stream the host has deleted, for a new stream. An
 // httpContext is about 900 bytes (its request and header pairs live in
 // it), and in wasm the garbage collector's work grows with every byte
-// allocated: reusing it made a cached-token request 11-17% faster under
-// the harness (100000 requests). Nothing may point to h any more: a
+// allocated: reusing it made a cached-token request 9-17% faster under
+// the harness (BenchmarkBuilds, 100000 requests). Nothing may point to h any more: a
 // stream with a call in flight (whose callback holds h) or parked on the
 // engine is left to the collector.
 func recycle(h *httpContext) {
@@ -103,8 +104,8 @@ func proxyABIVersion() {}
 
 // proxyOnMemoryAllocate gives the host a buffer in Go memory for data it
 // returns from a host call. The buffer is referenced only by the pointer
-// the host writes back into the caller's variable, which then keeps it
-// alive; no Go code runs in between.
+// the host writes back into the call's out-parameter (out.data), which
+// then keeps it alive; no Go code that allocates runs in between.
 //
 //go:wasmexport proxy_on_memory_allocate
 func proxyOnMemoryAllocate(size uint32) *byte {
