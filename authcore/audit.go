@@ -53,7 +53,13 @@ type auditEvent struct {
 // allowed request, and reflection would cost that request more than the
 // guard itself.
 func (e *Engine) audit(ev auditEvent) {
-	line := make([]byte, 0, 256)
+	// A single-threaded host's sink gets the engine's own buffer, written
+	// again for the next line (Options.Audit): in wasm a tool_call line
+	// was an allocation on every allowed tool call.
+	line := e.auditBuf[:0]
+	if e.auditBuf == nil {
+		line = make([]byte, 0, 256)
+	}
 	line = append(line, `{"audit":"mcpgate","time":"`...)
 	at := ev.at
 	if at.IsZero() {
@@ -88,6 +94,9 @@ func (e *Engine) audit(ev auditEvent) {
 	line = appendAuditField(line, "target", ev.Target)
 	line = append(line, '}')
 	if e.auditSink != nil {
+		if e.auditBuf != nil {
+			e.auditBuf = line[:0] // keeps a buffer that grew
+		}
 		e.auditSink(line)
 		return
 	}

@@ -3,6 +3,7 @@ package authcore
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -105,5 +106,58 @@ func TestToolCallAuditTimeIsTheRequests(t *testing.T) {
 		if want := clock.Add(-3 * time.Second).UTC().Format(time.RFC3339); len(tc) != 1 || tc[0] != want {
 			t.Errorf("request %d: tool_call times %q, want [%q]", i, tc, want)
 		}
+	}
+}
+
+// With SingleThreaded and an Audit sink, the engine writes every line in
+// one buffer of its own (Options.Audit): each line the sink sees is whole
+// and right, a copy taken in the sink is never changed by a later line, a
+// long line grows the buffer, and a line costs no allocation. Without
+// SingleThreaded each line is a buffer of its own, which a sink may keep.
+func TestAuditBufferReuse(t *testing.T) {
+	var kept []string
+	var last []byte
+	keep := true
+	e, err := New(loadConfig(t, "guard"), Options{SingleThreaded: true, Audit: func(l []byte) {
+		if keep {
+			kept = append(kept, string(l))
+		}
+		last = l
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1_765_000_000, 0)
+	tools := []string{"a", strings.Repeat("long_tool_name_", 60), "b\"c", "d"}
+	for _, tool := range tools {
+		e.audit(auditEvent{Event: "tool_call", Subject: "alice", Tool: tool, at: at})
+	}
+	for i, tool := range tools {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(kept[i]), &m); err != nil || m["tool"] != tool || m["sub"] != "alice" {
+			t.Errorf("line %d: %v %s", i, err, kept[i])
+		}
+	}
+	if string(last) != kept[len(kept)-1] {
+		t.Errorf("the sink's last line %q is not the last line written %q", last, kept[len(kept)-1])
+	}
+	if cap(e.auditBuf) < len(kept[1]) {
+		t.Errorf("the buffer did not keep its growth: cap %d, longest line %d", cap(e.auditBuf), len(kept[1]))
+	}
+	ev := auditEvent{Event: "tool_call", Subject: "alice", ClientID: "c", Resource: "https://mcp.example.com/mcp", Method: "tools/call", Tool: "t", at: at}
+	keep = false
+	if n := testing.AllocsPerRun(100, func() { e.audit(ev) }); n != 0 {
+		t.Errorf("%v allocations per line with the buffer reused", n)
+	}
+
+	var lines [][]byte
+	shared, err := New(loadConfig(t, "guard"), Options{Audit: func(l []byte) { lines = append(lines, l) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared.audit(auditEvent{Event: "one", at: at})
+	shared.audit(auditEvent{Event: "two", at: at})
+	if !strings.Contains(string(lines[0]), `"one"`) || !strings.Contains(string(lines[1]), `"two"`) {
+		t.Errorf("lines kept by a sink of a concurrent engine changed: %s / %s", lines[0], lines[1])
 	}
 }

@@ -31,7 +31,9 @@ type Options struct {
 	// (tokenshare.go); nil keeps verification per engine.
 	TokenShare TokenShare
 	// Audit receives each audit line (audit.go), one JSON object without
-	// a newline; default: Log at Info.
+	// a newline; default: Log at Info. With SingleThreaded, the line's
+	// buffer is written again for the next line once Audit returns (as
+	// io.Writer's Write must not retain p): Audit copies what it keeps.
 	Audit func(line []byte)
 	// FilterState records a value of the current request for the host
 	// (Envoy filter state, audit.go); nil records nothing. It is called
@@ -76,6 +78,9 @@ type Engine struct {
 	share *tokenShare
 	// auditSink and filterState are Options.Audit and Options.FilterState.
 	auditSink func([]byte)
+	// auditBuf is the audit line buffer reused with a single-threaded
+	// host's sink (Options.Audit); nil otherwise.
+	auditBuf []byte
 	// auditClock is the formatted time of the latest audit line's second.
 	auditClock  atomic.Pointer[auditSecond]
 	filterState func(name, value string)
@@ -139,6 +144,9 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 		e.now = time.Now
 	}
 	e.tokens.mu.off, e.admin.mu.off = opts.SingleThreaded, opts.SingleThreaded
+	if opts.SingleThreaded && opts.Audit != nil {
+		e.auditBuf = make([]byte, 0, 512)
+	}
 	if e.rand == nil {
 		e.rand = rand.Reader
 	}

@@ -444,3 +444,12 @@ func sliceData(b []byte) *byte {
 	}
 	return unsafe.SliceData(b)
 }
+
+// auditToHost writes an audit line to the host's log at Info, handing the
+// host a view of the engine's buffer: proxy_log copies it before
+// returning (Options.Audit lets the engine reuse the buffer).
+func auditToHost(line []byte) {
+	if len(line) > 0 {
+		proxyLog(logLevelInfo, unsafe.SliceData(line), uint32(len(line)))
+	}
+}

@@ -116,7 +116,7 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 	// A VM is called from one thread, and the filter starts no
 	// goroutines: the engine's per-request caches need no locks.
 	opts := authcore.Options{Log: logToHost, Count: p.count, HostCrypto: crypto, TokenShare: tokenShare{}, FilterState: setFilterState,
-		Now: wallClock, SingleThreaded: true}
+		Now: wallClock, SingleThreaded: true, Audit: auditToHost}
 	if cfg.Store.Etcd == nil {
 		// Without an etcd store, shared records live in this Envoy's
 		// shared data; with one, the engine reaches etcd by callouts.
