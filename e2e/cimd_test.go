@@ -948,10 +948,10 @@ func TestCIMDSharedFetch(t *testing.T) {
 // TestCIMDAbandonedFetch: the client of the request that leads a document
 // fetch goes away while the fetch is in flight. Its stream is deleted with
 // the callout pending, other streams are served meanwhile, and when the
-// document comes its answer finds no stream and is dropped: nothing else
-// is answered with it, the document is cached, and the VM serves on. Wasm
-// only (the filter's own ABI layer keeps such a stream's context out of
-// reuse and drops the callout's answer).
+// document comes the engine still takes it (it is cached) while the gone
+// stream's outcome is dropped: nothing else is answered with it, and the
+// VM serves on. Wasm only (the filter's own ABI layer keeps such a
+// stream's context out of reuse and hands the answer to the engine only).
 func TestCIMDAbandonedFetch(t *testing.T) {
 	t.Parallel()
 	env := startCIMD(t, wasm, cimdOptions{vms: 1, extra: []string{`"timeout": "5s"`}})
