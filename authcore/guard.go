@@ -431,6 +431,9 @@ func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code 
 	// long); what outlives this call, the operations' method and name, is
 	// copied out (detach); a refusal's text is built by concatenation and
 	// strconv.Quote, which copy.
+	if op, ok := fastOperation(body); ok {
+		return append(ops, op.detach()), 0, ""
+	}
 	v := jsonv.Parse(view(body))
 	if v.IsArray() {
 		arr := v.Array()
