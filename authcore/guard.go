@@ -418,6 +418,9 @@ const (
 //
 // The operations are appended to ops (the caller's buffer).
 func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code int, bad string) {
+	if op, ok := fastCheckedOperation(body, maxDepth); ok {
+		return append(ops, op.detach()), 0, ""
+	}
 	switch err := strictjson.Check(body, strictjson.Options{MaxDepth: maxDepth}).(type) {
 	case nil:
 	case *strictjson.DuplicateError:

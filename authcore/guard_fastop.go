@@ -15,7 +15,7 @@ package authcore
 // body must have passed strictjson.Check (it is valid JSON without
 // duplicate names): what is not checked here is not checked again.
 // FuzzFastOperation holds it to oneOperation.
-func fastOperation(body []byte) (op rpcOp, ok bool) {
+func fastOperation(body []byte) (_ rpcOp, ok bool) {
 	i := skipWS(body, 0)
 	if i >= len(body) || body[i] != '{' {
 		return rpcOp{}, false
@@ -62,10 +62,17 @@ func fastOperation(body []byte) (op rpcOp, ok bool) {
 			}
 		}
 	}
+	return fastOp(hasMethod, method, name, uri), true
+}
+
+// fastOp is the operation of a message whose "method" (if hasMethod) and
+// "params" name and uri were read: the name or uri, whichever the method
+// acts on (targetMember), or none.
+func fastOp(hasMethod bool, method, name, uri string) rpcOp {
 	if !hasMethod {
-		return rpcOp{}, true
+		return rpcOp{}
 	}
-	op.method = method
+	op := rpcOp{method: method}
 	switch member, named := targetMember(method); {
 	case !named:
 	case member == "name":
@@ -73,7 +80,7 @@ func fastOperation(body []byte) (op rpcOp, ok bool) {
 	default:
 		op.name = uri
 	}
-	return op, true
+	return op
 }
 
 // fastParams reads the "params" object at body[i] for fastOperation: the
