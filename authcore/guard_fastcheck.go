@@ -1,6 +1,9 @@
 package authcore
 
-import "github.com/mcpgate/mcpgate/authcore/internal/strictjson"
+import (
+	"github.com/mcpgate/mcpgate/authcore/internal/jsonv"
+	"github.com/mcpgate/mcpgate/authcore/internal/strictjson"
+)
 
 // fastCheckedOperation checks body and reads its one JSON-RPC operation in
 // a single pass, for bodies made only of what needs no further thought:
@@ -71,14 +74,10 @@ func fastCheckedOperation(body []byte, maxDepth int) (_ rpcOp, ok bool) {
 			}
 			continue
 		case c == '"':
-			end := i + 1
-			for end < len(body) && strPlainASCII[body[end]] {
-				end++
-			}
-			if end >= len(body) || body[end] != '"' {
+			s, end, sok := plainString(body, i)
+			if !sok {
 				return rpcOp{}, false
 			}
-			s := view(body[i+1 : end])
 			switch want {
 			case 'm':
 				method, hasMethod = s, true
@@ -89,16 +88,14 @@ func fastCheckedOperation(body []byte, maxDepth int) (_ rpcOp, ok bool) {
 			case 'p':
 				return rpcOp{}, false
 			}
-			i = end + 1
+			i = end
 		default:
 			if want != 0 {
 				return rpcOp{}, false
 			}
-			end, vok := fastScalar(body, i)
-			if !vok {
+			if i = jsonv.ScalarEnd(body, i); i < 0 {
 				return rpcOp{}, false
 			}
-			i = end
 		}
 		want = 0
 		// A value ended: go on in the innermost container or close it.
@@ -182,59 +179,4 @@ func fastMember(body []byte, i int, f *fastFrame, depth int) (want byte, next in
 		return 0, 0, false
 	}
 	return want, next, true
-}
-
-// fastScalar reads the number, true, false or null at body[i] by RFC 8259's
-// grammar and returns where it ends.
-func fastScalar(body []byte, i int) (end int, ok bool) {
-	for _, lit := range [...]string{"true", "false", "null"} {
-		if body[i] == lit[0] {
-			if len(body)-i >= len(lit) && string(body[i:i+len(lit)]) == lit {
-				return i + len(lit), true
-			}
-			return 0, false
-		}
-	}
-	// number = [ minus ] int [ frac ] [ exp ]; int = zero / ( digit1-9 *DIGIT )
-	if body[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(body) && body[i] == '0':
-		i++
-	case i < len(body) && body[i] >= '1' && body[i] <= '9':
-		for i < len(body) && body[i] >= '0' && body[i] <= '9' {
-			i++
-		}
-	default:
-		return 0, false
-	}
-	if i < len(body) && body[i] == '.' {
-		if i = digits(body, i+1); i < 0 {
-			return 0, false
-		}
-	}
-	if i < len(body) && (body[i] == 'e' || body[i] == 'E') {
-		i++
-		if i < len(body) && (body[i] == '+' || body[i] == '-') {
-			i++
-		}
-		if i = digits(body, i); i < 0 {
-			return 0, false
-		}
-	}
-	return i, true
-}
-
-// digits returns where the run of one or more digits at body[i] ends, or
-// -1 when there is none.
-func digits(body []byte, i int) int {
-	start := i
-	for i < len(body) && body[i] >= '0' && body[i] <= '9' {
-		i++
-	}
-	if i == start {
-		return -1
-	}
-	return i
 }

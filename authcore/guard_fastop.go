@@ -1,5 +1,7 @@
 package authcore
 
+import "github.com/mcpgate/mcpgate/authcore/internal/strictjson"
+
 // fastOperation reads the one JSON-RPC operation of body the way
 // oneOperation reads it from jsonv, for the message shape clients send:
 // one object whose member names are plain ASCII, a "method" string and a
@@ -147,7 +149,7 @@ func plainString(body []byte, i int) (s string, next int, ok bool) {
 		return "", 0, false
 	}
 	j := i + 1
-	for j < len(body) && strPlainASCII[body[j]] {
+	for j < len(body) && strictjson.Plain(body[j]) {
 		j++
 	}
 	if j >= len(body) || body[j] != '"' {
@@ -238,12 +240,3 @@ func asciiFold(a, b string) bool {
 	}
 	return true
 }
-
-// strPlainASCII marks the bytes that stand for themselves in a JSON string
-// and are ASCII: from the space on, but the quote and the backslash.
-var strPlainASCII = func() (t [256]bool) {
-	for b := 0x20; b < 0x80; b++ {
-		t[b] = b != '"' && b != '\\'
-	}
-	return t
-}()

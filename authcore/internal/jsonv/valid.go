@@ -38,14 +38,8 @@ func ValidBytes(data []byte) bool {
 			continue
 		case '"':
 			i = validString(data, i)
-		case 't':
-			i = validLiteral(data, i, "true")
-		case 'f':
-			i = validLiteral(data, i, "false")
-		case 'n':
-			i = validLiteral(data, i, "null")
 		default:
-			i = validNumber(data, i)
+			i = ScalarEnd(data, i)
 		}
 		if i < 0 {
 			return false
@@ -139,6 +133,21 @@ func validLiteral(data []byte, i int, word string) int {
 		return -1
 	}
 	return i + len(word)
+}
+
+// ScalarEnd checks the number, true, false or null at data[i:] (RFC 8259
+// §3, §6) and returns the offset after it, or -1: ValidBytes's reading of
+// a scalar, for a caller that walks the structure itself.
+func ScalarEnd(data []byte, i int) int {
+	switch data[i] {
+	case 't':
+		return validLiteral(data, i, "true")
+	case 'f':
+		return validLiteral(data, i, "false")
+	case 'n':
+		return validLiteral(data, i, "null")
+	}
+	return validNumber(data, i)
 }
 
 // validNumber checks the number at data[i:] (RFC 8259 §6: [ minus ] int

@@ -584,6 +584,11 @@ func (c *checker) str() (esc bool, err error) {
 	}
 }
 
+// Plain reports whether b stands for itself in a JSON string and is
+// ASCII: from the space on, but the quote and the backslash. (A table
+// load, inlined: the guard's one-pass reader scans with it too.)
+func Plain(b byte) bool { return strPlain[b] }
+
 // strPlain marks the bytes that stand for themselves in a string: ASCII
 // from the space on, but the quote and the backslash.
 var strPlain = func() (t [256]bool) {
