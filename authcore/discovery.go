@@ -37,7 +37,7 @@ func (e *Engine) addASMetadataRoute() {
 // nothing, and a host may recognise a repeated reply by its Headers (which,
 // like every Header of an outcome, it must treat as read-only).
 func (e *Engine) document(body []byte) *route {
-	rt := &route{methods: "GET, HEAD", noPeer: true}
+	rt := &route{methods: "GET, HEAD", noPeer: true, copies: true}
 	if origins := e.cfg.CORS.AllowedOrigins; len(origins) == 0 || origins[0] == "*" {
 		h := e.documentHeaders(nil)
 		get, head := Outcome(Reply{Status: 200, Headers: h, Body: body}), Outcome(Reply{Status: 200, Headers: h})

@@ -123,6 +123,10 @@ type route struct {
 	handle func(req *Request) Outcome
 	// noPeer: the handler never reads Request.Source (see WantsPeer).
 	noPeer bool
+	// copies: the handler keeps no string or byte of the request once
+	// its outcome is out (see KeepsRequest); TestRequestBytesReleased
+	// holds it to that.
+	copies bool
 }
 
 // New builds an engine for cfg, precomputing every discovery document.
@@ -232,6 +236,25 @@ func (e *Engine) Handle(req *Request) Outcome {
 // classifies req if that was not done yet.
 func (e *Engine) WantsPeer(req *Request) bool {
 	return e.Classify(req) == RouteEndpoint && !req.routing.endpoint.noPeer
+}
+
+// KeepsRequest reports whether handling req may keep views of the
+// request's strings or body after the outcomes it returns are carried out.
+// It is false for the guard, the discovery documents, other /.well-known/
+// paths and traffic mcpgate passes through: their handling copies
+// whatever outlives the decision (a token cached as verified, an audit
+// line, a tool name). The authorization server's endpoints may keep
+// views (a flow's state, a client id while its metadata is fetched).
+//
+// A host that reads requests into buffers of its own may reuse such a
+// buffer for the next request once a request that KeepsRequest reports
+// false for is over; for one reported true it must hand the engine bytes
+// that are never written again. The filter reads every header map into a
+// buffer its stream keeps and copies only the true ones out (one
+// allocation and a copy fewer per guarded request). It classifies req if
+// that was not done yet.
+func (e *Engine) KeepsRequest(req *Request) bool {
+	return e.Classify(req) == RouteEndpoint && !req.routing.endpoint.copies
 }
 
 // Route says which part of mcpgate a request target belongs to.

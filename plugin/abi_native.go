@@ -45,7 +45,10 @@ func callForeignFunction(name string, arg []byte) ([]byte, error) {
 
 func pluginConfiguration() ([]byte, error) { return proxywasm.GetPluginConfiguration() }
 
-func requestBody(start, size int) ([]byte, error) { return proxywasm.GetHttpRequestBody(start, size) }
+func requestBody(_ []byte, size int) ([]byte, bool, error) {
+	b, err := proxywasm.GetHttpRequestBody(0, size)
+	return b, false, err
+}
 
 func callResponseBody(start, size int) ([]byte, error) {
 	return proxywasm.GetHttpCallResponseBody(start, size)

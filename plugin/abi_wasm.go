@@ -51,6 +51,9 @@ var abi struct {
 	callouts map[uint64]callout
 	// free holds contexts of ended streams for new ones (recycle).
 	free []*httpContext
+	// into is where the next proxy_on_memory_allocate places the data a
+	// host call returns, if it fits: a stream's own buffer (readInto).
+	into []byte
 }
 
 // maxFree bounds abi.free: enough for the streams a worker has open at
@@ -68,7 +71,8 @@ func recycle(h *httpContext) {
 	if h.calling || h.ticket != 0 || len(abi.free) >= maxFree {
 		return
 	}
-	*h = httpContext{}
+	bufs := h.bufs
+	*h = httpContext{bufs: bufs}
 	abi.free = append(abi.free, h)
 }
 
@@ -109,8 +113,32 @@ func proxyABIVersion() {}
 //
 //go:wasmexport proxy_on_memory_allocate
 func proxyOnMemoryAllocate(size uint32) *byte {
+	if b := abi.into; b != nil {
+		abi.into = nil
+		if size > 0 && int(size) <= cap(b) {
+			return &b[:1][0]
+		}
+	}
 	b := make([]byte, max(size, 1))
 	return &b[0]
+}
+
+// readInto makes the next host call that returns data write it into buf
+// when it fits (see streamBuffers). The caller ends the arrangement with
+// readDone right after that call, whether or not the host called
+// proxy_on_memory_allocate (an empty header map, a failed call), so that
+// no later call writes into buf.
+func readInto(buf []byte) {
+	if cap(buf) > 0 {
+		abi.into = buf
+	}
+}
+
+// readDone ends readInto and reports whether b, the data the call
+// returned, is in buf.
+func readDone(buf, b []byte) bool {
+	abi.into = nil
+	return len(b) > 0 && cap(buf) > 0 && unsafe.SliceData(b) == unsafe.SliceData(buf)
 }
 
 //go:wasmexport proxy_on_context_create
@@ -356,8 +384,13 @@ func getBuffer(bufferType uint32, start, maxSize int) ([]byte, error) {
 // proxy_on_configure).
 func pluginConfiguration() ([]byte, error) { return getBuffer(bufferPluginConfig, 0, 1<<31-1) }
 
-// requestBody returns the request body buffered so far.
-func requestBody(start, size int) ([]byte, error) { return getBuffer(bufferRequestBody, start, size) }
+// requestBody returns the request body buffered so far, written into buf
+// when it fits; inBuf tells whether it was.
+func requestBody(buf []byte, size int) (body []byte, inBuf bool, err error) {
+	readInto(buf)
+	body, err = getBuffer(bufferRequestBody, 0, size)
+	return body, readDone(buf, body), err
+}
 
 // callResponseBody returns an HTTP call's response body (in its callback).
 func callResponseBody(start, size int) ([]byte, error) {

