@@ -3,6 +3,7 @@ package authcore
 import (
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 )
@@ -46,6 +47,50 @@ type auditEvent struct {
 	// at is the event's time when the caller has read the clock already;
 	// zero means now.
 	at time.Time
+	// head, when set, is appendAuditHead's text for Event, Subject,
+	// ClientID and Resource (toolCallHead), which audit then writes as
+	// it is.
+	head string
+}
+
+// appendAuditHead appends the part of an audit line between its time and
+// its request_id: the event and the fields that name who did it where.
+func appendAuditHead(b []byte, event, sub, clientID, resource string) []byte {
+	b = append(b, `","event":`...)
+	b = appendJSONString(b, event)
+	b = appendAuditField(b, "sub", sub)
+	b = appendAuditField(b, "client_id", clientID)
+	return appendAuditField(b, "resource", resource)
+}
+
+// auditHead is the head of the tool_call lines of one token at one
+// resource.
+type auditHead struct {
+	_      [0]func() // not comparable: no equality function in the wasm module
+	claims *AccessTokenClaims
+	r      *Resource
+	text   string
+}
+
+// auditHeads is the number of tool_call heads an engine keeps.
+const auditHeads = 16
+
+// toolCallHead returns the head of a tool_call line for claims at r
+// (appendAuditHead). A tool_call line is written for every allowed tool
+// call to a resource with rules; escaping its subject, client and
+// resource again for each was a measurable part of the per-tool guard in
+// wasm. The heads are kept in a small table indexed by the claims'
+// address: a cached token's claims are one object for as long as it is
+// cached, never written after verification, and kept alive by the head
+// that names them, so an address names one token's claims.
+func (e *Engine) toolCallHead(claims *AccessTokenClaims, r *Resource) string {
+	slot := &e.auditHeads[uintptr(unsafe.Pointer(claims))/64%auditHeads]
+	if h := slot.Load(); h != nil && h.claims == claims && h.r == r {
+		return h.text
+	}
+	h := &auditHead{claims: claims, r: r, text: string(appendAuditHead(nil, "tool_call", claims.Subject, claims.ClientID, r.URI))}
+	slot.Store(h)
+	return h.text
 }
 
 // audit writes one audit line. It is built by hand (the field order and
@@ -66,14 +111,14 @@ func (e *Engine) audit(ev auditEvent) {
 		at = e.now()
 	}
 	line = e.appendAuditTime(line, at)
-	line = append(line, `","event":`...)
-	line = appendJSONString(line, ev.Event)
-	for _, f := range [...]struct{ k, v string }{
-		{"sub", ev.Subject}, {"client_id", ev.ClientID}, {"resource", ev.Resource}, {"request_id", ev.RequestID},
-		{"grant", ev.Grant}, {"reason", ev.Reason},
-	} {
-		line = appendAuditField(line, f.k, f.v)
+	if ev.head != "" {
+		line = append(line, ev.head...)
+	} else {
+		line = appendAuditHead(line, ev.Event, ev.Subject, ev.ClientID, ev.Resource)
 	}
+	line = appendAuditField(line, "request_id", ev.RequestID)
+	line = appendAuditField(line, "grant", ev.Grant)
+	line = appendAuditField(line, "reason", ev.Reason)
 	if len(ev.Scopes) > 0 {
 		line = append(line, `,"scopes":[`...)
 		for i, s := range ev.Scopes {

@@ -161,3 +161,40 @@ func TestAuditBufferReuse(t *testing.T) {
 		t.Errorf("lines kept by a sink of a concurrent engine changed: %s / %s", lines[0], lines[1])
 	}
 }
+
+// A tool_call line written with its cached head is the line written
+// field by field, for any subject, client, resource, request id, method
+// and tool; the head follows the token and the resource it was made for,
+// also when another token's claims take its slot.
+func FuzzToolCallHead(f *testing.F) {
+	f.Add("alice", "ide", "https://mcp.example.com/mcp", "5f1c0de2", "tools/call", "echo")
+	f.Add("a\"b\\c\n\x01é\u2028", "https://app.example/c.json", "https://mcp.example.com/t?x=<>&", "", "tools/call", "</script>")
+	f.Add("", "", "", "r\x7f", "", "\xff\xfe")
+	var got []byte
+	e, err := New(loadConfig(f, "guard"), Options{Audit: func(l []byte) { got = append(got[:0], l...) }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	at := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, sub, client, resource, reqID, method, tool string) {
+		claims := &AccessTokenClaims{Subject: sub, ClientID: client}
+		others := []*AccessTokenClaims{{Subject: sub + "x", ClientID: client}, {Subject: sub, ClientID: client + "y"}}
+		r := &Resource{URI: resource}
+		line := func(c *AccessTokenClaims, head bool) string {
+			ev := auditEvent{Event: "tool_call", Subject: c.Subject, ClientID: c.ClientID, Resource: r.URI,
+				RequestID: reqID, Method: method, Tool: tool, at: at}
+			if head {
+				ev.head = e.toolCallHead(c, r)
+			}
+			e.audit(ev)
+			return string(got)
+		}
+		for i := 0; i < 2; i++ { // the second round finds the heads cached
+			for _, c := range append([]*AccessTokenClaims{claims}, others...) {
+				if with, without := line(c, true), line(c, false); with != without {
+					t.Fatalf("with the cached head:\n%s\nfield by field:\n%s", with, without)
+				}
+			}
+		}
+	})
+}

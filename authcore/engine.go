@@ -82,7 +82,9 @@ type Engine struct {
 	// host's sink (Options.Audit); nil otherwise.
 	auditBuf []byte
 	// auditClock is the formatted time of the latest audit line's second.
-	auditClock  atomic.Pointer[auditSecond]
+	auditClock atomic.Pointer[auditSecond]
+	// auditHeads are recent tool_call line heads (toolCallHead).
+	auditHeads  [auditHeads]atomic.Pointer[auditHead]
 	filterState func(name, value string)
 	// admin is the per-VM view of operators' revocations and blocks
 	// (admin_state.go).

@@ -33,7 +33,7 @@ func (e *Engine) checkClaimRules(req *Request, r *Resource, claims *AccessTokenC
 		}
 		if op.name != "" && (e.cfg.Audit.ToolCalls || len(r.Rules) > 0) {
 			e.audit(auditEvent{Event: "tool_call", Subject: claims.Subject, ClientID: claims.ClientID, Resource: r.URI,
-				RequestID: requestID(req), Method: op.method, Tool: op.name, at: now})
+				RequestID: requestID(req), Method: op.method, Tool: op.name, at: now, head: e.toolCallHead(claims, r)})
 		}
 	}
 	e.decisionTool(tool)
