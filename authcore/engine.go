@@ -83,6 +83,8 @@ type Engine struct {
 	auditBuf []byte
 	// auditClock is the formatted time of the latest audit line's second.
 	auditClock atomic.Pointer[auditSecond]
+	// names interns the guard's JSON-RPC method and tool names.
+	names nameTable
 	// auditHeads are recent tool_call line heads (toolCallHead).
 	auditHeads  [auditHeads]atomic.Pointer[auditHead]
 	filterState func(name, value string)

@@ -100,33 +100,66 @@ func (e *Engine) authorizeScopes(req *Request, r *Resource, claims *AccessTokenC
 	if (len(r.Rules) == 0 && !e.cfg.Audit.ToolCalls) || req.Method != "POST" {
 		return e.allow(r, claims)
 	}
-	return ReadBody{Limit: r.MaxBodyBytes, Resume: func(body []byte) Outcome {
-		var buf [1]rpcOp // a single message, the usual body, needs no allocation
-		ops, code, bad := jsonRPCOperations(buf[:0], body, r.MaxJSONDepth)
-		if bad != "" {
-			e.count("mcpgate.guard.denied." + denyBadBody)
-			return jsonRPCError(400, code, bad)
-		}
-		if msg := checkMCPHeaders(req.Headers, ops); msg != "" {
-			e.count("mcpgate.guard.denied." + denyBadBody)
-			return jsonRPCError(400, -32001, msg)
-		}
-		for _, op := range ops {
-			if !r.opScopesMet(op, granted) {
-				// The challenge names every scope the message needs
-				// (the resource's and each operation's rules).
-				need := append([]string(nil), r.Scopes...)
-				for _, op := range ops {
-					need = appendUnique(need, r.requiredScopes(op)...)
-				}
-				return e.insufficientScope(req, r, need, claims.Scope)
+	gb := req.guardBody
+	if gb == nil {
+		gb = new(guardBody)
+		req.guardBody = gb
+	}
+	out, limit := gb.out, gb.limit
+	*gb = guardBody{e: e, req: req, r: r, claims: claims, now: now, granted: granted}
+	if out == nil || limit != r.MaxBodyBytes {
+		out, limit = ReadBody{Limit: r.MaxBodyBytes, Resume: gb.resume}, r.MaxBodyBytes
+	}
+	gb.out, gb.limit = out, limit
+	return out
+}
+
+// guardBody is the state the guard resumes with once it has a body to
+// read. A Request keeps one, with its ReadBody outcome built once, for
+// its next request (Request.Reuse): a closure and its boxed outcome on
+// every such request were two allocations, which in wasm cost their share
+// of the collector's work.
+type guardBody struct {
+	_       [0]func() // not comparable: no equality function in the wasm module
+	e       *Engine
+	req     *Request
+	r       *Resource
+	claims  *AccessTokenClaims
+	now     time.Time
+	granted grantedScopes
+	// out is ReadBody{Limit: limit, Resume: resume}.
+	out   Outcome
+	limit int
+}
+
+// resume checks the body against the resource's scopes and rules.
+func (gb *guardBody) resume(body []byte) Outcome {
+	e, req, r, claims, now, granted := gb.e, gb.req, gb.r, gb.claims, gb.now, gb.granted
+	var buf [1]rpcOp // a single message, the usual body, needs no allocation
+	ops, code, bad := jsonRPCOperations(buf[:0], body, r.MaxJSONDepth, &e.names)
+	if bad != "" {
+		e.count("mcpgate.guard.denied." + denyBadBody)
+		return jsonRPCError(400, code, bad)
+	}
+	if msg := checkMCPHeaders(req.Headers, ops); msg != "" {
+		e.count("mcpgate.guard.denied." + denyBadBody)
+		return jsonRPCError(400, -32001, msg)
+	}
+	for _, op := range ops {
+		if !r.opScopesMet(op, granted) {
+			// The challenge names every scope the message needs
+			// (the resource's and each operation's rules).
+			need := append([]string(nil), r.Scopes...)
+			for _, op := range ops {
+				need = appendUnique(need, r.requiredScopes(op)...)
 			}
+			return e.insufficientScope(req, r, need, claims.Scope)
 		}
-		if out := e.checkClaimRules(req, r, claims, ops, now); out != nil {
-			return out
-		}
-		return e.allow(r, claims)
-	}}
+	}
+	if out := e.checkClaimRules(req, r, claims, ops, now); out != nil {
+		return out
+	}
+	return e.allow(r, claims)
 }
 
 // grantedScopes is a token's scopes together with what they imply (the
@@ -416,10 +449,11 @@ const (
 // unpredictable"; RFC 7493 §2.3: "Objects in I-JSON messages MUST NOT have
 // members with duplicate names".
 //
-// The operations are appended to ops (the caller's buffer).
-func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code int, bad string) {
+// The operations are appended to ops (the caller's buffer), their names
+// copied out of body (rpcOp.detach with names, which may be nil).
+func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int, names *nameTable) (_ []rpcOp, code int, bad string) {
 	if op, ok := fastCheckedOperation(body, maxDepth); ok {
-		return append(ops, op.detach()), 0, ""
+		return append(ops, op.detach(names)), 0, ""
 	}
 	switch err := strictjson.Check(body, strictjson.Options{MaxDepth: maxDepth}).(type) {
 	case nil:
@@ -435,7 +469,7 @@ func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code 
 	// copied out (detach); a refusal's text is built by concatenation and
 	// strconv.Quote, which copy.
 	if op, ok := fastOperation(body); ok {
-		return append(ops, op.detach()), 0, ""
+		return append(ops, op.detach(names)), 0, ""
 	}
 	v := jsonv.Parse(view(body))
 	if v.IsArray() {
@@ -448,7 +482,7 @@ func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code 
 			if bad != "" {
 				return nil, rpcInvalidRequest, bad
 			}
-			ops = append(ops, op.detach())
+			ops = append(ops, op.detach(names))
 		}
 		return ops, 0, ""
 	}
@@ -456,15 +490,19 @@ func jsonRPCOperations(ops []rpcOp, body []byte, maxDepth int) (_ []rpcOp, code 
 	if bad != "" {
 		return nil, rpcInvalidRequest, bad
 	}
-	return append(ops, op.detach()), 0, ""
+	return append(ops, op.detach(names)), 0, ""
 }
 
-// detach copies op's strings out of the body they point into, in one
-// allocation: the body is the caller's buffer, and the name reaches the
-// audit trail and the host's filter state.
-func (op rpcOp) detach() rpcOp {
+// detach copies op's strings out of the body they point into: the body
+// is the caller's buffer, and the name reaches the audit trail and the
+// host's filter state. With a name table they are interned (nameTable),
+// without one copied in one allocation.
+func (op rpcOp) detach(names *nameTable) rpcOp {
 	if op.method == "" && op.name == "" {
 		return op
+	}
+	if names != nil {
+		return rpcOp{method: names.intern(op.method), name: names.intern(op.name)}
 	}
 	// Not op.method + op.name: a concatenation with an empty operand
 	// returns the other operand itself, still in the body.

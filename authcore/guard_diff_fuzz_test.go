@@ -173,7 +173,7 @@ func FuzzGuardAgreesWithServers(f *testing.F) {
 		if _, forwarded := run(e, mcpPost("/mcp", tok, string(body), extra...)).(Forward); !forwarded {
 			return
 		}
-		guard, _, bad := jsonRPCOperations(nil, body, e.cfg.Resources[0].MaxJSONDepth)
+		guard, _, bad := jsonRPCOperations(nil, body, e.cfg.Resources[0].MaxJSONDepth, nil)
 		if bad != "" {
 			t.Fatalf("forwarded a body the guard cannot read (%s): %q", bad, body)
 		}

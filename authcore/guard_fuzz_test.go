@@ -64,7 +64,7 @@ func FuzzJSONRPCOperations(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ops, _, bad := jsonRPCOperations(nil, body, 0)
+		ops, _, bad := jsonRPCOperations(nil, body, 0, nil)
 		if bad != "" && ops != nil {
 			t.Fatalf("both ops and error: %v %q", ops, bad)
 		}

@@ -109,7 +109,7 @@ func TestOperationsDoNotAliasTheBody(t *testing.T) {
 		`[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}},{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"file:///x"}}]`,
 	} {
 		body := []byte(doc)
-		ops, _, bad := jsonRPCOperations(nil, body, 0)
+		ops, _, bad := jsonRPCOperations(nil, body, 0, nil)
 		if bad != "" {
 			t.Fatalf("%s: %s", doc, bad)
 		}

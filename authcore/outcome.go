@@ -57,7 +57,16 @@ type Request struct {
 
 	// routing caches Engine.Classify for Path.
 	routing routing
+	// guardBody is kept for the next request by Reuse.
+	guardBody *guardBody
 }
+
+// Reuse clears r for another request, keeping what the engine allocated
+// in it for its own use, so that a host serving many requests with one
+// Request (the filter keeps one per stream context) saves those
+// allocations. r must not be in use any more: no outcome of its request
+// may still be carried out.
+func (r *Request) Reuse() { *r = Request{guardBody: r.guardBody} }
 
 // path returns the path without the query, and the raw query.
 func (r *Request) splitPath() (path, query string) {

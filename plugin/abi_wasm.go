@@ -71,8 +71,9 @@ func recycle(h *httpContext) {
 	if h.calling || h.ticket != 0 || len(abi.free) >= maxFree {
 		return
 	}
-	bufs := h.bufs
-	*h = httpContext{bufs: bufs}
+	bufs, req := h.bufs, h.request
+	*h = httpContext{bufs: bufs, request: req}
+	h.request.Reuse()
 	abi.free = append(abi.free, h)
 }
 

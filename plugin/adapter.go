@@ -260,7 +260,8 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 // second copy of the map.
 func (h *httpContext) setRequest(headers [][2]string) {
 	req := &h.request
-	*req = authcore.Request{Headers: headers}
+	req.Reuse()
+	req.Headers = headers
 	for _, kv := range headers {
 		if len(kv[0]) < 5 || kv[0][0] != ':' {
 			continue // not a pseudo-header: skip the string switch
