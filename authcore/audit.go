@@ -3,7 +3,6 @@ package authcore
 import (
 	"strconv"
 	"time"
-	"unsafe"
 
 	"github.com/mcpgate/mcpgate/authcore/internal/clientmeta"
 )
@@ -84,7 +83,7 @@ const auditHeads = 16
 // cached, never written after verification, and kept alive by the head
 // that names them, so an address names one token's claims.
 func (e *Engine) toolCallHead(claims *AccessTokenClaims, r *Resource) string {
-	slot := &e.auditHeads[uintptr(unsafe.Pointer(claims))/64%auditHeads]
+	slot := &e.auditHeads[addr(claims)/64%auditHeads]
 	if h := slot.Load(); h != nil && h.claims == claims && h.r == r {
 		return h.text
 	}

@@ -10,3 +10,9 @@ import "unsafe"
 // decides (what outlives the decision is copied out, rpcOp.detach), and
 // the buffer detach itself fills.
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// addr returns p's address, for a table indexed by an object's identity
+// (toolCallHead): Go's collector does not move heap objects, and the
+// table keeps the objects it indexes alive, so an address is not reused
+// while it is in the table.
+func addr[T any](p *T) uintptr { return uintptr(unsafe.Pointer(p)) }
