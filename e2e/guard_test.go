@@ -166,3 +166,92 @@ func TestGuardConformance(t *testing.T) {
 		}
 	})
 }
+
+// TestStreamBuffersKeepRequestsApart: the filter reads a request's header
+// map and body into buffers its stream context keeps for the next stream
+// (plugin streamBuffers), so on one VM each request is written over the
+// bytes of the one before. Served one after another, requests must never
+// see each other's bytes: a token differing from a cached one in one
+// signature byte, at the same length, is refused every time (were the
+// token cache keyed by a view of a request buffer, the forged token's
+// bytes would rewrite the cached key and match it); each request's
+// identity reaches the MCP server as its own; tool calls are decided by
+// their own body; and discovery and token-endpoint requests between them
+// (the latter the engine may keep views of, so the filter copies them out)
+// are answered as alone.
+func TestStreamBuffersKeepRequestsApart(t *testing.T) {
+	forEachKind(t, func(t *testing.T, kind string) {
+		tg := startTarget(t, kind, readConfig(t, "conformance.json"), targetOptions{vms: 1})
+		b := tg.base
+		mint := func(sub string, scopes ...string) string {
+			now := time.Now()
+			tok, err := tg.engine.MintAccessToken(authcore.AccessTokenClaims{Issuer: b, Subject: sub, Audience: []string{b + "/mcp"},
+				ClientID: "test-client", Scope: scopes, IssuedAt: now, Expiry: now.Add(5 * time.Minute), JTI: "jti-" + sub})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}
+		alice := mint("alice", "mcp:tools", "mcp:admin")
+		bob := mint("bob-whose-subject-is-longer", "mcp:tools")
+		sig := strings.LastIndexByte(alice, '.') + 5
+		flip := byte('A')
+		if alice[sig] == 'A' {
+			flip = 'B'
+		}
+		forged := alice[:sig] + string(flip) + alice[sig+1:]
+		st, _, meta := do(t, "GET", b+"/.well-known/oauth-authorization-server", nil, nil)
+		if st != 200 {
+			t.Fatalf("metadata: %d", st)
+		}
+		var as struct {
+			TokenEndpoint string `json:"token_endpoint"`
+		}
+		if err := json.Unmarshal(meta, &as); err != nil || as.TokenEndpoint == "" {
+			t.Fatalf("metadata %s: %v", meta, err)
+		}
+		callAdmin := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"admin_stats","arguments":{}}}`
+		// Every guarded request has the same header names and value
+		// lengths, so a token's bytes land where the last request's were.
+		headers := func(token string) http.Header { return mcpHeaders(token, "X-Request-Id", "0123456789abcdef") }
+		initialize := func(token, wantSubject string) {
+			t.Helper()
+			tg.demo.Main.ResetSeen()
+			st, _, body := do(t, "POST", b+"/mcp", strings.NewReader(initializeBody), headers(token))
+			if st != 200 {
+				t.Fatalf("%s: %d %s", wantSubject, st, body)
+			}
+			seen := tg.demo.Main.Seen()
+			if len(seen) != 1 {
+				t.Fatalf("%s: the MCP server saw %d requests", wantSubject, len(seen))
+			}
+			if got := seen[0].Header.Values("X-Mcpgate-Subject"); len(got) != 1 || got[0] != wantSubject {
+				t.Fatalf("identity header %q, want [%s]", got, wantSubject)
+			}
+			if got := seen[0].Header.Get("Authorization"); got != "" {
+				t.Fatalf("the MCP server received Authorization %q", got)
+			}
+		}
+		for i := 0; i < 25; i++ {
+			initialize(alice, "alice")
+			if st, _, body := do(t, "POST", b+"/mcp", strings.NewReader(initializeBody), headers(forged)); st != 401 {
+				t.Fatalf("round %d: a token one byte off a cached one: %d %s", i, st, body)
+			}
+			initialize(bob, "bob-whose-subject-is-longer")
+			if st, _, body := do(t, "POST", b+"/mcp", strings.NewReader(callAdmin), headers(bob)); st != 403 {
+				t.Fatalf("round %d: bob calling admin_stats: %d %s", i, st, body)
+			}
+			if st, _, body := do(t, "POST", b+"/mcp", strings.NewReader(callAdmin), headers(forged)); st != 401 {
+				t.Fatalf("round %d: the forged token calling admin_stats: %d %s", i, st, body)
+			}
+			if st, _, body := do(t, "POST", as.TokenEndpoint, strings.NewReader("grant_type=authorization_code&code=not-a-code&client_id=test-client&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcallback&code_verifier="+strings.Repeat("v", 43)),
+				http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}); st != 400 || !strings.Contains(string(body), `"invalid_grant"`) {
+				t.Fatalf("round %d: token endpoint: %d %s", i, st, body)
+			}
+			st, _, doc := do(t, "GET", b+"/.well-known/oauth-protected-resource/mcp", nil, nil)
+			if st != 200 || !strings.Contains(string(doc), `"resource":"`+b+`/mcp"`) && !strings.Contains(string(doc), `"resource": "`+b+`/mcp"`) {
+				t.Fatalf("round %d: protected resource metadata: %d %s", i, st, doc)
+			}
+		}
+	})
+}
