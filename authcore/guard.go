@@ -105,13 +105,11 @@ func (e *Engine) authorizeScopes(req *Request, r *Resource, claims *AccessTokenC
 		gb = new(guardBody)
 		req.guardBody = gb
 	}
-	out, limit := gb.out, gb.limit
-	*gb = guardBody{e: e, req: req, r: r, claims: claims, now: now, granted: granted}
-	if out == nil || limit != r.MaxBodyBytes {
-		out, limit = ReadBody{Limit: r.MaxBodyBytes, Resume: gb.resume}, r.MaxBodyBytes
+	*gb = guardBody{e: e, req: req, r: r, claims: claims, now: now, granted: granted, out: gb.out, limit: gb.limit}
+	if gb.out == nil || gb.limit != r.MaxBodyBytes {
+		gb.out, gb.limit = ReadBody{Limit: r.MaxBodyBytes, Resume: gb.resume}, r.MaxBodyBytes
 	}
-	gb.out, gb.limit = out, limit
-	return out
+	return gb.out
 }
 
 // guardBody is the state the guard resumes with once it has a body to

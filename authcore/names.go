@@ -12,8 +12,8 @@ import (
 // allocated for each. In wasm every allocation costs its share of the
 // collector's work, and a resource's methods and tool names are few.
 //
-// It is a direct-mapped table: a name's slot is chosen by a hash of its
-// bytes, a hit is confirmed by comparing the whole name, and a miss takes
+// It is a direct-mapped table: a name's slot is chosen by the token
+// cache's hash (its length and its last 32 bytes), a hit is confirmed by comparing the whole name, and a miss takes
 // a copy and replaces the slot's name. An interned string is never
 // written, so it is as immutable as any copy; a client sending many
 // names can only make misses, which cost what a copy always cost.
@@ -36,11 +36,7 @@ func (t *nameTable) intern(s string) string {
 	if t == nil || len(s) > maxInterned {
 		return strings.Clone(s)
 	}
-	h := uint32(2166136261) ^ uint32(len(s))
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	slot := &t.slots[h%nameSlots]
+	slot := &t.slots[tokenHash(s)%nameSlots]
 	if p := slot.Load(); p != nil && *p == s {
 		return *p
 	}
